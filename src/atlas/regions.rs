@@ -1,0 +1,173 @@
+//! The AAL3 region table: label id, name, hemisphere and lobe group of each
+//! of the 166 regions. Label ids are keys, never array positions (ids run
+//! 1-170 with 35, 36, 81 and 82 unused).
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Which side of the brain a region is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Hemisphere {
+    /// Left (world x < 0).
+    L,
+    /// Right (world x > 0).
+    R,
+    /// Midline (vermis, raphe).
+    M,
+}
+
+/// The seven lobe groups regions are masked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lobe {
+    Frontal,
+    Parietal,
+    Temporal,
+    Occipital,
+    Limbic,
+    Subcortical,
+    Cerebellum,
+}
+
+impl Lobe {
+    /// All groups in display order.
+    pub const ALL: [Lobe; 7] = [
+        Lobe::Frontal,
+        Lobe::Parietal,
+        Lobe::Temporal,
+        Lobe::Occipital,
+        Lobe::Limbic,
+        Lobe::Subcortical,
+        Lobe::Cerebellum,
+    ];
+
+    /// The lowercase name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lobe::Frontal => "frontal",
+            Lobe::Parietal => "parietal",
+            Lobe::Temporal => "temporal",
+            Lobe::Occipital => "occipital",
+            Lobe::Limbic => "limbic",
+            Lobe::Subcortical => "subcortical",
+            Lobe::Cerebellum => "cerebellum",
+        }
+    }
+
+    /// The group of a lowercase name.
+    pub fn from_name(name: &str) -> Option<Lobe> {
+        Lobe::ALL.into_iter().find(|l| l.name() == name.trim().to_ascii_lowercase())
+    }
+}
+
+/// One atlas region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Region {
+    /// The label value in the atlas volume.
+    pub id: u16,
+    /// The AAL3 name, e.g. `Precentral_L`.
+    pub name: String,
+    /// Its side.
+    pub hemisphere: Hemisphere,
+    /// Its lobe group.
+    pub group: Lobe,
+}
+
+/// All regions of an atlas, keyed by label id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionTable {
+    regions: BTreeMap<u16, Region>,
+}
+
+impl RegionTable {
+    /// Parses a TSV with the header `index name hemisphere group`.
+    pub fn from_tsv(text: &str) -> Result<RegionTable, String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b'\t')
+            .from_reader(text.as_bytes());
+        let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+        let col = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| format!("region table has no '{name}' column"))
+        };
+        let (ci, cn, ch, cg) = (col("index")?, col("name")?, col("hemisphere")?, col("group")?);
+        let mut regions = BTreeMap::new();
+        for (line, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| e.to_string())?;
+            let at = |c: usize| record.get(c).unwrap_or("").trim();
+            let row = line + 2;
+            let id: u16 = at(ci)
+                .parse()
+                .map_err(|_| format!("line {row}: index '{}' is not a label id", at(ci)))?;
+            let hemisphere = match at(ch) {
+                "L" => Hemisphere::L,
+                "R" => Hemisphere::R,
+                "M" => Hemisphere::M,
+                other => return Err(format!("line {row}: hemisphere '{other}' is not L, R or M")),
+            };
+            let group = Lobe::from_name(at(cg))
+                .ok_or_else(|| format!("line {row}: unknown group '{}'", at(cg)))?;
+            let region = Region {
+                id,
+                name: at(cn).to_string(),
+                hemisphere,
+                group,
+            };
+            if regions.insert(id, region).is_some() {
+                return Err(format!("line {row}: label id {id} is listed twice"));
+            }
+        }
+        Ok(RegionTable { regions })
+    }
+
+    /// Number of regions.
+    pub fn len(&self) -> usize {
+        self.regions.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.regions.is_empty()
+    }
+
+    /// The region with label `id`.
+    pub fn get(&self, id: u16) -> Option<&Region> {
+        self.regions.get(&id)
+    }
+
+    /// The region called `name` (exact, case-insensitive).
+    pub fn by_name(&self, name: &str) -> Option<&Region> {
+        self.regions.values().find(|r| r.name.eq_ignore_ascii_case(name))
+    }
+
+    /// All regions in label order.
+    pub fn iter(&self) -> impl Iterator<Item = &Region> {
+        self.regions.values()
+    }
+
+    /// The regions of one lobe group, in label order.
+    pub fn in_group(&self, group: Lobe) -> impl Iterator<Item = &Region> {
+        self.regions.values().filter(move |r| r.group == group)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses_bad_rows() {
+        let t = RegionTable::from_tsv("index\tname\themisphere\tgroup\n7\tA_L\tL\tfrontal\n9\tB\tM\tcerebellum\n")
+            .unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(9).unwrap().group, Lobe::Cerebellum);
+        assert!(t.get(1).is_none());
+        assert_eq!(t.by_name("a_l").unwrap().id, 7);
+        assert!(RegionTable::from_tsv("index\tname\themisphere\tgroup\nx\tA\tL\tfrontal\n").is_err());
+        assert!(RegionTable::from_tsv("index\tname\themisphere\tgroup\n1\tA\tQ\tfrontal\n").is_err());
+        assert!(RegionTable::from_tsv("index\tname\themisphere\tgroup\n1\tA\tL\tnose\n").is_err());
+        assert!(RegionTable::from_tsv("index\tname\themisphere\tgroup\n1\tA\tL\tfrontal\n1\tB\tR\tfrontal\n").is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! The command line: argument definitions and dispatch. Each subcommand is a
+//! thin layer in its own file over the library.
+
+pub mod atlas;
+pub mod info;
+
+use clap::{Parser, Subcommand};
+
+/// ROI-MAE Studio: region-aware masked autoencoder pretraining for 4D fMRI.
+///
+/// Run without a subcommand to open the desktop app.
+#[derive(Debug, Parser)]
+#[command(name = "roimae", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; none opens the GUI.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a NIfTI file's shape, type, voxel sizes, affine, orientation, TR
+    /// and value statistics (as nibabel would report them).
+    Info(info::InfoArgs),
+    /// Summarise the built-in AAL3 atlas on a grid: voxels and tokens per
+    /// region and lobe, regions lost at token level, left/right check.
+    Atlas(atlas::AtlasArgs),
+}
+
+/// Runs a parsed command line; errors are for the user (exit code 2).
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Info(args)) => info::run(&args),
+        Some(Command::Atlas(args)) => atlas::run(&args),
+        None => {
+            println!(
+                "roimae: the desktop viewer is not built yet; use a subcommand (see `roimae --help`)."
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! ROI-MAE Studio: region-aware masked-autoencoder pretraining for 4D fMRI.
+//!
+//! Layers, bottom up (see DESIGN.md): [`volume`] (NIfTI I/O, grids,
+//! resampling) and [`atlas`] (AAL3 regions, label and token maps) know
+//! nothing of the model or the GUI; [`cli`] is a thin layer over them.
+
+pub mod assets;
+pub mod atlas;
+pub mod cli;
+pub mod volume;

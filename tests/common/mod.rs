@@ -1,0 +1,38 @@
+//! Helpers shared by the integration tests: fixture paths, nibabel's
+//! expected values, and running the `roimae` binary.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// `tests/data/<name>`.
+pub fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+/// The `.expected.json` next to a fixture, as written by nibabel.
+pub fn expected(name: &str) -> Value {
+    let path = data(&format!("{name}.expected.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Runs the `roimae` binary with `args`.
+pub fn roimae(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_roimae"))
+        .args(args)
+        .output()
+        .expect("the roimae binary runs")
+}
+
+/// Asserts `a` and `b` agree to `rel` relative (or `abs` absolute) tolerance.
+pub fn assert_close(what: &str, a: f64, b: f64, rel: f64, abs: f64) {
+    let tol = abs.max(rel * b.abs());
+    assert!((a - b).abs() <= tol, "{what}: got {a}, nibabel says {b} (tolerance {tol})");
+}
+
+/// A JSON array of numbers as f64s.
+pub fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}

@@ -1,0 +1,40 @@
+# Independent numpy computation of the AAL3 numbers asserted in tests/atlas.rs:
+# the atlas on the MNI 2 mm grid by exact subsampling (no resampling code),
+# voxel counts per lobe, SPEC-model crop/pad to 96^3, 6^3 majority tokens.
+# Run from the repository root: python3 tests/data/atlas_truth.py
+import nibabel as nib, numpy as np, csv
+img = nib.load('atlases/AAL3v1_1mm.nii.gz'); a = np.asarray(img.dataobj).astype(int)
+# MNI 2mm LAS grid: voxel i -> x = 90-2i ; atlas RAS: x = i' - 90 -> i' = 180 - 2i ; y: -126+2j -> j'=2j ; z: 2k
+lab = a[180::-2, 0::2, 0::2]
+assert lab.shape == (91,109,91), lab.shape
+rows = list(csv.DictReader(open('atlases/AAL3v1_labels.tsv'), delimiter='\t'))
+grp = {int(r['index']): r['group'] for r in rows}
+tot = sum((lab == i).sum() for i in grp)
+by = {}
+for i,g in grp.items(): by[g] = by.get(g,0) + int((lab==i).sum())
+print('total', tot, {g: (v, round(100*v/tot,2)) for g,v in by.items()})
+# crop/pad to 96
+def cp(arr, axis):
+    s = arr.shape[axis]
+    if s > 96:
+        st = (s-96)//2; return np.take(arr, range(st, st+96), axis=axis)
+    p = 96 - s; w = [(0,0)]*3; w[axis] = ((p+1)//2, p//2); return np.pad(arr, w)
+x = lab
+for ax in range(3): x = cp(x, ax)
+tok = np.zeros((16,16,16), int)
+for i in range(16):
+  for j in range(16):
+    for k in range(16):
+      p = x[6*i:6*i+6, 6*j:6*j+6, 6*k:6*k+6].ravel(); p = p[p>0]
+      if p.size: 
+        vals, cnt = np.unique(p, return_counts=True); tok[i,j,k] = vals[np.argmax(cnt)]  # argmax picks first = lowest id on ties
+present = set(np.unique(lab)) - {0}
+surv = set(np.unique(tok)) - {0}
+print('present', len(present), 'with tokens', len(surv), 'lost', sorted(present - surv))
+names = {int(r['index']): r['name'] for r in rows}
+print([names[i] for i in sorted(present-surv)])
+tg = {}
+for i in surv: tg[grp[i]] = tg.get(grp[i],0) + int((tok==i).sum())
+print('tokens by group', tg, 'token total', int((tok>0).sum()))
+print('Precentral_L voxels', int((lab==1).sum()), 'tokens', int((tok==1).sum()))
+print('Vermis_1_2', int((lab==113).sum()), int((tok==113).sum()))
