@@ -114,7 +114,11 @@ impl AtlasReport {
             lost_at_token_level: names(|r| r.voxels > 0 && r.tokens == 0),
             empty_on_grid: names(|r| r.voxels == 0),
             regions_with_tokens: regions.iter().filter(|r| r.tokens > 0).count(),
-            lr_check: labels.left_right_check(&atlas.regions),
+            lr_check: if labelled_voxels == 0 {
+                "the atlas does not overlap this grid at all: the data is probably not in MNI space".to_string()
+            } else {
+                labels.left_right_check(&atlas.regions)
+            },
             groups: Groups(groups),
             regions,
             labelled_voxels,

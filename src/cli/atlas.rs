@@ -35,9 +35,7 @@ pub fn run(args: &AtlasArgs) -> anyhow::Result<()> {
         eprintln!("roimae: WARNING: {}", report.lr_check);
     }
     if args.json {
-        let mut value = serde_json::to_value(&report)?;
-        value["regions"] = serde_json::to_value(&report.regions)?;
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_text(&report);
     }
@@ -73,10 +71,20 @@ fn print_text(r: &AtlasReport) {
         r.regions_with_tokens,
         r.regions.len(),
         r.lost_at_token_level.len(),
-        if r.lost_at_token_level.is_empty() { "none".to_string() } else { r.lost_at_token_level.join(", ") }
+        name_list(&r.lost_at_token_level)
     );
     if !r.empty_on_grid.is_empty() {
-        println!("no voxels on this grid ({}): {}", r.empty_on_grid.len(), r.empty_on_grid.join(", "));
+        println!("no voxels on this grid ({}): {}", r.empty_on_grid.len(), name_list(&r.empty_on_grid));
     }
     println!("left/right check: {}", r.lr_check);
+}
+
+/// Names joined by commas; long lists are cut after 40 names.
+fn name_list(names: &[String]) -> String {
+    const SHOWN: usize = 40;
+    match names.len() {
+        0 => "none".to_string(),
+        n if n <= SHOWN => names.join(", "),
+        n => format!("{}, ... and {} more", names[..SHOWN].join(", "), n - SHOWN),
+    }
 }

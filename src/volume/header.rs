@@ -89,6 +89,12 @@ pub fn is_nifti2(bytes: &[u8]) -> bool {
         || &bytes[4..8] == b"ni2\0"
 }
 
+/// The f64 with the same shortest decimal form as a header f32: a TR stored
+/// as 1.35f32 is 1.35 s, not 1.350000023841858 s.
+fn f32_decimal(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(v as f64)
+}
+
 /// Checks the first bytes of a file (at least 348) and parses the header.
 pub fn parse_header(bytes: &[u8]) -> Result<Header, VolumeErrorKind> {
     if bytes.len() < NIFTI1_HEADER_SIZE {
@@ -189,7 +195,7 @@ fn interpret(raw: &NiftiHeader, big_endian: bool, pair: bool) -> Result<Header, 
         )));
     }
     let pixdim: Vec<f64> = raw.pixdim.iter().map(|&p| p as f64).collect();
-    let zooms: Vec<f64> = pixdim[1..=ndim].to_vec();
+    let zooms: Vec<f64> = raw.pixdim[1..=ndim].iter().map(|&p| f32_decimal(p)).collect();
     let slope = raw.scl_slope as f64;
     let inter = raw.scl_inter as f64;
     let scaling = (slope.is_finite() && slope != 0.0)
@@ -214,11 +220,12 @@ fn interpret(raw: &NiftiHeader, big_endian: bool, pair: bool) -> Result<Header, 
         .unwrap_or_else(|| Affine::from_pixdim(shape3, [pixdim[1], pixdim[2], pixdim[3]]));
 
     let tr = (ndim == 4 && pixdim[4].is_finite() && pixdim[4] > 0.0).then(|| {
+        let step = f32_decimal(raw.pixdim[4]);
         // xyzt_units bits 3-5: 8 = s, 16 = ms, 24 = us; unset means seconds.
         match raw.xyzt_units & 0x38 {
-            16 => pixdim[4] / 1e3,
-            24 => pixdim[4] / 1e6,
-            _ => pixdim[4],
+            16 => step / 1e3,
+            24 => step / 1e6,
+            _ => step,
         }
     });
     let description = String::from_utf8_lossy(&raw.descrip)

@@ -81,7 +81,12 @@ fn read_inner(path: &Path, progress: &mut dyn FnMut(&[f32], usize)) -> Result<Vo
         let gz = is_gzip_file(path)?;
         return decode_data(stream, &header, DataSource { len, gz, skip }, progress);
     }
-    let img = companion_image(path).ok_or_else(|| {
+    let img = if has_ext(path, ".img") || has_ext(path, ".img.gz") {
+        Some(path.to_path_buf())
+    } else {
+        companion_image(path)
+    };
+    let img = img.ok_or_else(|| {
         VolumeErrorKind::NotNifti("this .hdr has no matching .img (or .img.gz) data file".into())
     })?;
     let len = file_len(&img)?;

@@ -7,9 +7,11 @@
 
 use super::error::{VolumeError, VolumeErrorKind};
 use super::Volume;
-use nifti::{NiftiHeader, WriterOptions, XForm};
+use nifti::writer::WriterOptions;
+use nifti::{NiftiHeader, XForm};
 use ndarray::{ArrayView3, ArrayView4, ShapeBuilder};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Writes `volume` as float32 to `path` (gzip when it ends in `.gz`).
 pub fn write_volume(volume: &Volume, path: impl AsRef<Path>) -> Result<(), VolumeError> {
@@ -47,7 +49,7 @@ pub fn write_volume(volume: &Volume, path: impl AsRef<Path>) -> Result<(), Volum
 /// qform), its codes, voxel sizes, TR (seconds) and description.
 fn build_header(volume: &Volume) -> NiftiHeader {
     let meta = &volume.meta;
-    let affine = nalgebra::convert::<_, nalgebra::Matrix4<f64>>(volume.grid.affine.0);
+    let affine = volume.grid.affine.0;
     let mut h = NiftiHeader::default();
     h.set_sform(&affine, XForm::Unknown);
     h.set_qform(&affine, XForm::Unknown);
@@ -65,11 +67,12 @@ fn build_header(volume: &Volume) -> NiftiHeader {
     h
 }
 
-/// `dir/name.nii.gz` -> `dir/name.partial-<pid>.nii.gz` (the `nifti` writer
-/// keeps the `.nii`/`.nii.gz` suffix it is given).
+/// A unique temporary name in the target's folder. It has no dot besides the
+/// `.nii`/`.nii.gz` suffix, because the `nifti` writer rebuilds the suffix
+/// from the last extension and would otherwise write somewhere else.
 fn temp_path(path: &Path, gz: bool) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let suffix = if gz { ".nii.gz" } else { ".nii" };
-    let stem = name.strip_suffix(suffix).unwrap_or(&name);
-    path.with_file_name(format!("{stem}.partial-{}{suffix}", std::process::id()))
+    path.with_file_name(format!("roimae-partial-{}-{n}{suffix}", std::process::id()))
 }

@@ -12,8 +12,14 @@ pub fn data(name: &str) -> PathBuf {
 }
 
 /// The `.expected.json` next to a fixture, as written by nibabel.
+/// Looks for `NAME.expected.json`, then for the name without `.nii[.gz]`.
 pub fn expected(name: &str) -> Value {
-    let path = data(&format!("{name}.expected.json"));
+    let stem = name.trim_end_matches(".gz").trim_end_matches(".nii");
+    let path = [name, stem]
+        .iter()
+        .map(|n| data(&format!("{n}.expected.json")))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("no expected JSON for {name}"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
