@@ -5,7 +5,9 @@
 //! seconds and voxels per second for each step (best of 3).
 
 use roimae::atlas::{Atlas, AtlasReport, TokenGeometry};
-use roimae::volume::{Grid, Interpolation, Volume, VolumeMeta, read_volume, resample, write_volume};
+use roimae::volume::{
+    Grid, Interpolation, Volume, VolumeMeta, read_volume, resample, write_volume,
+};
 use std::time::Instant;
 
 fn best_of_3<T>(mut f: impl FnMut() -> T) -> (f64, T) {
@@ -21,7 +23,10 @@ fn best_of_3<T>(mut f: impl FnMut() -> T) -> (f64, T) {
 }
 
 fn report(what: &str, seconds: f64, voxels: usize) {
-    println!("{what:<44} {seconds:>8.3} s  {:>8.1} Mvox/s", voxels as f64 / seconds / 1e6);
+    println!(
+        "{what:<44} {seconds:>8.3} s  {:>8.1} Mvox/s",
+        voxels as f64 / seconds / 1e6
+    );
 }
 
 fn main() {
@@ -29,7 +34,12 @@ fn main() {
     let frames = 40;
     let n = grid.n_voxels() * frames;
     let data: Vec<f32> = (0..n).map(|i| ((i % 9973) as f32).sqrt()).collect();
-    let volume = Volume::from_data(grid, frames, data, VolumeMeta::new_f32(&grid, frames, Some(2.0), true));
+    let volume = Volume::from_data(
+        grid,
+        frames,
+        data,
+        VolumeMeta::new_f32(&grid, frames, Some(2.0), true),
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     for name in ["bench.nii", "bench.nii.gz"] {
         let path = dir.path().join(name);

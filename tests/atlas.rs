@@ -10,7 +10,11 @@ use roimae::volume::Grid;
 use serde_json::Value;
 
 fn mni_report() -> AtlasReport {
-    AtlasReport::build(&Atlas::aal3().unwrap(), &Grid::mni_2mm(), TokenGeometry::REFERENCE)
+    AtlasReport::build(
+        &Atlas::aal3().unwrap(),
+        &Grid::mni_2mm(),
+        TokenGeometry::REFERENCE,
+    )
 }
 
 #[test]
@@ -18,11 +22,18 @@ fn region_table_has_166_regions_over_ids_1_to_170() {
     let atlas = Atlas::aal3().unwrap();
     assert_eq!(atlas.regions.len(), 166);
     for missing in [35, 36, 81, 82] {
-        assert!(atlas.regions.get(missing).is_none(), "id {missing} should be unused");
+        assert!(
+            atlas.regions.get(missing).is_none(),
+            "id {missing} should be unused"
+        );
     }
     assert_eq!(atlas.regions.get(170).unwrap().name, "Raphe_M");
     assert_eq!(atlas.regions.get(1).unwrap().name, "Precentral_L");
-    let midline = atlas.regions.iter().filter(|r| r.hemisphere == Hemisphere::M).count();
+    let midline = atlas
+        .regions
+        .iter()
+        .filter(|r| r.hemisphere == Hemisphere::M)
+        .count();
     assert_eq!(midline, 10);
     for lobe in Lobe::ALL {
         assert!(atlas.regions.in_group(lobe).count() > 0, "{lobe:?}");
@@ -44,9 +55,19 @@ fn lobe_split_on_mni_2mm_matches_the_spec() {
     ];
     for (lobe, percent) in spec {
         let got = r.groups.0.iter().find(|(l, _)| *l == lobe).unwrap().1;
-        assert!((got.percent - percent).abs() <= 0.1, "{lobe:?}: {:.3} % vs spec {percent} %", got.percent);
+        assert!(
+            (got.percent - percent).abs() <= 0.1,
+            "{lobe:?}: {:.3} % vs spec {percent} %",
+            got.percent
+        );
     }
-    let cerebellum = r.groups.0.iter().find(|(l, _)| *l == Lobe::Cerebellum).unwrap().1;
+    let cerebellum = r
+        .groups
+        .0
+        .iter()
+        .find(|(l, _)| *l == Lobe::Cerebellum)
+        .unwrap()
+        .1;
     assert_eq!(cerebellum.voxels, 24_414);
     assert_eq!(r.labelled_voxels, 185_713);
 }
@@ -74,7 +95,10 @@ fn voxel_and_token_counts_match_numpy() {
     assert_eq!(r.regions_with_tokens, 135);
     assert_eq!(r.lost_at_token_level.len(), 30);
     for name in ["Vermis_1_2", "Thal_LGN_L", "N_Acc_R", "LC_L", "Raphe_D"] {
-        assert!(r.lost_at_token_level.iter().any(|n| n == name), "{name} should be lost");
+        assert!(
+            r.lost_at_token_level.iter().any(|n| n == name),
+            "{name} should be lost"
+        );
     }
     assert_eq!(r.empty_on_grid.len(), 1, "{:?}", r.empty_on_grid);
     assert_eq!(r.lr_check, "ok");
@@ -102,15 +126,25 @@ fn centroids_sit_where_anatomy_says() {
     let atlas = Atlas::aal3().unwrap();
     let c = atlas.on_grid(&Grid::mni_2mm()).centroids();
     let precentral_l = c[&1];
-    assert!(precentral_l[0] < -20.0 && precentral_l[2] > 30.0, "{precentral_l:?}");
+    assert!(
+        precentral_l[0] < -20.0 && precentral_l[2] > 30.0,
+        "{precentral_l:?}"
+    );
     let cerebellum_l = c[&atlas.regions.by_name("Cerebellum_Crus1_L").unwrap().id];
-    assert!(cerebellum_l[1] < -50.0 && cerebellum_l[2] < -15.0, "{cerebellum_l:?}");
+    assert!(
+        cerebellum_l[1] < -50.0 && cerebellum_l[2] < -15.0,
+        "{cerebellum_l:?}"
+    );
 }
 
 #[test]
 fn atlas_cli_json_has_the_documented_keys_and_numbers() {
     let out = roimae(&["atlas", "--mni2mm", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["regions"].as_array().unwrap().len(), 166);
     let first = &v["regions"][0];
@@ -130,7 +164,11 @@ fn atlas_cli_json_has_the_documented_keys_and_numbers() {
 fn atlas_cli_on_a_data_grid() {
     let grid_file = common::data("functional.nii");
     let out = roimae(&["atlas", "--grid", grid_file.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["grid_shape"], serde_json::json!([17, 21, 3]));
     let text = roimae(&["atlas", "--mni2mm"]);

@@ -37,12 +37,29 @@ fn info_on(path: &Path, extra: &[&str]) -> (i32, String) {
 /// Asserts the clean-refusal contract and that the message says `needle`.
 fn assert_refused(path: &Path, extra: &[&str], needle: &str) {
     let (code, err) = info_on(path, extra);
-    assert_eq!(code, 2, "{}: exit code {code}, stderr: {err}", path.display());
-    assert!(!err.contains("panicked"), "{}: panicked: {err}", path.display());
+    assert_eq!(
+        code,
+        2,
+        "{}: exit code {code}, stderr: {err}",
+        path.display()
+    );
+    assert!(
+        !err.contains("panicked"),
+        "{}: panicked: {err}",
+        path.display()
+    );
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "{}: expected one line, got: {err}", path.display());
+    assert_eq!(
+        lines.len(),
+        1,
+        "{}: expected one line, got: {err}",
+        path.display()
+    );
     let name = path.file_name().unwrap().to_string_lossy();
-    assert!(lines[0].contains(name.as_ref()), "message does not name the file: {err}");
+    assert!(
+        lines[0].contains(name.as_ref()),
+        "message does not name the file: {err}"
+    );
     assert!(
         lines[0].to_lowercase().contains(&needle.to_lowercase()),
         "message for {name} should mention '{needle}': {err}"
@@ -89,9 +106,21 @@ fn random_bytes() {
             (x >> 24) as u8
         })
         .collect();
-    assert_refused(&write(dir.path(), "noise.nii", &noise), &[], "not a NIfTI-1");
-    assert_refused(&write(dir.path(), "short.nii", &noise[..100]), &[], "too short");
-    assert_refused(&write(dir.path(), "noise.nii.gz", &gzip(&noise)), &[], "not a NIfTI-1");
+    assert_refused(
+        &write(dir.path(), "noise.nii", &noise),
+        &[],
+        "not a NIfTI-1",
+    );
+    assert_refused(
+        &write(dir.path(), "short.nii", &noise[..100]),
+        &[],
+        "too short",
+    );
+    assert_refused(
+        &write(dir.path(), "noise.nii.gz", &gzip(&noise)),
+        &[],
+        "not a NIfTI-1",
+    );
 }
 
 #[test]
@@ -101,7 +130,10 @@ fn truncated_gzip() {
     let cut = write(dir.path(), "cut.nii.gz", &whole[..whole.len() / 2]);
     let (code, err) = info_on(&cut, &[]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("gzip") || err.contains("shorter than the header"), "{err}");
+    assert!(
+        err.contains("gzip") || err.contains("shorter than the header"),
+        "{err}"
+    );
     assert_refused(&cut, &[], "cut.nii.gz");
     // Cut inside the header.
     assert_refused(&write(dir.path(), "head.nii.gz", &whole[..60]), &[], "gzip");
@@ -124,9 +156,17 @@ fn absurd_dimensions_are_refused_before_allocating() {
         }
         set_i16(b, 48, 1);
     });
-    assert_refused(&write(dir.path(), "bomb.nii.gz", &gzip(&bomb)), &[], "absurd");
+    assert_refused(
+        &write(dir.path(), "bomb.nii.gz", &gzip(&bomb)),
+        &[],
+        "absurd",
+    );
     // The same uncompressed: the file is far shorter than the claim.
-    assert_refused(&write(dir.path(), "bomb.nii", &bomb), &[], "shorter than the header");
+    assert_refused(
+        &write(dir.path(), "bomb.nii", &bomb),
+        &[],
+        "shorter than the header",
+    );
 }
 
 #[test]
@@ -134,8 +174,16 @@ fn data_shorter_than_the_header_says() {
     let dir = tempfile::tempdir().unwrap();
     let mut short = std::fs::read(data("functional.nii")).unwrap();
     short.truncate(short.len() - 100);
-    assert_refused(&write(dir.path(), "short_data.nii", &short), &[], "shorter than the header");
-    assert_refused(&write(dir.path(), "short_data.nii.gz", &gzip(&short)), &[], "shorter than the header");
+    assert_refused(
+        &write(dir.path(), "short_data.nii", &short),
+        &[],
+        "shorter than the header",
+    );
+    assert_refused(
+        &write(dir.path(), "short_data.nii.gz", &gzip(&short)),
+        &[],
+        "shorter than the header",
+    );
 }
 
 #[test]
@@ -151,7 +199,11 @@ fn negative_and_zero_dimensions() {
         set_i16(b, 40, 5);
         set_i16(b, 50, 2);
     });
-    assert_refused(&write(dir.path(), "five.nii", &five_d), &[], "more than 4 dimensions");
+    assert_refused(
+        &write(dir.path(), "five.nii", &five_d),
+        &[],
+        "more than 4 dimensions",
+    );
 }
 
 #[test]
@@ -165,15 +217,31 @@ fn bad_magic() {
 fn vox_offset_past_the_end() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = edited_functional(|b| b[108..112].copy_from_slice(&1.0e9f32.to_le_bytes()));
-    assert_refused(&write(dir.path(), "offset.nii", &bytes), &[], "past the end");
-    assert_refused(&write(dir.path(), "offset.nii.gz", &gzip(&bytes)), &[], "absurd");
+    assert_refused(
+        &write(dir.path(), "offset.nii", &bytes),
+        &[],
+        "past the end",
+    );
+    assert_refused(
+        &write(dir.path(), "offset.nii.gz", &gzip(&bytes)),
+        &[],
+        "absurd",
+    );
     let mid = edited_functional(|b| b[108..112].copy_from_slice(&20000.0f32.to_le_bytes()));
-    assert_refused(&write(dir.path(), "mid.nii.gz", &gzip(&mid)), &[], "shorter than the header");
+    assert_refused(
+        &write(dir.path(), "mid.nii.gz", &gzip(&mid)),
+        &[],
+        "shorter than the header",
+    );
 }
 
 #[test]
 fn three_d_file_where_a_run_is_required() {
-    assert_refused(&data("anatomical.nii"), &["--expect-4d"], "expected a 4D fMRI run");
+    assert_refused(
+        &data("anatomical.nii"),
+        &["--expect-4d"],
+        "expected a 4D fMRI run",
+    );
 }
 
 #[test]
@@ -189,7 +257,11 @@ fn nifti2_is_named() {
 fn unsupported_datatype() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = edited_functional(|b| set_i16(b, 70, 32));
-    assert_refused(&write(dir.path(), "complex.nii", &bytes), &[], "not supported");
+    assert_refused(
+        &write(dir.path(), "complex.nii", &bytes),
+        &[],
+        "not supported",
+    );
 }
 
 #[test]
@@ -203,6 +275,10 @@ fn missing_file_and_folder() {
 
 #[test]
 fn voxel_outside_the_volume() {
-    assert_refused(&data("anatomical.nii"), &["--voxel", "99,0,0"], "outside the volume");
+    assert_refused(
+        &data("anatomical.nii"),
+        &["--voxel", "99,0,0"],
+        "outside the volume",
+    );
     assert_refused(&data("anatomical.nii"), &["--voxel", "a,b"], "--voxel");
 }

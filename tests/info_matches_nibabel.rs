@@ -17,17 +17,27 @@ fn check_info_json(got: &Value, want: &Value, name: &str) {
     for (g, w) in floats(&got["zooms"]).iter().zip(floats(&want["zooms"])) {
         assert_close(&format!("{name}: zoom"), *g, w, 1e-6, 1e-9);
     }
-    assert_eq!(floats(&got["zooms"]).len(), floats(&want["zooms"]).len(), "{name}: zooms");
+    assert_eq!(
+        floats(&got["zooms"]).len(),
+        floats(&want["zooms"]).len(),
+        "{name}: zooms"
+    );
     for r in 0..4 {
         for c in 0..4 {
             let g = got["affine"][r][c].as_f64().unwrap();
             let w = want["affine"][r][c].as_f64().unwrap();
-            assert!((g - w).abs() <= 1e-4, "{name}: affine[{r}][{c}] = {g}, nibabel {w}");
+            assert!(
+                (g - w).abs() <= 1e-4,
+                "{name}: affine[{r}][{c}] = {g}, nibabel {w}"
+            );
         }
     }
     assert_eq!(got["sform_code"], want["sform_code"], "{name}: sform_code");
     assert_eq!(got["qform_code"], want["qform_code"], "{name}: qform_code");
-    assert_eq!(got["orientation"], want["orientation"], "{name}: orientation");
+    assert_eq!(
+        got["orientation"], want["orientation"],
+        "{name}: orientation"
+    );
     for key in ["min", "max", "mean", "std"] {
         let g = got["stats"][key].as_f64().unwrap();
         let w = want["stats"][key].as_f64().unwrap();
@@ -38,15 +48,39 @@ fn check_info_json(got: &Value, want: &Value, name: &str) {
 #[test]
 fn info_json_keys_are_exactly_the_documented_ones() {
     let out = roimae(&["info", "--json", data("functional.nii").to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut keys: Vec<&str> = got.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut keys: Vec<&str> = got
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     keys.sort();
     assert_eq!(
         keys,
-        ["affine", "datatype", "orientation", "qform_code", "sform_code", "shape", "stats", "tr", "zooms"]
+        [
+            "affine",
+            "datatype",
+            "orientation",
+            "qform_code",
+            "sform_code",
+            "shape",
+            "stats",
+            "tr",
+            "zooms"
+        ]
     );
-    let mut stats: Vec<&str> = got["stats"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut stats: Vec<&str> = got["stats"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     stats.sort();
     assert_eq!(stats, ["max", "mean", "min", "std"]);
     assert_eq!(got["tr"].as_f64(), Some(2.0));
@@ -56,7 +90,11 @@ fn info_json_keys_are_exactly_the_documented_ones() {
 fn info_agrees_with_nibabel_on_every_fixture() {
     for name in FIXTURES {
         let out = roimae(&["info", "--json", data(name).to_str().unwrap()]);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got: Value = serde_json::from_slice(&out.stdout).unwrap();
         check_info_json(&got, &expected(name), name);
     }
@@ -74,8 +112,18 @@ fn listed_voxels_are_exact_scaled_floats() {
                 .map(|v| v.to_string())
                 .collect();
             let spec = index.join(",");
-            let out = roimae(&["info", "--json", "--voxel", &spec, data(name).to_str().unwrap()]);
-            assert!(out.status.success(), "{name} {spec}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = roimae(&[
+                "info",
+                "--json",
+                "--voxel",
+                &spec,
+                data(name).to_str().unwrap(),
+            ]);
+            assert!(
+                out.status.success(),
+                "{name} {spec}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let got: Value = serde_json::from_slice(&out.stdout).unwrap();
             let value = got["voxel"]["value"].as_f64().unwrap() as f32;
             let expected = voxel["value"].as_f64().unwrap() as f32;
@@ -91,12 +139,18 @@ fn every_datatype_and_byte_order_reads_exactly_as_nibabel() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let Some(file) = name.strip_suffix(".expected.json") else { continue };
+        let Some(file) = name.strip_suffix(".expected.json") else {
+            continue;
+        };
         let want = expected(&format!("generated/{file}"));
         let volume = read_volume(dir.join(file)).unwrap_or_else(|e| panic!("{e}"));
         let got = roimae::cli::info::info_json(&volume, None);
         check_info_json(&got, &want, file);
-        assert_eq!(volume.stats().nonfinite as u64, want["nonfinite"].as_u64().unwrap(), "{file}");
+        assert_eq!(
+            volume.stats().nonfinite as u64,
+            want["nonfinite"].as_u64().unwrap(),
+            "{file}"
+        );
         let values = want["values"].as_array().unwrap();
         assert_eq!(values.len(), volume.data.len(), "{file}: voxel count");
         for (idx, (g, w)) in volume.data.iter().zip(values).enumerate() {
@@ -113,7 +167,11 @@ fn every_datatype_and_byte_order_reads_exactly_as_nibabel() {
 #[test]
 fn tr_is_read_in_seconds_whatever_the_unit() {
     let ms = read_volume(data("generated/scaled_int16_tr_ms.nii.gz")).unwrap();
-    assert!((ms.meta.tr.unwrap() - 0.8).abs() < 1e-9, "TR {:?}", ms.meta.tr);
+    assert!(
+        (ms.meta.tr.unwrap() - 0.8).abs() < 1e-9,
+        "TR {:?}",
+        ms.meta.tr
+    );
     let s = read_volume(data("generated/int16_le.nii")).unwrap();
     assert_eq!(s.meta.tr, Some(2.5));
     let three_d = read_volume(data("anatomical.nii")).unwrap();
@@ -122,7 +180,11 @@ fn tr_is_read_in_seconds_whatever_the_unit() {
 
 #[test]
 fn nan_and_inf_are_counted_and_kept_out_of_the_stats() {
-    let out = roimae(&["info", "--json", data("generated/nan_inf_3d.nii").to_str().unwrap()]);
+    let out = roimae(&[
+        "info",
+        "--json",
+        data("generated/nan_inf_3d.nii").to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got["stats"]["nonfinite"].as_u64(), Some(3));

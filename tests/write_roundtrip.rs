@@ -39,8 +39,15 @@ fn round_trip_through_our_reader_keeps_everything() {
         let back = read_volume(&path).unwrap();
         assert_eq!(back.data, volume.data, "{name}: data");
         assert_eq!(back.shape(), vec![7, 6, 5, 4]);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{name}: exactly one file");
-        assert!(back.affine().max_abs_diff(volume.affine()) < 1e-5, "{name}: affine");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "{name}: exactly one file"
+        );
+        assert!(
+            back.affine().max_abs_diff(volume.affine()) < 1e-5,
+            "{name}: affine"
+        );
         assert_eq!((back.meta.sform_code, back.meta.qform_code), (4, 1));
         assert!((back.meta.tr.unwrap() - 0.8).abs() < 1e-6, "{name}: TR");
         assert_eq!(back.meta.description, "roimae test");
@@ -58,7 +65,10 @@ fn fixtures_survive_a_rewrite() {
         let back = read_volume(&path).unwrap();
         assert_eq!(back.data, original.data, "{name}");
         assert_eq!(back.shape(), original.shape(), "{name}");
-        assert!(back.affine().max_abs_diff(original.affine()) < 1e-4, "{name}");
+        assert!(
+            back.affine().max_abs_diff(original.affine()) < 1e-4,
+            "{name}"
+        );
         assert_eq!(back.orientation(), original.orientation(), "{name}");
         assert_eq!(back.meta.tr, original.meta.tr, "{name}");
     }
@@ -83,7 +93,10 @@ fn nibabel_available() -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        assert!(std::env::var_os("CI").is_none(), "CI must have nibabel (pip install nibabel)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have nibabel (pip install nibabel)"
+        );
         eprintln!("SKIPPED: nibabel not installed; `pip install nibabel` to run this check");
     }
     ok
@@ -105,19 +118,37 @@ print(json.dumps({
     "values": data.ravel(order="F").tolist(),
 }))
 "#;
-    let out = Command::new("python3").args(["-c", script]).arg(path).output().unwrap();
-    assert!(out.status.success(), "nibabel failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "nibabel failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got["shape"], serde_json::json!(volume.shape()));
     let rows = volume.affine().rows();
     for r in 0..4 {
         for c in 0..4 {
             let g = got["affine"][r][c].as_f64().unwrap();
-            assert!((g - rows[r][c]).abs() < 1e-4, "affine[{r}][{c}]: nibabel {g}, ours {}", rows[r][c]);
+            assert!(
+                (g - rows[r][c]).abs() < 1e-4,
+                "affine[{r}][{c}]: nibabel {g}, ours {}",
+                rows[r][c]
+            );
         }
     }
-    assert_eq!(got["sform_code"].as_i64(), Some(volume.meta.sform_code as i64));
-    assert_eq!(got["qform_code"].as_i64(), Some(volume.meta.qform_code as i64));
+    assert_eq!(
+        got["sform_code"].as_i64(),
+        Some(volume.meta.sform_code as i64)
+    );
+    assert_eq!(
+        got["qform_code"].as_i64(),
+        Some(volume.meta.qform_code as i64)
+    );
     if let Some(tr) = volume.meta.tr {
         assert_eq!(got["units"][1], "sec");
         assert!((got["zooms"][3].as_f64().unwrap() - tr).abs() < 1e-6);

@@ -75,11 +75,11 @@ impl LabelMap {
                 continue;
             }
             let ijk = self.grid.ijk(idx).map(|v| v as f64);
-            let e = sums.entry(l).or_insert(([0.0; 3], 0));
-            for a in 0..3 {
-                e.0[a] += ijk[a];
+            let (sum, n) = sums.entry(l).or_insert(([0.0; 3], 0));
+            for (s, v) in sum.iter_mut().zip(ijk) {
+                *s += v;
             }
-            e.1 += 1;
+            *n += 1;
         }
         sums.into_iter()
             .map(|(l, (s, n))| {
@@ -99,7 +99,9 @@ impl LabelMap {
         let mut side_sum = [(0.0f64, 0usize); 2];
         let mut wrong = Vec::new();
         for (id, c) in &centroids {
-            let Some(region) = regions.get(*id) else { continue };
+            let Some(region) = regions.get(*id) else {
+                continue;
+            };
             let n = counts[id];
             let side = match region.hemisphere {
                 Hemisphere::L => 0,
@@ -117,7 +119,9 @@ impl LabelMap {
         if side_sum[0].1 == 0 && side_sum[1].1 == 0 {
             return "no left or right regions on this grid; cannot check left/right".to_string();
         }
-        let overall_ok = !(left >= 0.0) && !(right <= 0.0);
+        let left_ok = side_sum[0].1 == 0 || left < 0.0;
+        let right_ok = side_sum[1].1 == 0 || right > 0.0;
+        let overall_ok = left_ok && right_ok;
         if overall_ok && wrong.is_empty() {
             return "ok".to_string();
         }

@@ -56,7 +56,9 @@ impl Lobe {
 
     /// The group of a lowercase name.
     pub fn from_name(name: &str) -> Option<Lobe> {
-        Lobe::ALL.into_iter().find(|l| l.name() == name.trim().to_ascii_lowercase())
+        Lobe::ALL
+            .into_iter()
+            .find(|l| l.name() == name.trim().to_ascii_lowercase())
     }
 }
 
@@ -92,7 +94,12 @@ impl RegionTable {
                 .position(|h| h == name)
                 .ok_or_else(|| format!("region table has no '{name}' column"))
         };
-        let (ci, cn, ch, cg) = (col("index")?, col("name")?, col("hemisphere")?, col("group")?);
+        let (ci, cn, ch, cg) = (
+            col("index")?,
+            col("name")?,
+            col("hemisphere")?,
+            col("group")?,
+        );
         let mut regions = BTreeMap::new();
         for (line, record) in reader.records().enumerate() {
             let record = record.map_err(|e| e.to_string())?;
@@ -139,7 +146,9 @@ impl RegionTable {
 
     /// The region called `name` (exact, case-insensitive).
     pub fn by_name(&self, name: &str) -> Option<&Region> {
-        self.regions.values().find(|r| r.name.eq_ignore_ascii_case(name))
+        self.regions
+            .values()
+            .find(|r| r.name.eq_ignore_ascii_case(name))
     }
 
     /// All regions in label order.
@@ -159,15 +168,26 @@ mod tests {
 
     #[test]
     fn parses_and_refuses_bad_rows() {
-        let t = RegionTable::from_tsv("index\tname\themisphere\tgroup\n7\tA_L\tL\tfrontal\n9\tB\tM\tcerebellum\n")
-            .unwrap();
+        let t = RegionTable::from_tsv(
+            "index\tname\themisphere\tgroup\n7\tA_L\tL\tfrontal\n9\tB\tM\tcerebellum\n",
+        )
+        .unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t.get(9).unwrap().group, Lobe::Cerebellum);
         assert!(t.get(1).is_none());
         assert_eq!(t.by_name("a_l").unwrap().id, 7);
-        assert!(RegionTable::from_tsv("index\tname\themisphere\tgroup\nx\tA\tL\tfrontal\n").is_err());
-        assert!(RegionTable::from_tsv("index\tname\themisphere\tgroup\n1\tA\tQ\tfrontal\n").is_err());
+        assert!(
+            RegionTable::from_tsv("index\tname\themisphere\tgroup\nx\tA\tL\tfrontal\n").is_err()
+        );
+        assert!(
+            RegionTable::from_tsv("index\tname\themisphere\tgroup\n1\tA\tQ\tfrontal\n").is_err()
+        );
         assert!(RegionTable::from_tsv("index\tname\themisphere\tgroup\n1\tA\tL\tnose\n").is_err());
-        assert!(RegionTable::from_tsv("index\tname\themisphere\tgroup\n1\tA\tL\tfrontal\n1\tB\tR\tfrontal\n").is_err());
+        assert!(
+            RegionTable::from_tsv(
+                "index\tname\themisphere\tgroup\n1\tA\tL\tfrontal\n1\tB\tR\tfrontal\n"
+            )
+            .is_err()
+        );
     }
 }

@@ -102,11 +102,22 @@ impl AtlasReport {
                 } else {
                     100.0 * voxels as f64 / labelled_voxels as f64
                 };
-                (lobe, GroupRow { voxels, percent, tokens })
+                (
+                    lobe,
+                    GroupRow {
+                        voxels,
+                        percent,
+                        tokens,
+                    },
+                )
             })
             .collect();
         let names = |keep: fn(&RegionRow) -> bool| {
-            regions.iter().filter(|r| keep(r)).map(|r| r.name.clone()).collect::<Vec<_>>()
+            regions
+                .iter()
+                .filter(|r| keep(r))
+                .map(|r| r.name.clone())
+                .collect::<Vec<_>>()
         };
         AtlasReport {
             grid_shape: grid.dims,
@@ -115,7 +126,8 @@ impl AtlasReport {
             empty_on_grid: names(|r| r.voxels == 0),
             regions_with_tokens: regions.iter().filter(|r| r.tokens > 0).count(),
             lr_check: if labelled_voxels == 0 {
-                "the atlas does not overlap this grid at all: the data is probably not in MNI space".to_string()
+                "the atlas does not overlap this grid at all: the data is probably not in MNI space"
+                    .to_string()
             } else {
                 labels.left_right_check(&atlas.regions)
             },

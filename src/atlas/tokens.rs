@@ -74,9 +74,13 @@ impl TokenMap {
                 for tz in 0..t {
                     counts.clear();
                     for dx in 0..p {
-                        let Some(i) = geometry.source_index(nx, tx * p + dx) else { continue };
+                        let Some(i) = geometry.source_index(nx, tx * p + dx) else {
+                            continue;
+                        };
                         for dy in 0..p {
-                            let Some(j) = geometry.source_index(ny, ty * p + dy) else { continue };
+                            let Some(j) = geometry.source_index(ny, ty * p + dy) else {
+                                continue;
+                            };
                             for dz in 0..p {
                                 let Some(k) = geometry.source_index(nz, tz * p + dz) else {
                                     continue;
@@ -151,7 +155,10 @@ mod tests {
         let grid = Grid::new([4, 4, 4], Affine::identity());
         let mut labels = vec![0u16; 64];
         // Token (0,0,0): three voxels of 5, two of 3 -> 5.
-        for (n, (i, j, k)) in [(0, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 0), (0, 0, 1)].iter().enumerate() {
+        for (n, (i, j, k)) in [(0, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 0), (0, 0, 1)]
+            .iter()
+            .enumerate()
+        {
             labels[grid.index(*i, *j, *k)] = if n < 3 { 5 } else { 3 };
         }
         // Token (1,1,1): one voxel of 9 and one of 7 -> tie -> 7.

@@ -45,9 +45,14 @@ pub fn run(args: &AtlasArgs) -> anyhow::Result<()> {
 fn print_text(r: &AtlasReport) {
     let [x, y, z] = r.grid_shape;
     let [a, b, c] = r.grid_voxel_mm;
-    println!("AAL3v1 on a {x} x {y} x {z} grid ({a:.2} x {b:.2} x {c:.2} mm); tokens at 96³ / 6³ patches (2 mm)");
+    println!(
+        "AAL3v1 on a {x} x {y} x {z} grid ({a:.2} x {b:.2} x {c:.2} mm); tokens at 96³ / 6³ patches (2 mm)"
+    );
     println!();
-    println!("{:>4}  {:<24} {:<4} {:<12} {:>8} {:>7}", "id", "region", "hemi", "group", "voxels", "tokens");
+    println!(
+        "{:>4}  {:<24} {:<4} {:<12} {:>8} {:>7}",
+        "id", "region", "hemi", "group", "voxels", "tokens"
+    );
     for row in &r.regions {
         println!(
             "{:>4}  {:<24} {:<4} {:<12} {:>8} {:>7}",
@@ -60,9 +65,18 @@ fn print_text(r: &AtlasReport) {
         );
     }
     println!();
-    println!("{:<12} {:>8} {:>8} {:>7}", "group", "voxels", "percent", "tokens");
+    println!(
+        "{:<12} {:>8} {:>8} {:>7}",
+        "group", "voxels", "percent", "tokens"
+    );
     for (lobe, g) in &r.groups.0 {
-        println!("{:<12} {:>8} {:>7.2}% {:>7}", lobe.name(), g.voxels, g.percent, g.tokens);
+        println!(
+            "{:<12} {:>8} {:>7.2}% {:>7}",
+            lobe.name(),
+            g.voxels,
+            g.percent,
+            g.tokens
+        );
     }
     println!("{:<12} {:>8}", "labelled", r.labelled_voxels);
     println!();
@@ -74,7 +88,11 @@ fn print_text(r: &AtlasReport) {
         name_list(&r.lost_at_token_level)
     );
     if !r.empty_on_grid.is_empty() {
-        println!("no voxels on this grid ({}): {}", r.empty_on_grid.len(), name_list(&r.empty_on_grid));
+        println!(
+            "no voxels on this grid ({}): {}",
+            r.empty_on_grid.len(),
+            name_list(&r.empty_on_grid)
+        );
     }
     println!("left/right check: {}", r.lr_check);
 }

@@ -1,7 +1,8 @@
 //! `roimae info FILE [--json] [--voxel i,j,k[,t]] [--expect-4d]`.
 
-use crate::volume::{Volume, read_volume};
+use crate::volume::{Volume, VolumeError, read_volume_with_progress};
 use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -23,12 +24,14 @@ pub struct InfoArgs {
 
 /// Runs `roimae info`.
 pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
-    let volume = read_volume(&args.file)?;
+    let volume = read_with_progress_bar(&args.file)?;
     if args.expect_4d {
         volume.require_4d(&args.file)?;
     }
     let voxel = match &args.voxel {
-        Some(spec) => Some(voxel_value(&volume, spec).with_context(|| args.file.display().to_string())?),
+        Some(spec) => {
+            Some(voxel_value(&volume, spec).with_context(|| args.file.display().to_string())?)
+        }
         None => None,
     };
     if let Some(w) = volume.sform_qform_warning() {
@@ -41,6 +44,31 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
         print_text(&args.file, &volume, &report);
     }
     Ok(())
+}
+
+/// Reads a volume, showing a progress bar on an interactive stderr for
+/// large files (nothing is drawn when stderr is not a terminal).
+pub fn read_with_progress_bar(path: &std::path::Path) -> Result<Volume, VolumeError> {
+    const SHOW_FROM_VOXELS: usize = 1 << 24;
+    let mut bar: Option<ProgressBar> = None;
+    let volume = read_volume_with_progress(path, &mut |decoded, total| {
+        if total < SHOW_FROM_VOXELS {
+            return;
+        }
+        let bar = bar.get_or_insert_with(|| {
+            let b = ProgressBar::new(total as u64);
+            if let Ok(style) = ProgressStyle::with_template("decoding {bar:40} {percent:>3}% {eta}")
+            {
+                b.set_style(style);
+            }
+            b
+        });
+        bar.set_position(decoded.len() as u64);
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    volume
 }
 
 /// The `--json` object: exactly shape, datatype, zooms, affine, sform_code,
@@ -85,7 +113,10 @@ fn voxel_value(volume: &Volume, spec: &str) -> anyhow::Result<(Vec<usize>, f32)>
     };
     match volume.value(i, j, k, t) {
         Some(v) => Ok((index, v)),
-        None => bail!("voxel {spec} is outside the volume of shape {:?}", volume.shape()),
+        None => bail!(
+            "voxel {spec} is outside the volume of shape {:?}",
+            volume.shape()
+        ),
     }
 }
 
@@ -95,12 +126,23 @@ fn print_text(file: &std::path::Path, volume: &Volume, report: &Value) {
     let shape: Vec<String> = volume.shape().iter().map(|d| d.to_string()).collect();
     println!("file:         {}", file.display());
     println!("shape:        {} ({}D)", shape.join(" x "), meta.ndim);
-    println!("datatype:     {}", report["datatype"].as_str().unwrap_or("?"));
+    println!(
+        "datatype:     {}",
+        report["datatype"].as_str().unwrap_or("?")
+    );
     let zooms: Vec<String> = meta.zooms.iter().map(|z| format!("{z:.6}")).collect();
     println!("zooms:        {}", zooms.join(" "));
     for (r, row) in volume.affine().rows().iter().enumerate() {
         let cells: Vec<String> = row.iter().map(|v| format!("{v:>11.5}")).collect();
-        println!("{}[{}]", if r == 0 { "affine:       " } else { "              " }, cells.join(" "));
+        println!(
+            "{}[{}]",
+            if r == 0 {
+                "affine:       "
+            } else {
+                "              "
+            },
+            cells.join(" ")
+        );
     }
     println!(
         "sform_code:   {} ({})   qform_code: {} ({})",
@@ -118,7 +160,10 @@ fn print_text(file: &std::path::Path, volume: &Volume, report: &Value) {
         "stats:        min {}  max {}  mean {}  std {}",
         stats.min, stats.max, stats.mean, stats.std
     );
-    println!("non-finite:   {} voxel(s) (NaN/Inf, left out of the stats)", stats.nonfinite);
+    println!(
+        "non-finite:   {} voxel(s) (NaN/Inf, left out of the stats)",
+        stats.nonfinite
+    );
     if let Some(v) = report.get("voxel") {
         println!("voxel {}: {}", v["index"], v["value"]);
     }

@@ -130,7 +130,10 @@ mod tests {
         assert_eq!(DataType::I16.decode(&[0xff, 0xfe], false), -257.0);
         assert_eq!(DataType::I16.decode(&[0xff, 0xfe], true), -2.0);
         assert_eq!(DataType::F32.decode(&1.5f32.to_be_bytes(), true), 1.5);
-        assert_eq!(DataType::F64.decode(&(-0.25f64).to_le_bytes(), false), -0.25);
+        assert_eq!(
+            DataType::F64.decode(&(-0.25f64).to_le_bytes(), false),
+            -0.25
+        );
         assert_eq!(DataType::I8.decode(&[0x80], false), -128.0);
         assert_eq!(DataType::U64.decode(&7u64.to_be_bytes(), true), 7.0);
     }

@@ -32,31 +32,47 @@ pub enum VolumeErrorKind {
     Open(std::io::Error),
     #[error("the file is empty (0 bytes); it was probably not written completely")]
     Empty,
-    #[error("the file is {0} bytes, too short for a 348-byte NIfTI-1 header; it is truncated or not NIfTI")]
+    #[error(
+        "the file is {0} bytes, too short for a 348-byte NIfTI-1 header; it is truncated or not NIfTI"
+    )]
     TooShort(usize),
     #[error("not a NIfTI-1 file: {0}")]
     NotNifti(String),
-    #[error("this is a NIfTI-2 file, which is not supported; convert it to NIfTI-1 (e.g. nibabel: nib.Nifti1Image(img.dataobj, img.affine).to_filename(...))")]
+    #[error(
+        "this is a NIfTI-2 file, which is not supported; convert it to NIfTI-1 (e.g. nibabel: nib.Nifti1Image(img.dataobj, img.affine).to_filename(...))"
+    )]
     Nifti2,
     #[error("the gzip stream is corrupt or truncated ({0}); re-download or re-export the file")]
     Gzip(String),
     #[error("invalid dimensions in the header: {0}")]
     BadDims(String),
-    #[error("the header claims {claimed}, which is absurd for this file ({reason}); the header is corrupt")]
+    #[error(
+        "the header claims {claimed}, which is absurd for this file ({reason}); the header is corrupt"
+    )]
     Absurd { claimed: String, reason: String },
-    #[error("data type {0} is not supported (supported: uint8, int8, int16, uint16, int32, uint32, int64, uint64, float32, float64)")]
+    #[error(
+        "data type {0} is not supported (supported: uint8, int8, int16, uint16, int32, uint32, int64, uint64, float32, float64)"
+    )]
     UnsupportedType(String),
-    #[error("vox_offset {offset} points past the end of the file ({len} bytes); the header is corrupt")]
+    #[error(
+        "vox_offset {offset} points past the end of the file ({len} bytes); the header is corrupt"
+    )]
     OffsetPastEnd { offset: u64, len: u64 },
-    #[error("the voxel data is shorter than the header says: expected {expected} bytes, found {found}; the file is truncated")]
+    #[error(
+        "the voxel data is shorter than the header says: expected {expected} bytes, found {found}; the file is truncated"
+    )]
     DataTooShort { expected: u64, found: u64 },
-    #[error("{what} would need {needed_gib:.1} GiB of memory but only {available_gib:.1} GiB is available; free memory or crop the data")]
+    #[error(
+        "{what} would need {needed_gib:.1} GiB of memory but only {available_gib:.1} GiB is available; free memory or crop the data"
+    )]
     OutOfMemory {
         what: String,
         needed_gib: f64,
         available_gib: f64,
     },
-    #[error("expected a 4D fMRI run but this is a {ndim}D volume of shape {shape}; pass the BOLD time series, not a single volume")]
+    #[error(
+        "expected a 4D fMRI run but this is a {ndim}D volume of shape {shape}; pass the BOLD time series, not a single volume"
+    )]
     Not4d { ndim: usize, shape: String },
     #[error("read error ({0})")]
     Io(std::io::Error),

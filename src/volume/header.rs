@@ -189,13 +189,19 @@ fn interpret(raw: &NiftiHeader, big_endian: bool, pair: bool) -> Result<Header, 
         });
     }
     let vox_offset = raw.vox_offset;
-    if !vox_offset.is_finite() || vox_offset < 0.0 || (!pair && vox_offset < NIFTI1_HEADER_SIZE as f32) {
+    if !vox_offset.is_finite()
+        || vox_offset < 0.0
+        || (!pair && vox_offset < NIFTI1_HEADER_SIZE as f32)
+    {
         return Err(VolumeErrorKind::NotNifti(format!(
             "vox_offset {vox_offset} is invalid (a .nii file needs at least 348)"
         )));
     }
     let pixdim: Vec<f64> = raw.pixdim.iter().map(|&p| p as f64).collect();
-    let zooms: Vec<f64> = raw.pixdim[1..=ndim].iter().map(|&p| f32_decimal(p)).collect();
+    let zooms: Vec<f64> = raw.pixdim[1..=ndim]
+        .iter()
+        .map(|&p| f32_decimal(p))
+        .collect();
     let slope = raw.scl_slope as f64;
     let inter = raw.scl_inter as f64;
     let scaling = (slope.is_finite() && slope != 0.0)

@@ -109,7 +109,11 @@ pub struct Volume {
 impl Volume {
     /// A float32 volume from data in NIfTI order on `grid`.
     pub fn from_data(grid: Grid, frames: usize, data: Vec<f32>, meta: VolumeMeta) -> Self {
-        assert_eq!(data.len(), grid.n_voxels() * frames, "data length must match grid x frames");
+        assert_eq!(
+            data.len(),
+            grid.n_voxels() * frames,
+            "data length must match grid x frames"
+        );
         Volume {
             grid,
             frames,

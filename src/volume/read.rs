@@ -60,7 +60,13 @@ pub fn read_volume_from_bytes(name: &str, bytes: &[u8]) -> Result<Volume, Volume
         )));
     }
     let skip = header.vox_offset - NIFTI1_HEADER_SIZE as u64;
-    decode_data(stream, &header, DataSource { len, gz, skip }, &mut |_, _| {}).map_err(fail)
+    decode_data(
+        stream,
+        &header,
+        DataSource { len, gz, skip },
+        &mut |_, _| {},
+    )
+    .map_err(fail)
 }
 
 /// Where the voxel data is, as far as the checks need to know.
@@ -73,7 +79,10 @@ struct DataSource {
     skip: u64,
 }
 
-fn read_inner(path: &Path, progress: &mut dyn FnMut(&[f32], usize)) -> Result<Volume, VolumeErrorKind> {
+fn read_inner(
+    path: &Path,
+    progress: &mut dyn FnMut(&[f32], usize),
+) -> Result<Volume, VolumeErrorKind> {
     let (stream, header) = open_header(path)?;
     if !header.pair {
         let len = file_len(path)?;
@@ -108,7 +117,16 @@ fn read_inner(path: &Path, progress: &mut dyn FnMut(&[f32], usize)) -> Result<Vo
             progress,
         );
     };
-    decode_data(data, &header, DataSource { len, gz, skip: header.vox_offset }, progress)
+    decode_data(
+        data,
+        &header,
+        DataSource {
+            len,
+            gz,
+            skip: header.vox_offset,
+        },
+        progress,
+    )
 }
 
 /// Opens the header file and parses its first 348 bytes; the returned
@@ -136,7 +154,11 @@ fn open_header(path: &Path) -> Result<(Box<dyn Read>, Header), VolumeErrorKind> 
     Ok((stream, header))
 }
 
-fn header_from_stream(stream: &mut dyn Read, len: u64, gz: bool) -> Result<Header, VolumeErrorKind> {
+fn header_from_stream(
+    stream: &mut dyn Read,
+    len: u64,
+    gz: bool,
+) -> Result<Header, VolumeErrorKind> {
     if len == 0 {
         return Err(VolumeErrorKind::Empty);
     }
@@ -168,8 +190,14 @@ fn decode_data(
         let possible = source.len.saturating_mul(MAX_GZIP_RATIO) + 4096;
         if needed_in_stream + NIFTI1_HEADER_SIZE as u64 > possible {
             return Err(VolumeErrorKind::Absurd {
-                claimed: format!("shape {:?} = {} bytes of voxel data", header.shape, data_bytes),
-                reason: format!("a {}-byte gzip file holds at most {possible} bytes", source.len),
+                claimed: format!(
+                    "shape {:?} = {} bytes of voxel data",
+                    header.shape, data_bytes
+                ),
+                reason: format!(
+                    "a {}-byte gzip file holds at most {possible} bytes",
+                    source.len
+                ),
             });
         }
     } else if !header.pair && NIFTI1_HEADER_SIZE as u64 + needed_in_stream > source.len {
@@ -178,11 +206,12 @@ fn decode_data(
     let total = header.n_values() as usize;
     ensure_memory(total)?;
     let mut data: Vec<f32> = Vec::new();
-    data.try_reserve_exact(total).map_err(|_| VolumeErrorKind::OutOfMemory {
-        what: format!("the volume ({total} voxels as float32)"),
-        needed_gib: gib(total as u64 * 4),
-        available_gib: available_memory().map(gib).unwrap_or(0.0),
-    })?;
+    data.try_reserve_exact(total)
+        .map_err(|_| VolumeErrorKind::OutOfMemory {
+            what: format!("the volume ({total} voxels as float32)"),
+            needed_gib: gib(total as u64 * 4),
+            available_gib: available_memory().map(gib).unwrap_or(0.0),
+        })?;
 
     let skipped = std::io::copy(&mut (&mut stream).take(source.skip), &mut std::io::sink())
         .map_err(|e| io_kind(e, source.gz))?;
@@ -231,10 +260,18 @@ fn decode_chunk(bytes: &[u8], header: &Header, out: &mut Vec<f32>) {
         ($n:literal, $t:ty) => {{
             let conv = |c: &[u8]| -> f64 {
                 let arr: [u8; $n] = c.try_into().unwrap();
-                (if be { <$t>::from_be_bytes(arr) } else { <$t>::from_le_bytes(arr) }) as f64
+                (if be {
+                    <$t>::from_be_bytes(arr)
+                } else {
+                    <$t>::from_le_bytes(arr)
+                }) as f64
             };
             if header.scaling.is_some() {
-                out.extend(bytes.chunks_exact($n).map(|c| (conv(c) * slope + inter) as f32));
+                out.extend(
+                    bytes
+                        .chunks_exact($n)
+                        .map(|c| (conv(c) * slope + inter) as f32),
+                );
             } else {
                 out.extend(bytes.chunks_exact($n).map(|c| conv(c) as f32));
             }
@@ -317,7 +354,9 @@ fn gib(bytes: u64) -> f64 {
 fn file_len(path: &Path) -> Result<u64, VolumeErrorKind> {
     let meta = std::fs::metadata(path).map_err(VolumeErrorKind::Open)?;
     if meta.is_dir() {
-        return Err(VolumeErrorKind::NotNifti("this is a folder, not a file".into()));
+        return Err(VolumeErrorKind::NotNifti(
+            "this is a folder, not a file".into(),
+        ));
     }
     Ok(meta.len())
 }
@@ -340,7 +379,11 @@ fn has_ext(path: &Path, ext: &str) -> bool {
 
 /// `x.hdr[.gz]` -> the first existing of `x.img`, `x.img.gz`.
 fn companion_image(path: &Path) -> Option<PathBuf> {
-    swap_suffix(path, &[".hdr.gz", ".hdr", ".nii.gz", ".nii"], &[".img", ".img.gz", ".IMG"])
+    swap_suffix(
+        path,
+        &[".hdr.gz", ".hdr", ".nii.gz", ".nii"],
+        &[".img", ".img.gz", ".IMG"],
+    )
 }
 
 /// `x.img[.gz]` -> the first existing of `x.hdr`, `x.hdr.gz`.

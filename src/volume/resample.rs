@@ -121,7 +121,11 @@ impl SamplePlan {
             let base = p.map(|v| v.floor());
             let w = [p[0] - base[0], p[1] - base[1], p[2] - base[2]];
             let i0 = base.map(|v| v as usize);
-            let i1 = [(i0[0] + 1).min(sx - 1), (i0[1] + 1).min(sy - 1), (i0[2] + 1).min(sz - 1)];
+            let i1 = [
+                (i0[0] + 1).min(sx - 1),
+                (i0[1] + 1).min(sy - 1),
+                (i0[2] + 1).min(sz - 1),
+            ];
             let at = |i: usize, j: usize, k: usize| frame[i + sx * (j + sy * k)] as f64;
             let c00 = at(i0[0], i0[1], i0[2]) * (1.0 - w[0]) + at(i1[0], i0[1], i0[2]) * w[0];
             let c10 = at(i0[0], i1[1], i0[2]) * (1.0 - w[0]) + at(i1[0], i1[1], i0[2]) * w[0];

@@ -5,11 +5,11 @@
 //! under a temporary name beside the target and renamed into place, so a
 //! failed write never leaves a half-written file under the real name.
 
-use super::error::{VolumeError, VolumeErrorKind};
 use super::Volume;
+use super::error::{VolumeError, VolumeErrorKind};
+use ndarray::{ArrayView3, ArrayView4, ShapeBuilder};
 use nifti::writer::WriterOptions;
 use nifti::{NiftiHeader, XForm};
-use ndarray::{ArrayView3, ArrayView4, ShapeBuilder};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

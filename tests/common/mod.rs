@@ -8,7 +8,9 @@ use std::process::{Command, Output};
 
 /// `tests/data/<name>`.
 pub fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// The `.expected.json` next to a fixture, as written by nibabel.
@@ -35,10 +37,17 @@ pub fn roimae(args: &[&str]) -> Output {
 /// Asserts `a` and `b` agree to `rel` relative (or `abs` absolute) tolerance.
 pub fn assert_close(what: &str, a: f64, b: f64, rel: f64, abs: f64) {
     let tol = abs.max(rel * b.abs());
-    assert!((a - b).abs() <= tol, "{what}: got {a}, nibabel says {b} (tolerance {tol})");
+    assert!(
+        (a - b).abs() <= tol,
+        "{what}: got {a}, nibabel says {b} (tolerance {tol})"
+    );
 }
 
 /// A JSON array of numbers as f64s.
 pub fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
