@@ -60,11 +60,7 @@ impl LabelMap {
 
     /// Voxel count of every non-zero label present.
     pub fn voxel_counts(&self) -> BTreeMap<u16, usize> {
-        let mut counts = BTreeMap::new();
-        for &l in self.labels.iter().filter(|&&l| l != 0) {
-            *counts.entry(l).or_insert(0) += 1;
-        }
-        counts
+        super::tokens::count_labels(&self.labels)
     }
 
     /// World-space (mm) centroid of every non-zero label present.

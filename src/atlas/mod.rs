@@ -10,7 +10,7 @@ pub mod tokens;
 pub use labels::LabelMap;
 pub use regions::{Hemisphere, Lobe, Region, RegionTable};
 pub use report::AtlasReport;
-pub use tokens::{TokenGeometry, TokenMap};
+pub use tokens::{InputLabels, TokenGeometry, TokenMap};
 
 use crate::assets;
 use crate::volume::{Grid, VolumeError, read_volume_from_bytes};
@@ -45,7 +45,14 @@ impl Atlas {
     /// resampled to the model's voxel size over the grid's field of view,
     /// cropped/padded and patched as the data will be.
     pub fn token_map(&self, grid: &Grid, geometry: TokenGeometry) -> TokenMap {
+        TokenMap::from_input(&self.input_labels(grid, geometry))
+    }
+
+    /// The labels of the model's input cube for data on `grid`: the atlas
+    /// on the model-resolution grid over the same field of view, then
+    /// cropped/padded to the input size.
+    pub fn input_labels(&self, grid: &Grid, geometry: TokenGeometry) -> InputLabels {
         let model_grid = grid.with_voxel_size(geometry.voxel_mm());
-        TokenMap::from_labels(&self.on_grid(&model_grid), geometry)
+        InputLabels::from_labels(&self.on_grid(&model_grid), geometry)
     }
 }

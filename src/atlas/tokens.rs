@@ -60,13 +60,67 @@ pub struct TokenMap {
     pub labels: Vec<u16>,
 }
 
+/// The labels as the model input sees them: the model-grid label map
+/// centre-cropped/padded to `input³` voxels, row-major with w (z) fastest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputLabels {
+    /// The geometry of the cube.
+    pub geometry: TokenGeometry,
+    /// `input³` labels; 0 = background or padding.
+    pub labels: Vec<u16>,
+}
+
+impl InputLabels {
+    /// Crops/pads `labels` (on the model grid) to the input cube.
+    pub fn from_labels(labels: &LabelMap, geometry: TokenGeometry) -> Self {
+        let n = geometry.input;
+        let [nx, ny, nz] = labels.grid.dims;
+        let mut out = vec![0u16; n * n * n];
+        for u in 0..n {
+            let Some(i) = geometry.source_index(nx, u) else {
+                continue;
+            };
+            for v in 0..n {
+                let Some(j) = geometry.source_index(ny, v) else {
+                    continue;
+                };
+                for w in 0..n {
+                    if let Some(k) = geometry.source_index(nz, w) {
+                        out[(u * n + v) * n + w] = labels.at(i, j, k);
+                    }
+                }
+            }
+        }
+        InputLabels {
+            geometry,
+            labels: out,
+        }
+    }
+
+    /// The label at input voxel (u, v, w).
+    pub fn at(&self, u: usize, v: usize, w: usize) -> u16 {
+        let n = self.geometry.input;
+        self.labels[(u * n + v) * n + w]
+    }
+
+    /// Voxel count of every non-zero label in the cube.
+    pub fn voxel_counts(&self) -> BTreeMap<u16, usize> {
+        count_labels(&self.labels)
+    }
+}
+
 impl TokenMap {
     /// The majority label of each patch of `labels`, which must be on the
     /// model grid (already resampled to the geometry's voxel size).
     pub fn from_labels(labels: &LabelMap, geometry: TokenGeometry) -> Self {
+        Self::from_input(&InputLabels::from_labels(labels, geometry))
+    }
+
+    /// The majority label of each patch of the input cube.
+    pub fn from_input(input: &InputLabels) -> Self {
+        let geometry = input.geometry;
         let t = geometry.tokens_per_axis();
         let p = geometry.patch;
-        let [nx, ny, nz] = labels.grid.dims;
         let mut out = vec![0u16; t * t * t];
         let mut counts: Vec<(u16, u16)> = Vec::with_capacity(p * p * p);
         for tx in 0..t {
@@ -74,18 +128,9 @@ impl TokenMap {
                 for tz in 0..t {
                     counts.clear();
                     for dx in 0..p {
-                        let Some(i) = geometry.source_index(nx, tx * p + dx) else {
-                            continue;
-                        };
                         for dy in 0..p {
-                            let Some(j) = geometry.source_index(ny, ty * p + dy) else {
-                                continue;
-                            };
                             for dz in 0..p {
-                                let Some(k) = geometry.source_index(nz, tz * p + dz) else {
-                                    continue;
-                                };
-                                let l = labels.at(i, j, k);
+                                let l = input.at(tx * p + dx, ty * p + dy, tz * p + dz);
                                 if l == 0 {
                                     continue;
                                 }
@@ -118,12 +163,17 @@ impl TokenMap {
 
     /// Token count of every non-zero label present.
     pub fn token_counts(&self) -> BTreeMap<u16, usize> {
-        let mut counts = BTreeMap::new();
-        for &l in self.labels.iter().filter(|&&l| l != 0) {
-            *counts.entry(l).or_insert(0) += 1;
-        }
-        counts
+        count_labels(&self.labels)
     }
+}
+
+/// How often each non-zero label occurs.
+pub(crate) fn count_labels(labels: &[u16]) -> BTreeMap<u16, usize> {
+    let mut counts = BTreeMap::new();
+    for &l in labels.iter().filter(|&&l| l != 0) {
+        *counts.entry(l).or_insert(0) += 1;
+    }
+    counts
 }
 
 #[cfg(test)]
