@@ -7,4 +7,5 @@
 pub mod assets;
 pub mod atlas;
 pub mod cli;
+pub mod masking;
 pub mod volume;

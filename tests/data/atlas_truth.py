@@ -38,3 +38,8 @@ for i in surv: tg[grp[i]] = tg.get(grp[i],0) + int((tok==i).sum())
 print('tokens by group', tg, 'token total', int((tok>0).sum()))
 print('Precentral_L voxels', int((lab==1).sum()), 'tokens', int((tok==1).sum()))
 print('Vermis_1_2', int((lab==113).sum()), int((tok==113).sum()))
+# Input-cube (after crop/pad) voxel counts used by tests/masking.rs.
+cereb = [i for i, g in grp.items() if g == 'cerebellum']
+print('cerebellum voxels in the 96^3 input', int(np.isin(x, cereb).sum()))
+limbic = [i for i, g in grp.items() if g == 'limbic']
+print('limbic voxels in the 96^3 input', int(np.isin(x, limbic).sum()))

@@ -1,0 +1,166 @@
+//! Draws clip masks from a [`MaskSpec`]: deterministic for a (seed, clip)
+//! pair, with region targets resolved once against the atlas.
+
+use super::clip_mask::{ClipMask, TokenGrid};
+use super::spec::{MaskLevel, MaskSpec, MaskStrategy};
+use crate::atlas::{InputLabels, RegionTable, TokenMap};
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use rand_chacha::ChaCha8Rng;
+
+/// The selected regions at the model's resolutions.
+#[derive(Debug, Clone)]
+struct RoiTargets {
+    /// Spatial token indices whose majority label is selected.
+    tokens: Vec<usize>,
+    /// Input voxels (row-major `input³`) whose label is selected.
+    voxels: Vec<bool>,
+}
+
+/// A resolved mask spec, ready to draw masks clip after clip.
+#[derive(Debug, Clone)]
+pub struct Masker {
+    spec: MaskSpec,
+    grid: TokenGrid,
+    patch: usize,
+    roi: Option<RoiTargets>,
+}
+
+impl Masker {
+    /// Resolves `spec` for a token grid of `frames` frames; ROI specs look
+    /// their regions up in `table` and the atlas at input resolution.
+    pub fn new(
+        spec: &MaskSpec,
+        input: &InputLabels,
+        table: &RegionTable,
+        frames: usize,
+    ) -> Result<Self, String> {
+        spec.validate()?;
+        let tokens = TokenMap::from_input(input);
+        let t = input.geometry.tokens_per_axis();
+        let grid = TokenGrid {
+            spatial: [t; 3],
+            frames,
+        };
+        let roi = match &spec.strategy {
+            MaskStrategy::Roi { regions, .. } => {
+                let ids = regions.resolve(table)?;
+                Some(RoiTargets {
+                    tokens: (0..grid.n_spatial())
+                        .filter(|&i| ids.contains(&tokens.labels[i]))
+                        .collect(),
+                    voxels: input.labels.iter().map(|l| ids.contains(l)).collect(),
+                })
+            }
+            _ => None,
+        };
+        Ok(Masker {
+            spec: spec.clone(),
+            grid,
+            patch: input.geometry.patch,
+            roi,
+        })
+    }
+
+    /// The token grid masks are drawn on.
+    pub fn grid(&self) -> TokenGrid {
+        self.grid
+    }
+
+    /// Spatial tokens of the selected regions (ROI specs only).
+    pub fn roi_token_count(&self) -> Option<usize> {
+        self.roi.as_ref().map(|r| r.tokens.len())
+    }
+
+    /// The mask of clip number `clip` (the same every time it is asked for).
+    pub fn mask(&self, clip: u64) -> ClipMask {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.spec.seed);
+        rng.set_stream(clip);
+        let g = self.grid;
+        let mut tokens = vec![false; g.n_tokens()];
+        let mut voxels = None;
+        let amount = |ratio: f64, n: usize| ((ratio * n as f64).round() as usize).min(n);
+        match &self.spec.strategy {
+            MaskStrategy::Random { ratio } => {
+                for i in sample(&mut rng, g.n_tokens(), amount(*ratio, g.n_tokens())) {
+                    tokens[i] = true;
+                }
+            }
+            MaskStrategy::Tube { ratio } => {
+                for s in sample(&mut rng, g.n_spatial(), amount(*ratio, g.n_spatial())) {
+                    tokens[s * g.frames..(s + 1) * g.frames].fill(true);
+                }
+            }
+            MaskStrategy::Window { ratio, window } => {
+                let dims = [g.spatial[0], g.spatial[1], g.spatial[2], g.frames];
+                let w: Vec<usize> = (0..4).map(|d| window[d].min(dims[d])).collect();
+                let counts: Vec<usize> = (0..4).map(|d| dims[d].div_ceil(w[d])).collect();
+                let n_windows: usize = counts.iter().product();
+                for win in sample(&mut rng, n_windows, amount(*ratio, n_windows)) {
+                    let wx = win / (counts[1] * counts[2] * counts[3]);
+                    let wy = win / (counts[2] * counts[3]) % counts[1];
+                    let wz = win / counts[3] % counts[2];
+                    let wt = win % counts[3];
+                    for x in wx * w[0]..((wx + 1) * w[0]).min(dims[0]) {
+                        for y in wy * w[1]..((wy + 1) * w[1]).min(dims[1]) {
+                            for z in wz * w[2]..((wz + 1) * w[2]).min(dims[2]) {
+                                for t in wt * w[3]..((wt + 1) * w[3]).min(dims[3]) {
+                                    tokens[g.index(x, y, z, t)] = true;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            MaskStrategy::Roi { partial, level, .. } => {
+                let roi = self.roi.as_ref().expect("ROI targets resolved in new()");
+                let chosen: Vec<usize> = match partial {
+                    Some(f) => sample(&mut rng, roi.tokens.len(), amount(*f, roi.tokens.len()))
+                        .into_iter()
+                        .map(|i| roi.tokens[i])
+                        .collect(),
+                    None => roi.tokens.clone(),
+                };
+                match level {
+                    MaskLevel::Token => {
+                        for s in chosen {
+                            tokens[s * g.frames..(s + 1) * g.frames].fill(true);
+                        }
+                    }
+                    MaskLevel::Voxel => {
+                        voxels = Some(match partial {
+                            None => roi.voxels.clone(),
+                            Some(_) => self.voxels_in_tokens(&roi.voxels, &chosen),
+                        });
+                    }
+                }
+            }
+        }
+        ClipMask {
+            grid: g,
+            patch: self.patch,
+            tokens,
+            voxels,
+        }
+    }
+
+    /// `region` restricted to the patches of the given spatial tokens.
+    fn voxels_in_tokens(&self, region: &[bool], chosen: &[usize]) -> Vec<bool> {
+        let p = self.patch;
+        let [_, ny, nz] = self.grid.spatial;
+        let n = self.grid.spatial[0] * p;
+        let mut out = vec![false; region.len()];
+        for &s in chosen {
+            let (x, y, z) = (s / (ny * nz), s / nz % ny, s % nz);
+            for u in x * p..(x + 1) * p {
+                for v in y * p..(y + 1) * p {
+                    for w in z * p..(z + 1) * p {
+                        let i = (u * n + v) * n + w;
+                        out[i] = region[i];
+                    }
+                }
+            }
+        }
+        out
+    }
+}

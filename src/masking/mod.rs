@@ -1,0 +1,12 @@
+//! Masking strategies for masked-autoencoder pretraining: random tokens,
+//! whole token windows (the reference), tubes, and AAL3 region (ROI)
+//! masking at token or voxel level, optionally partial. Masks are
+//! deterministic under a seed and report their token and voxel counts.
+
+pub mod clip_mask;
+pub mod masker;
+pub mod spec;
+
+pub use clip_mask::{ClipMask, MaskCounts, TokenGrid};
+pub use masker::Masker;
+pub use spec::{MaskLevel, MaskSpec, MaskStrategy, RegionSelection};

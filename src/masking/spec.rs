@@ -1,0 +1,179 @@
+//! What to mask, as stored in a run's config (TOML): the strategy, its
+//! ratio or regions, the level (token or voxel) and the seed.
+
+use crate::atlas::{Lobe, RegionTable};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// How a clip's tokens are chosen for masking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum MaskStrategy {
+    /// Individual tokens anywhere in space and time.
+    Random {
+        /// Fraction of all tokens masked.
+        ratio: f64,
+    },
+    /// Whole windows of tokens (the reference: 4⁴ windows at ratio 0.5).
+    Window {
+        /// Fraction of windows masked.
+        ratio: f64,
+        /// Window size in tokens (x, y, z, t); clamped to the token grid.
+        #[serde(default = "default_window")]
+        window: [usize; 4],
+    },
+    /// A token masked across every frame ("tube").
+    Tube {
+        /// Fraction of spatial token positions masked.
+        ratio: f64,
+    },
+    /// AAL3 regions masked at every frame (region "tube" masking).
+    Roi {
+        /// Which regions.
+        regions: RegionSelection,
+        /// Mask only this fraction of the selected tokens, drawn per clip.
+        #[serde(default)]
+        partial: Option<f64>,
+        /// Token level (majority-label map) or voxel level.
+        #[serde(default)]
+        level: MaskLevel,
+    },
+}
+
+fn default_window() -> [usize; 4] {
+    [4, 4, 4, 4]
+}
+
+/// Where a region mask is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskLevel {
+    /// Tokens whose majority label is a selected region get the mask token.
+    #[default]
+    Token,
+    /// Exactly the selected regions' voxels are replaced by the fill value
+    /// in the input, and only they count in the loss.
+    Voxel,
+}
+
+/// A set of regions by lobe and/or by name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RegionSelection {
+    /// Whole lobe groups.
+    #[serde(default)]
+    pub lobes: Vec<Lobe>,
+    /// Individual AAL3 region names (e.g. `Hippocampus_L`).
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+impl RegionSelection {
+    /// The label ids selected, or an error naming an unknown region.
+    pub fn resolve(&self, table: &RegionTable) -> Result<BTreeSet<u16>, String> {
+        let mut ids: BTreeSet<u16> = self
+            .lobes
+            .iter()
+            .flat_map(|&lobe| table.in_group(lobe).map(|r| r.id))
+            .collect();
+        for name in &self.names {
+            let region = table.by_name(name).ok_or_else(|| {
+                let close: Vec<&str> = table
+                    .iter()
+                    .filter(|r| r.name.to_lowercase().contains(&name.to_lowercase()))
+                    .map(|r| r.name.as_str())
+                    .take(5)
+                    .collect();
+                if close.is_empty() {
+                    format!("unknown AAL3 region '{name}' (see `roimae atlas` for the names)")
+                } else {
+                    format!(
+                        "unknown AAL3 region '{name}'; did you mean {}?",
+                        close.join(", ")
+                    )
+                }
+            })?;
+            ids.insert(region.id);
+        }
+        if ids.is_empty() {
+            return Err("the ROI mask selects no region; name lobes or regions".into());
+        }
+        Ok(ids)
+    }
+}
+
+/// A masking strategy with its seed: everything needed to reproduce masks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaskSpec {
+    /// The strategy.
+    #[serde(flatten)]
+    pub strategy: MaskStrategy,
+    /// Seed of the mask draws; clip `n` of a run always gets the same mask.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl Default for MaskSpec {
+    /// The reference: window masking at ratio 0.5.
+    fn default() -> Self {
+        MaskSpec {
+            strategy: MaskStrategy::Window {
+                ratio: 0.5,
+                window: default_window(),
+            },
+            seed: 0,
+        }
+    }
+}
+
+impl MaskSpec {
+    /// Checks ratios are in (0, 1] and windows are non-empty.
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |what: &str, r: f64| {
+            if r > 0.0 && r <= 1.0 {
+                Ok(())
+            } else {
+                Err(format!("{what} must be in (0, 1], got {r}"))
+            }
+        };
+        match &self.strategy {
+            MaskStrategy::Random { ratio } | MaskStrategy::Tube { ratio } => {
+                check("mask ratio", *ratio)
+            }
+            MaskStrategy::Window { ratio, window } => {
+                if window.contains(&0) {
+                    return Err(format!("window {window:?} has a zero size"));
+                }
+                check("mask ratio", *ratio)
+            }
+            MaskStrategy::Roi { partial, .. } => {
+                partial.map_or(Ok(()), |p| check("partial fraction", p))
+            }
+        }
+    }
+
+    /// A short human description, e.g. `roi (token level): limbic`.
+    pub fn describe(&self) -> String {
+        match &self.strategy {
+            MaskStrategy::Random { ratio } => format!("random tokens, ratio {ratio}"),
+            MaskStrategy::Window { ratio, window } => format!("window {window:?}, ratio {ratio}"),
+            MaskStrategy::Tube { ratio } => format!("tube, ratio {ratio}"),
+            MaskStrategy::Roi {
+                regions,
+                partial,
+                level,
+            } => {
+                let mut what: Vec<String> =
+                    regions.lobes.iter().map(|l| l.name().to_string()).collect();
+                what.extend(regions.names.iter().cloned());
+                let level = match level {
+                    MaskLevel::Token => "token level",
+                    MaskLevel::Voxel => "voxel level",
+                };
+                let partial = partial
+                    .map(|p| format!(", partial {p}"))
+                    .unwrap_or_default();
+                format!("roi ({level}{partial}): {}", what.join(", "))
+            }
+        }
+    }
+}
