@@ -7,5 +7,6 @@
 pub mod assets;
 pub mod atlas;
 pub mod cli;
+pub mod data;
 pub mod masking;
 pub mod volume;

@@ -28,6 +28,13 @@ impl TokenGeometry {
         voxel_um: 2000,
     };
 
+    /// The 4 mm preset: 48³ input at 4 mm, 3³ patches, 16³ tokens.
+    pub const MNI4MM: TokenGeometry = TokenGeometry {
+        input: 48,
+        patch: 3,
+        voxel_um: 4000,
+    };
+
     /// Tokens per spatial axis.
     pub fn tokens_per_axis(&self) -> usize {
         self.input / self.patch

@@ -2,7 +2,9 @@
 //! thin layer in its own file over the library.
 
 pub mod atlas;
+pub mod dataset;
 pub mod info;
+pub mod prepare;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +28,11 @@ pub enum Command {
     /// Summarise the built-in AAL3 atlas on a grid: voxels and tokens per
     /// region and lobe, regions lost at token level, left/right check.
     Atlas(atlas::AtlasArgs),
+    /// Inspect datasets: `roimae dataset scan PATH` lists subjects, runs,
+    /// labels, sites and problems (BIDS, fMRIPrep, ADHD-200, folder + CSV).
+    Dataset(dataset::DatasetArgs),
+    /// Preprocess a dataset into a clip cache (MNI grid, z-score, clips).
+    Prepare(prepare::PrepareArgs),
 }
 
 /// Runs a parsed command line; errors are for the user (exit code 2).
@@ -33,6 +40,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Info(args)) => info::run(&args),
         Some(Command::Atlas(args)) => atlas::run(&args),
+        Some(Command::Dataset(args)) => dataset::run(&args),
+        Some(Command::Prepare(args)) => prepare::run(&args),
         None => {
             println!(
                 "roimae: the desktop viewer is not built yet; use a subcommand (see `roimae --help`)."
