@@ -23,13 +23,23 @@ fn box_run(frames: usize, tr: f64, seed: f32) -> Volume {
         for k in 10..30 {
             for j in 10..40 {
                 for i in 8..36 {
-                    let v = 100.0 + seed + i as f32 + 2.0 * j as f32 + 0.5 * k as f32 + 3.0 * ((t * 7 + i) % 5) as f32;
+                    let v = 100.0
+                        + seed
+                        + i as f32
+                        + 2.0 * j as f32
+                        + 0.5 * k as f32
+                        + 3.0 * ((t * 7 + i) % 5) as f32;
                     data[t * grid.n_voxels() + grid.index(i, j, k)] = v;
                 }
             }
         }
     }
-    Volume::from_data(grid, frames, data, VolumeMeta::new_f32(&grid, frames, Some(tr), true))
+    Volume::from_data(
+        grid,
+        frames,
+        data,
+        VolumeMeta::new_f32(&grid, frames, Some(tr), true),
+    )
 }
 
 fn cfg() -> PreprocessConfig {
@@ -70,7 +80,10 @@ fn preprocessing_z_scores_crops_pads_and_cuts_clips_as_specified() {
         let t = c * 20 + f;
         let want = ((run.data[t * g.n_voxels() + g.index(i, j, k)] as f64 - mean) / std) as f32;
         let got = p.clip(c)[((u * 48 + v) * 48 + w) * 20 + f];
-        assert!((got - want).abs() < 1e-5, "clip {c} frame {f}: {got} vs {want}");
+        assert!(
+            (got - want).abs() < 1e-5,
+            "clip {c} frame {f}: {got} vs {want}"
+        );
     }
     // Padding and background carry the fill value.
     assert_eq!(p.clip(0)[0], p.fill);
@@ -91,7 +104,10 @@ fn temporal_resampling_is_linear_between_frames() {
     // Span 8 s -> frames at 0, 0.8, ..., 8.0 = 11 frames; value = 5 * time.
     assert_eq!(r.frames, 11);
     for k in 0..11 {
-        assert!((r.frame(k)[123] - 5.0 * 0.8 * k as f32).abs() < 1e-4, "frame {k}");
+        assert!(
+            (r.frame(k)[123] - 5.0 * 0.8 * k as f32).abs() < 1e-4,
+            "frame {k}"
+        );
     }
     assert_eq!(r.meta.tr, Some(0.8));
 }
@@ -99,10 +115,23 @@ fn temporal_resampling_is_linear_between_frames() {
 #[test]
 fn bad_runs_are_refused_or_repaired_with_a_reason() {
     let grid = GridChoice::Mni4mm.grid();
-    let constant = Volume::from_data(grid, 20, vec![5.0; grid.n_voxels() * 20], VolumeMeta::new_f32(&grid, 20, Some(2.0), true));
-    assert!(preprocess(constant, &cfg()).unwrap_err().contains("constant"));
+    let constant = Volume::from_data(
+        grid,
+        20,
+        vec![5.0; grid.n_voxels() * 20],
+        VolumeMeta::new_f32(&grid, 20, Some(2.0), true),
+    );
+    assert!(
+        preprocess(constant, &cfg())
+            .unwrap_err()
+            .contains("constant")
+    );
     let short = box_run(10, 2.0, 0.0);
-    assert!(preprocess(short, &cfg()).unwrap_err().contains("fewer than one clip"));
+    assert!(
+        preprocess(short, &cfg())
+            .unwrap_err()
+            .contains("fewer than one clip")
+    );
     let mut nan = box_run(20, 2.0, 0.0);
     nan.data[grid.index(20, 20, 20)] = f32::NAN;
     nan.data[5] = f32::INFINITY;
@@ -138,7 +167,10 @@ fn cache_files_round_trip_within_the_f16_bound_and_detect_damage() {
         file.read_clip(c, &mut clip);
         for (a, b) in clip.iter().zip(p.clip(c)) {
             let err = (*a as f64 - *b as f64).abs();
-            assert!(err <= (*b as f64).abs() * F16_RELATIVE_ERROR + 1e-7, "{a} vs {b}");
+            assert!(
+                err <= (*b as f64).abs() * F16_RELATIVE_ERROR + 1e-7,
+                "{a} vs {b}"
+            );
             worst = worst.max(err);
         }
     }
@@ -151,7 +183,11 @@ fn cache_files_round_trip_within_the_f16_bound_and_detect_damage() {
     assert!(!ClipFile::open(&path).unwrap().verify());
     std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
     assert!(ClipFile::open(&path).unwrap_err().contains("damaged"));
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary files left"
+    );
 }
 
 /// A dataset of `n` subjects with one run each, written under `dir`, plus
@@ -166,7 +202,13 @@ fn dataset(dir: &Path, n: usize) -> Dataset {
             site: Some(format!("site{}", s % 2)),
             label: Some((s % 2) as u32),
             label_raw: None,
-            runs: vec![Run { path, session: None, run: None, tr: Some(2.0), space: None }],
+            runs: vec![Run {
+                path,
+                session: None,
+                run: None,
+                tr: Some(2.0),
+                space: None,
+            }],
         });
     }
     let bad = dir.join("sub-99_bold.nii.gz");
@@ -176,9 +218,20 @@ fn dataset(dir: &Path, n: usize) -> Dataset {
         site: None,
         label: Some(1),
         label_raw: None,
-        runs: vec![Run { path: bad, session: None, run: None, tr: None, space: None }],
+        runs: vec![Run {
+            path: bad,
+            session: None,
+            run: None,
+            tr: None,
+            space: None,
+        }],
     });
-    Dataset { root: dir.to_path_buf(), kind: DatasetKind::FolderCsv, subjects, problems: vec![] }
+    Dataset {
+        root: dir.to_path_buf(),
+        kind: DatasetKind::FolderCsv,
+        subjects,
+        problems: vec![],
+    }
 }
 
 #[test]
@@ -187,8 +240,15 @@ fn prepare_skips_bad_runs_and_up_to_date_entries() {
     let out = tempfile::tempdir().unwrap();
     let ds = dataset(src.path(), 3);
     let first = prepare_dataset(&ds, &cfg(), out.path(), 2, &|_, _| {}).unwrap();
-    assert_eq!((first.prepared, first.skipped, first.failed, first.clips), (3, 0, 1, 6));
-    assert!(first.problems[0].message.contains("skipped"), "{:?}", first.problems);
+    assert_eq!(
+        (first.prepared, first.skipped, first.failed, first.clips),
+        (3, 0, 1, 6)
+    );
+    assert!(
+        first.problems[0].message.contains("skipped"),
+        "{:?}",
+        first.problems
+    );
     let manifest = Manifest::load(out.path()).unwrap();
     assert_eq!(manifest.entries.len(), 3);
     assert_eq!(manifest.entries[1].label, Some(1));
@@ -197,12 +257,19 @@ fn prepare_skips_bad_runs_and_up_to_date_entries() {
     // A changed source is prepared again.
     let path = &ds.subjects[0].runs[0].path;
     let f = std::fs::File::options().append(true).open(path).unwrap();
-    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
     let third = prepare_dataset(&ds, &cfg(), out.path(), 1, &|_, _| {}).unwrap();
     assert_eq!((third.prepared, third.skipped), (1, 2));
     let leftovers = std::fs::read_dir(out.path())
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("partial"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("partial")
+        })
         .count();
     assert_eq!(leftovers, 0);
     let cache = ClipCache::open(out.path()).unwrap();
@@ -212,22 +279,44 @@ fn prepare_skips_bad_runs_and_up_to_date_entries() {
 #[test]
 fn splits_are_stratified_disjoint_and_seeded() {
     let subjects: Vec<(String, Option<u32>, Option<String>)> = (0..20)
-        .map(|i| (format!("s{i:02}"), Some((i % 2) as u32), Some(format!("site{}", i % 4))))
+        .map(|i| {
+            (
+                format!("s{i:02}"),
+                Some((i % 2) as u32),
+                Some(format!("site{}", i % 4)),
+            )
+        })
         .collect();
-    let cfg = SplitConfig { val: 0.1, test: 0.2, by_site: false, seed: 3 };
+    let cfg = SplitConfig {
+        val: 0.1,
+        test: 0.2,
+        by_site: false,
+        seed: 3,
+    };
     let split = split_subjects(&subjects, &cfg);
-    assert_eq!((split.train.len(), split.val.len(), split.test.len()), (14, 2, 4));
+    assert_eq!(
+        (split.train.len(), split.val.len(), split.test.len()),
+        (14, 2, 4)
+    );
     let label_of = |id: &String| subjects.iter().find(|s| &s.0 == id).unwrap().1.unwrap();
     for part in [&split.val, &split.test] {
         let ones = part.iter().filter(|id| label_of(id) == 1).count();
         assert_eq!(ones * 2, part.len(), "balanced: {part:?}");
     }
-    let mut all: Vec<&String> = split.train.iter().chain(&split.val).chain(&split.test).collect();
+    let mut all: Vec<&String> = split
+        .train
+        .iter()
+        .chain(&split.val)
+        .chain(&split.test)
+        .collect();
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 20);
     assert_eq!(split_subjects(&subjects, &cfg), split);
-    assert_ne!(split_subjects(&subjects, &SplitConfig { seed: 4, ..cfg }), split);
+    assert_ne!(
+        split_subjects(&subjects, &SplitConfig { seed: 4, ..cfg }),
+        split
+    );
 }
 
 #[test]
@@ -239,14 +328,29 @@ fn loader_order_is_seeded_and_independent_of_worker_count() {
     let clips = cache.clips(None);
     assert_eq!(clips.len(), 6);
     let run = |workers: usize, epoch: u64| -> Vec<roimae::data::loader::Batch> {
-        let cfg = LoaderConfig { batch_size: 4, workers, seed: 9, ..LoaderConfig::default() };
+        let cfg = LoaderConfig {
+            batch_size: 4,
+            workers,
+            seed: 9,
+            ..LoaderConfig::default()
+        };
         ClipLoader::new(cache.clone(), &clips, &cfg, epoch).collect()
     };
     let one = run(1, 0);
     assert_eq!(one.len(), 2);
     assert_eq!(one, run(3, 0), "worker count must not change the batches");
-    assert_ne!(one.iter().map(|b| b.clips.clone()).collect::<Vec<_>>(), run(2, 1).iter().map(|b| b.clips.clone()).collect::<Vec<_>>());
-    let mut seen: Vec<_> = one.iter().flat_map(|b| b.clips.clone()).map(|c| (c.entry, c.clip)).collect();
+    assert_ne!(
+        one.iter().map(|b| b.clips.clone()).collect::<Vec<_>>(),
+        run(2, 1)
+            .iter()
+            .map(|b| b.clips.clone())
+            .collect::<Vec<_>>()
+    );
+    let mut seen: Vec<_> = one
+        .iter()
+        .flat_map(|b| b.clips.clone())
+        .map(|c| (c.entry, c.clip))
+        .collect();
     seen.sort();
     assert_eq!(seen, vec![(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]);
     let mut direct = Vec::new();

@@ -5,6 +5,7 @@ pub mod atlas;
 pub mod dataset;
 pub mod info;
 pub mod prepare;
+pub mod synth;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,8 @@ pub enum Command {
     Dataset(dataset::DatasetArgs),
     /// Preprocess a dataset into a clip cache (MNI grid, z-score, clips).
     Prepare(prepare::PrepareArgs),
+    /// Write a synthetic BIDS cohort with planted regional effects.
+    Synth(synth::SynthArgs),
 }
 
 /// Runs a parsed command line; errors are for the user (exit code 2).
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Atlas(args)) => atlas::run(&args),
         Some(Command::Dataset(args)) => dataset::run(&args),
         Some(Command::Prepare(args)) => prepare::run(&args),
+        Some(Command::Synth(args)) => synth::run(&args),
         None => {
             println!(
                 "roimae: the desktop viewer is not built yet; use a subcommand (see `roimae --help`)."

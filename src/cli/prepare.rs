@@ -41,7 +41,7 @@ pub struct PrepareArgs {
 
 /// Runs `roimae prepare`.
 pub fn run(args: &PrepareArgs) -> anyhow::Result<()> {
-    if args.tr.is_some_and(|t| !(t > 0.0)) {
+    if args.tr.is_some_and(|t| t.is_nan() || t <= 0.0) {
         bail!("--tr must be a positive number of seconds");
     }
     if args.frames == 0 {
@@ -61,7 +61,9 @@ pub fn run(args: &PrepareArgs) -> anyhow::Result<()> {
         frames_per_clip: args.frames,
     };
     let bar = ProgressBar::new(0);
-    if let Ok(style) = ProgressStyle::with_template("preparing {bar:40} {pos}/{len} runs, ETA {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("preparing {bar:40} {pos}/{len} runs, ETA {eta}")
+    {
         bar.set_style(style);
     }
     let summary = prepare_dataset(&dataset, &cfg, &args.out, args.jobs, &|done, total| {
@@ -88,7 +90,11 @@ pub fn run(args: &PrepareArgs) -> anyhow::Result<()> {
             args.grid.name()
         );
         for p in &problems {
-            let who = p.subject.as_deref().map(|s| format!("sub-{s}: ")).unwrap_or_default();
+            let who = p
+                .subject
+                .as_deref()
+                .map(|s| format!("sub-{s}: "))
+                .unwrap_or_default();
             println!("  {who}{}", p.message);
         }
     }

@@ -76,7 +76,9 @@ pub struct Dataset {
 impl Dataset {
     /// Subjects that can be used: at least one run and a label.
     pub fn usable(&self) -> impl Iterator<Item = &Subject> {
-        self.subjects.iter().filter(|s| !s.runs.is_empty() && s.label.is_some())
+        self.subjects
+            .iter()
+            .filter(|s| !s.runs.is_empty() && s.label.is_some())
     }
 
     /// Number of runs over all subjects.

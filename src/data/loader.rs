@@ -215,7 +215,9 @@ impl Iterator for ClipLoader {
         if self.next >= self.n_batches {
             return None;
         }
-        let batch = self.receivers[self.next % self.receivers.len()].recv().ok()?;
+        let batch = self.receivers[self.next % self.receivers.len()]
+            .recv()
+            .ok()?;
         self.next += 1;
         Some(batch)
     }

@@ -65,10 +65,14 @@ impl Manifest {
     /// Reads `dir/manifest.json`.
     pub fn load(dir: &Path) -> Result<Manifest, String> {
         let path = dir.join(MANIFEST_NAME);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{}: cannot read the cache manifest ({e}); run `roimae prepare` first", path.display()))?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| format!("{}: unreadable manifest ({e})", path.display()))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "{}: cannot read the cache manifest ({e}); run `roimae prepare` first",
+                path.display()
+            )
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: unreadable manifest ({e})", path.display()))?;
         if manifest.version != MANIFEST_VERSION {
             return Err(format!(
                 "{}: manifest version {} is not {MANIFEST_VERSION}; run prepare again",

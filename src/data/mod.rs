@@ -11,6 +11,7 @@ pub mod prepare;
 pub mod preprocess;
 pub mod scan;
 pub mod split;
+pub mod synth;
 
 pub use dataset::{Dataset, DatasetKind, Problem, Run, Subject};
 pub use grid_choice::GridChoice;

@@ -46,7 +46,8 @@ pub fn prepare_dataset(
     jobs: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<PrepareSummary, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create the cache folder ({e})", out.display()))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("{}: cannot create the cache folder ({e})", out.display()))?;
     let previous = Manifest::load(out).ok().filter(|m| m.config == *cfg);
     let mut summary = PrepareSummary::default();
     let mut todo = Vec::new();
@@ -58,7 +59,11 @@ pub fn prepare_dataset(
                 let stamp = source_stamp(&run.path)?;
                 m.entries
                     .iter()
-                    .find(|e| e.file == file && e.source == run.path && (e.source_size, e.source_mtime) == stamp)
+                    .find(|e| {
+                        e.file == file
+                            && e.source == run.path
+                            && (e.source_size, e.source_mtime) == stamp
+                    })
                     .filter(|_| out.join(&file).is_file())
                     .cloned()
             });
@@ -109,19 +114,29 @@ pub fn prepare_dataset(
         }
     });
     let mut manifest = manifest.into_inner().unwrap();
-    manifest.entries.sort_by(|a, b| (&a.subject, &a.file).cmp(&(&b.subject, &b.file)));
+    manifest
+        .entries
+        .sort_by(|a, b| (&a.subject, &a.file).cmp(&(&b.subject, &b.file)));
     manifest
         .save(out)
         .map_err(|e| format!("{}: cannot write the manifest ({e})", out.display()))?;
     summary.problems = problems.into_inner().unwrap();
-    summary.failed = summary.problems.iter().filter(|p| p.message.starts_with("skipped:")).count();
+    summary.failed = summary
+        .problems
+        .iter()
+        .filter(|p| p.message.starts_with("skipped:"))
+        .count();
     summary.prepared = manifest.entries.len() - summary.skipped;
     summary.clips = manifest.n_clips();
     Ok(summary)
 }
 
 /// Preprocesses one run and writes its clip file.
-fn prepare_one(job: &Job, cfg: &PreprocessConfig, out: &Path) -> Result<(CacheEntry, Vec<Problem>), String> {
+fn prepare_one(
+    job: &Job,
+    cfg: &PreprocessConfig,
+    out: &Path,
+) -> Result<(CacheEntry, Vec<Problem>), String> {
     let skipped = |m: String| format!("skipped: {m}");
     let stamp = source_stamp(&job.source).ok_or_else(|| skipped("cannot stat the file".into()))?;
     let volume = read_volume(&job.source).map_err(|e| skipped(e.kind.to_string()))?;
@@ -146,7 +161,10 @@ fn prepare_one(job: &Job, cfg: &PreprocessConfig, out: &Path) -> Result<(CacheEn
         warnings.push(Problem {
             subject: Some(job.subject.clone()),
             path: Some(job.source.clone()),
-            message: format!("warning: {} NaN/Inf voxels were set to 0", prepared.nonfinite_zeroed),
+            message: format!(
+                "warning: {} NaN/Inf voxels were set to 0",
+                prepared.nonfinite_zeroed
+            ),
         });
     }
     Ok((
@@ -171,6 +189,12 @@ fn prepare_one(job: &Job, cfg: &PreprocessConfig, out: &Path) -> Result<(CacheEn
 /// A subject id made safe for a file name.
 fn sanitize(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

@@ -148,8 +148,10 @@ pub fn preprocess(mut run: Volume, cfg: &PreprocessConfig) -> Result<PreparedRun
         }
     }
     let std = (sq / count).sqrt();
-    if !(std > 1e-12 * mean.abs().max(1.0)) {
-        return Err("the run is constant (zero variance over the brain); it carries no signal".into());
+    if std.is_nan() || std <= 1e-12 * mean.abs().max(1.0) {
+        return Err(
+            "the run is constant (zero variance over the brain); it carries no signal".into(),
+        );
     }
     let fill = ((min - mean) / std) as f32;
     let mut clips = vec![fill; n_clips * n * n * n * frames];

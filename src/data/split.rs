@@ -46,7 +46,10 @@ pub struct Split {
 /// Splits `(subject, label, site)` triples. Within each stratum (label,
 /// and site when asked) subjects are shuffled and cut by the fractions,
 /// rounding to the nearest subject; each id appears once.
-pub fn split_subjects(subjects: &[(String, Option<u32>, Option<String>)], cfg: &SplitConfig) -> Split {
+pub fn split_subjects(
+    subjects: &[(String, Option<u32>, Option<String>)],
+    cfg: &SplitConfig,
+) -> Split {
     let mut strata: BTreeMap<(Option<u32>, Option<String>), Vec<String>> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
     for (id, label, site) in subjects {
