@@ -7,7 +7,7 @@ use roimae::data::cache::{ClipFile, ClipFileHeader, F16_RELATIVE_ERROR, write_cl
 use roimae::data::loader::{ClipCache, ClipLoader, LoaderConfig};
 use roimae::data::manifest::Manifest;
 use roimae::data::prepare::prepare_dataset;
-use roimae::data::preprocess::{PreprocessConfig, preprocess, resample_time};
+use roimae::data::preprocess::{PreprocessConfig, preprocess, preprocess_masked, resample_time};
 use roimae::data::split::{SplitConfig, split_subjects};
 use roimae::data::{Dataset, DatasetKind, GridChoice, Run, Subject};
 use roimae::volume::{Volume, VolumeMeta, write_volume};
@@ -47,6 +47,7 @@ fn cfg() -> PreprocessConfig {
         grid: GridChoice::Mni4mm,
         target_tr: None,
         frames_per_clip: 20,
+        brain_mask: None,
     }
 }
 
@@ -360,4 +361,27 @@ fn loader_order_is_seeded_and_independent_of_worker_count() {
     assert_eq!(one[0].labels.len(), 4);
     let subjects = Some(vec!["01".to_string()]);
     assert_eq!(cache.clips(subjects.as_deref()).len(), 2);
+}
+
+#[test]
+fn a_brain_mask_defines_the_foreground() {
+    let run = box_run(20, 2.0, 0.0);
+    let g = run.grid;
+    // Mask: only the lower half (k < 20) of the box.
+    let mask: Vec<bool> = (0..g.n_voxels())
+        .map(|idx| {
+            let [i, j, k] = g.ijk(idx);
+            (8..36).contains(&i) && (10..40).contains(&j) && (10..20).contains(&k)
+        })
+        .collect();
+    let p = preprocess_masked(run.clone(), &cfg(), Some(&mask)).unwrap();
+    assert_eq!(p.foreground_voxels, 28 * 30 * 10);
+    // A box voxel outside the mask is background (fill value).
+    let (u, v, w) = (20 + 1, 25 - 3, 25 + 1);
+    assert_eq!(p.clip(0)[((u * 48 + v) * 48 + w) * 20], p.fill);
+    let unmasked = preprocess(run, &cfg()).unwrap();
+    assert!(
+        p.mean < unmasked.mean,
+        "the masked mean covers only low-k voxels"
+    );
 }

@@ -28,6 +28,10 @@ pub struct PrepareArgs {
     /// Frames per clip.
     #[arg(long, default_value_t = 20)]
     pub frames: usize,
+    /// A brain mask (NIfTI, any grid) defining the foreground; default:
+    /// voxels that are non-zero after resampling.
+    #[arg(long, value_name = "FILE")]
+    pub mask: Option<PathBuf>,
     /// Runs processed in parallel (default: 2; each holds a few copies of a run in memory).
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
@@ -59,6 +63,7 @@ pub fn run(args: &PrepareArgs) -> anyhow::Result<()> {
         grid: args.grid,
         target_tr: args.tr,
         frames_per_clip: args.frames,
+        brain_mask: args.mask.clone(),
     };
     let bar = ProgressBar::new(0);
     if let Ok(style) =

@@ -7,7 +7,7 @@
 use super::cache::{ClipFileHeader, write_clip_file};
 use super::dataset::{Dataset, Problem};
 use super::manifest::{CacheEntry, Manifest, source_stamp};
-use super::preprocess::{PreprocessConfig, preprocess};
+use super::preprocess::{PreprocessConfig, load_brain_mask, preprocess_masked};
 use crate::volume::read_volume;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -48,6 +48,11 @@ pub fn prepare_dataset(
 ) -> Result<PrepareSummary, String> {
     std::fs::create_dir_all(out)
         .map_err(|e| format!("{}: cannot create the cache folder ({e})", out.display()))?;
+    let brain = match &cfg.brain_mask {
+        Some(path) => Some(load_brain_mask(path, &cfg.grid.grid())?),
+        None => None,
+    };
+    let brain = brain.as_deref();
     let previous = Manifest::load(out).ok().filter(|m| m.config == *cfg);
     let mut summary = PrepareSummary::default();
     let mut todo = Vec::new();
@@ -95,7 +100,7 @@ pub fn prepare_dataset(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = todo.get(i) else { break };
-                    match prepare_one(job, cfg, out) {
+                    match prepare_one(job, cfg, brain, out) {
                         Ok((entry, warnings)) => {
                             let mut m = manifest.lock().unwrap();
                             m.entries.push(entry);
@@ -135,12 +140,13 @@ pub fn prepare_dataset(
 fn prepare_one(
     job: &Job,
     cfg: &PreprocessConfig,
+    brain: Option<&[bool]>,
     out: &Path,
 ) -> Result<(CacheEntry, Vec<Problem>), String> {
     let skipped = |m: String| format!("skipped: {m}");
     let stamp = source_stamp(&job.source).ok_or_else(|| skipped("cannot stat the file".into()))?;
     let volume = read_volume(&job.source).map_err(|e| skipped(e.kind.to_string()))?;
-    let prepared = preprocess(volume, cfg).map_err(skipped)?;
+    let prepared = preprocess_masked(volume, cfg, brain).map_err(skipped)?;
     let header = ClipFileHeader {
         input: prepared.input,
         frames: prepared.frames,

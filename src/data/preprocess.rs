@@ -17,6 +17,10 @@ pub struct PreprocessConfig {
     pub target_tr: Option<f64>,
     /// Frames per clip (20 in the reference).
     pub frames_per_clip: usize,
+    /// A brain mask (NIfTI, any grid; non-zero = brain) that defines the
+    /// foreground instead of "non-zero after resampling".
+    #[serde(default)]
+    pub brain_mask: Option<std::path::PathBuf>,
 }
 
 impl Default for PreprocessConfig {
@@ -25,6 +29,7 @@ impl Default for PreprocessConfig {
             grid: GridChoice::Mni2mm,
             target_tr: None,
             frames_per_clip: 20,
+            brain_mask: None,
         }
     }
 }
@@ -67,9 +72,42 @@ impl PreparedRun {
     }
 }
 
-/// Preprocesses `run`; errors are one-line reasons (constant run, too few
+/// Reads a brain mask and puts it on `grid` (nearest neighbour; non-zero
+/// and finite = brain).
+pub fn load_brain_mask(
+    path: &std::path::Path,
+    grid: &crate::volume::Grid,
+) -> Result<Vec<bool>, String> {
+    let mask = crate::volume::read_volume(path).map_err(|e| format!("brain mask: {e}"))?;
+    let on_grid = resample(&mask, grid, Interpolation::Nearest, 0.0);
+    let brain: Vec<bool> = on_grid
+        .frame(0)
+        .iter()
+        .map(|v| v.is_finite() && *v != 0.0)
+        .collect();
+    if !brain.iter().any(|&b| b) {
+        return Err(format!(
+            "brain mask {}: no brain voxel on the MNI grid",
+            path.display()
+        ));
+    }
+    Ok(brain)
+}
+
+/// Preprocesses `run` with the foreground taken from the data (voxels
+/// non-zero at some frame); see [`preprocess_masked`].
+pub fn preprocess(run: Volume, cfg: &PreprocessConfig) -> Result<PreparedRun, String> {
+    preprocess_masked(run, cfg, None)
+}
+
+/// Preprocesses `run`; `brain` (on `cfg.grid`, NIfTI order), when given,
+/// is the foreground. Errors are one-line reasons (constant run, too few
 /// frames, no TR for temporal resampling).
-pub fn preprocess(mut run: Volume, cfg: &PreprocessConfig) -> Result<PreparedRun, String> {
+pub fn preprocess_masked(
+    mut run: Volume,
+    cfg: &PreprocessConfig,
+    brain: Option<&[bool]>,
+) -> Result<PreparedRun, String> {
     if run.meta.ndim != 4 {
         return Err(format!("expected a 4D run, got shape {:?}", run.shape()));
     }
@@ -103,7 +141,8 @@ pub fn preprocess(mut run: Volume, cfg: &PreprocessConfig) -> Result<PreparedRun
     let [nx, ny, nz] = grid.dims;
     let per_frame = grid.n_voxels();
 
-    // Foreground: voxels inside the cube that are non-zero at some frame.
+    // Foreground: voxels inside the cube in the brain mask, or without a
+    // mask, non-zero at some frame.
     let mut source_of = Vec::with_capacity(n * n * n);
     for u in 0..n {
         for v in 0..n {
@@ -115,9 +154,12 @@ pub fn preprocess(mut run: Volume, cfg: &PreprocessConfig) -> Result<PreparedRun
                 ) {
                     (Some(i), Some(j), Some(k)) => {
                         let idx = grid.index(i, j, k);
-                        (0..resampled.frames)
-                            .any(|t| resampled.data[t * per_frame + idx] != 0.0)
-                            .then_some(idx)
+                        let inside = match brain {
+                            Some(mask) => mask[idx],
+                            None => (0..resampled.frames)
+                                .any(|t| resampled.data[t * per_frame + idx] != 0.0),
+                        };
+                        inside.then_some(idx)
                     }
                     _ => None,
                 };
