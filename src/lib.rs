@@ -9,4 +9,5 @@ pub mod atlas;
 pub mod cli;
 pub mod data;
 pub mod masking;
+pub mod model;
 pub mod volume;

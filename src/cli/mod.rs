@@ -4,6 +4,7 @@
 pub mod atlas;
 pub mod dataset;
 pub mod info;
+pub mod model;
 pub mod prepare;
 pub mod synth;
 
@@ -36,6 +37,8 @@ pub enum Command {
     Prepare(prepare::PrepareArgs),
     /// Write a synthetic BIDS cohort with planted regional effects.
     Synth(synth::SynthArgs),
+    /// Show a model preset's stages and exact parameter counts.
+    Model(model::ModelArgs),
 }
 
 /// Runs a parsed command line; errors are for the user (exit code 2).
@@ -46,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Dataset(args)) => dataset::run(&args),
         Some(Command::Prepare(args)) => prepare::run(&args),
         Some(Command::Synth(args)) => synth::run(&args),
+        Some(Command::Model(args)) => model::run(&args),
         None => {
             println!(
                 "roimae: the desktop viewer is not built yet; use a subcommand (see `roimae --help`)."

@@ -1,0 +1,68 @@
+//! Masks as tensors and the masked reconstruction loss (SPEC-model "Loss"):
+//! at token level the per-token MSE over its p³ voxels averaged over masked
+//! tokens; at voxel level the MSE over exactly the masked voxels.
+
+use super::layout::patchify;
+use crate::masking::ClipMask;
+use burn::prelude::*;
+
+/// The masks of a batch on the model's device.
+#[derive(Debug, Clone)]
+pub struct BatchMask {
+    /// `[B, N]` 1 where the token is replaced by the mask token (token order
+    /// x, y, z, t with t fastest).
+    pub tokens: Tensor<2>,
+    /// `[B, X, Y, Z]` 1 where the input voxel is filled and scored (voxel
+    /// level, same every frame); `None` at token level.
+    pub voxels: Option<Tensor<4>>,
+}
+
+impl BatchMask {
+    /// Stacks per-clip masks (all at the same level and grid).
+    pub fn from_clip_masks(masks: &[ClipMask], device: &Device) -> Self {
+        let b = masks.len();
+        let n = masks[0].tokens.len();
+        let tokens: Vec<f32> = masks
+            .iter()
+            .flat_map(|m| m.tokens.iter().map(|&v| f32::from(u8::from(v))))
+            .collect();
+        let tokens = Tensor::from_data(TensorData::new(tokens, [b, n]), device);
+        let voxels = masks[0].voxels.as_ref().map(|first| {
+            let side = (first.len() as f64).cbrt().round() as usize;
+            let values: Vec<f32> = masks
+                .iter()
+                .flat_map(|m| {
+                    m.voxels
+                        .as_ref()
+                        .expect("all clips of a batch share one masking level")
+                        .iter()
+                        .map(|&v| f32::from(u8::from(v)))
+                })
+                .collect();
+            Tensor::from_data(TensorData::new(values, [b, side, side, side]), device)
+        });
+        Self { tokens, voxels }
+    }
+}
+
+/// Masked MSE between the prediction and the input, both `[B, 1, X, Y, Z, T]`.
+pub fn masked_mse(pred: Tensor<6>, target: Tensor<6>, mask: &BatchMask, patch: usize) -> Tensor<1> {
+    match &mask.voxels {
+        Some(voxels) => {
+            let [b, _, x, y, z, t] = target.dims();
+            let weight = voxels.clone().reshape([b, 1, x, y, z, 1]);
+            let sq = (pred - target).square();
+            let total = (sq * weight.clone()).sum();
+            total / (weight.sum() * (t as f32)).clamp_min(1.0)
+        }
+        None => {
+            let b = target.dims()[0];
+            let per_token = (patchify(pred, patch) - patchify(target, patch))
+                .square()
+                .mean_dim(5)
+                .reshape([b as i32, -1]);
+            let m = mask.tokens.clone();
+            (per_token * m.clone()).sum() / m.sum().clamp_min(1.0)
+        }
+    }
+}

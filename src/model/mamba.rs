@@ -1,0 +1,119 @@
+//! One Mamba (selective state-space) layer over a batch of sequences
+//! `[W, L, D]` (SPEC-model "Mamba"): in_proj → causal depthwise conv → SiLU
+//! → x_proj → (Δ, B, C) → selective scan → gate by SiLU(z) → out_proj.
+
+use super::init::{self, InitRng};
+use super::scan::{ScanImpl, ScanInput, selective_scan};
+use burn::module::Param;
+use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{silu, softplus};
+
+/// A Mamba layer of width `D` (d_inner = 2D).
+#[derive(Module, Debug)]
+pub struct Mamba {
+    /// D → 2·d_inner (x and z), no bias.
+    pub in_proj: Linear,
+    /// Depthwise causal convolution: weight `[d_inner, 1, k]`, bias.
+    pub conv1d: Conv1d,
+    /// d_inner → dt_rank + 2N, no bias.
+    pub x_proj: Linear,
+    /// dt_rank → d_inner, with bias.
+    pub dt_proj: Linear,
+    /// `[d_inner, N]`; A = -exp(A_log).
+    pub a_log: Param<Tensor<2>>,
+    /// `[d_inner]` skip weights.
+    pub d_skip: Param<Tensor<1>>,
+    /// d_inner → D, no bias.
+    pub out_proj: Linear,
+    d_inner: usize,
+    d_state: usize,
+    dt_rank: usize,
+    d_conv: usize,
+}
+
+impl Mamba {
+    /// A freshly initialised layer (SPEC-model initialisation).
+    pub fn new(
+        d_model: usize,
+        d_state: usize,
+        d_conv: usize,
+        rng: &mut InitRng,
+        device: &Device,
+    ) -> Self {
+        let d_inner = 2 * d_model;
+        let dt_rank = d_model.div_ceil(16);
+        let mut dt_proj = LinearConfig::new(dt_rank, d_inner).init(device);
+        dt_proj.weight = init::dt_weight(rng, dt_rank, d_inner, device);
+        dt_proj.bias = Some(init::dt_bias(rng, d_inner, device));
+        Self {
+            in_proj: LinearConfig::new(d_model, 2 * d_inner)
+                .with_bias(false)
+                .init(device),
+            conv1d: Conv1dConfig::new(d_inner, d_inner, d_conv)
+                .with_groups(d_inner)
+                .init(device),
+            x_proj: LinearConfig::new(d_inner, dt_rank + 2 * d_state)
+                .with_bias(false)
+                .init(device),
+            dt_proj,
+            a_log: init::a_log(d_inner, d_state, device),
+            d_skip: Param::from_tensor(Tensor::ones([d_inner], device)),
+            out_proj: LinearConfig::new(d_inner, d_model)
+                .with_bias(false)
+                .init(device),
+            d_inner,
+            d_state,
+            dt_rank,
+            d_conv,
+        }
+    }
+
+    /// `[W, L, D]` → `[W, L, D]`, each of the W sequences causal in L.
+    pub fn forward(&self, x: Tensor<3>, scan: ScanImpl) -> Tensor<3> {
+        let [w, l, _] = x.dims();
+        let xz = self.in_proj.forward(x);
+        let u = xz.clone().narrow(2, 0, self.d_inner);
+        let z = xz.narrow(2, self.d_inner, self.d_inner);
+        let u = silu(self.causal_conv(u));
+        let x_dbl = self.x_proj.forward(u.clone());
+        let dt = x_dbl.clone().narrow(2, 0, self.dt_rank);
+        let b = x_dbl.clone().narrow(2, self.dt_rank, self.d_state);
+        let c = x_dbl.narrow(2, self.dt_rank + self.d_state, self.d_state);
+        let delta = softplus(self.dt_proj.forward(dt), 1.0);
+        let y = selective_scan(
+            ScanInput {
+                u,
+                delta,
+                a: self.a_log.val().exp().neg(),
+                b,
+                c,
+                d: self.d_skip.val(),
+            },
+            scan,
+        );
+        debug_assert_eq!(y.dims(), [w, l, self.d_inner]);
+        self.out_proj.forward(y * silu(z))
+    }
+
+    /// Depthwise causal convolution along L (PyTorch's `Conv1d(padding=k-1)`
+    /// keeping the first L outputs): `out_t = b + Σ_j w_j · u_{t-k+1+j}`.
+    fn causal_conv(&self, u: Tensor<3>) -> Tensor<3> {
+        let [w, l, c] = u.dims();
+        let k = self.d_conv;
+        let padded = Tensor::cat(vec![Tensor::zeros([w, k - 1, c], &u.device()), u], 1);
+        let weight = self.conv1d.weight.val().reshape([c, k]); // [c, 1, k] → [c, k]
+        let mut out = self
+            .conv1d
+            .bias
+            .as_ref()
+            .map(|b| b.val().reshape([1, 1, c]))
+            .unwrap_or_else(|| Tensor::zeros([1, 1, c], &padded.device()));
+        for j in 0..k {
+            let tap = weight.clone().narrow(1, j, 1).reshape([1, 1, c]);
+            out = out + padded.clone().narrow(1, j, l) * tap;
+        }
+        out
+    }
+}

@@ -1,0 +1,60 @@
+//! The NeuroSTORM-compatible shifted-window Mamba masked autoencoder in burn
+//! (SPEC-model): config and presets, layouts, the selective scan, Mamba,
+//! SWM blocks, encoder, decoder, MAE loss and the classification head.
+
+pub mod block;
+pub mod config;
+pub mod decoder;
+pub mod device;
+pub mod encoder;
+pub mod head;
+pub mod init;
+pub mod layout;
+pub mod loss;
+pub mod mae;
+pub mod mamba;
+pub mod patch;
+pub mod scan;
+
+pub use config::{ModelConfig, StageGeometry};
+pub use device::Backend;
+pub use head::ClassifierHead;
+pub use loss::{BatchMask, masked_mse};
+pub use mae::{Mae, MaeOutput};
+pub use scan::{ScanImpl, ScanInput, selective_scan};
+
+use burn::module::Module;
+use burn::prelude::*;
+use serde::Serialize;
+
+/// Parameter counts of a config (what `roimae model` prints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ParamCounts {
+    /// The encoder.
+    pub encoder_params: usize,
+    /// The whole pretraining model (encoder + mask token + decoder).
+    pub mae_params: usize,
+    /// The decoder alone.
+    pub decoder_params: usize,
+    /// The mask-token table.
+    pub mask_token_params: usize,
+    /// The binary classification head (Linear(C → 1)).
+    pub head_params: usize,
+}
+
+impl ParamCounts {
+    /// Counts by building the model on the CPU (weights are initialised lazily,
+    /// so this is cheap even at `reference`).
+    pub fn of(cfg: &ModelConfig) -> Self {
+        let device = Device::flex();
+        let mae = Mae::new(cfg, 0, &device);
+        let head = ClassifierHead::new(cfg.stage_dim(cfg.depths.len() - 1), 1, &device);
+        Self {
+            encoder_params: mae.encoder.num_params(),
+            mae_params: mae.num_params(),
+            decoder_params: mae.decoder.num_params(),
+            mask_token_params: mae.mask_token.dims().iter().product(),
+            head_params: head.num_params(),
+        }
+    }
+}
