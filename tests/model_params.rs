@@ -61,3 +61,22 @@ fn mamba_and_block_counts_per_width() {
         );
     }
 }
+
+#[test]
+fn model_command_prints_the_counts_as_json() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roimae"))
+        .args(["model", "--preset", "mni4mm", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["encoder_params"], 5_166_216);
+    assert_eq!(v["mae_params"], 7_699_095);
+    assert_eq!(v["head_params"], 289);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_roimae"))
+        .args(["model", "--preset", "huge"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown model preset 'huge'"));
+}

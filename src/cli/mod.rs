@@ -2,6 +2,7 @@
 //! thin layer in its own file over the library.
 
 pub mod atlas;
+pub mod bench;
 pub mod dataset;
 pub mod info;
 pub mod model;
@@ -39,6 +40,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Show a model preset's stages and exact parameter counts.
     Model(model::ModelArgs),
+    /// Measure selective-scan and MAE training throughput (CPU or GPU).
+    Bench(bench::BenchArgs),
 }
 
 /// Runs a parsed command line; errors are for the user (exit code 2).
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Prepare(args)) => prepare::run(&args),
         Some(Command::Synth(args)) => synth::run(&args),
         Some(Command::Model(args)) => model::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
         None => {
             println!(
                 "roimae: the desktop viewer is not built yet; use a subcommand (see `roimae --help`)."

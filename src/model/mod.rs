@@ -2,6 +2,7 @@
 //! (SPEC-model): config and presets, layouts, the selective scan, Mamba,
 //! SWM blocks, encoder, decoder, MAE loss and the classification head.
 
+pub mod bench;
 pub mod block;
 pub mod config;
 pub mod decoder;
