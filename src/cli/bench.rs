@@ -81,7 +81,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             for name in scan.split(',') {
                 let which = ScanImpl::parse(name.trim()).map_err(anyhow::Error::msg)?;
                 for backward in [false, true] {
-                    report(&bench_scan(which, backend, shape, backward, *iters), *json)?;
+                    report(
+                        &bench_scan(which, backend, shape, backward, *iters)
+                            .map_err(anyhow::Error::msg)?,
+                        *json,
+                    )?;
                 }
             }
         }
@@ -95,7 +99,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             let cfg = ModelConfig::preset(preset).map_err(anyhow::Error::msg)?;
             let backend = Backend::parse(device).map_err(anyhow::Error::msg)?;
             report(
-                &bench_mae(&cfg, backend, *batch, ScanImpl::default(), *iters),
+                &bench_mae(&cfg, backend, *batch, ScanImpl::default(), *iters)
+                    .map_err(anyhow::Error::msg)?,
                 *json,
             )?;
         }

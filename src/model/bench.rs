@@ -51,13 +51,27 @@ pub struct Measurement {
     pub unit: &'static str,
 }
 
-fn time_iters(iters: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up: kernel compilation, autotune, allocation
+/// Reads a value back, which waits for the device; a device failure (e.g.
+/// out of memory) becomes a one-line error.
+fn sync(t: Tensor<1>) -> Result<(), String> {
+    t.try_into_scalar::<f32>().map(|_| ()).map_err(|e| {
+        let text = format!("{e:?}");
+        let reason = text
+            .lines()
+            .rev()
+            .find(|l| l.contains("allocate"))
+            .unwrap_or(text.lines().next().unwrap_or_default());
+        format!("the device failed during the benchmark: {}", reason.trim())
+    })
+}
+
+fn time_iters(iters: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<f64, String> {
+    f()?; // warm-up: kernel compilation, autotune, allocation
     let start = Instant::now();
     for _ in 0..iters {
-        f();
+        f()?;
     }
-    start.elapsed().as_secs_f64() / iters.max(1) as f64
+    Ok(start.elapsed().as_secs_f64() / iters.max(1) as f64)
 }
 
 fn scan_input(shape: ScanShape, device: &Device) -> ScanInput {
@@ -84,7 +98,7 @@ pub fn bench_scan(
     shape: ScanShape,
     backward: bool,
     iters: usize,
-) -> Measurement {
+) -> Result<Measurement, String> {
     let device = backend.device(backward);
     let base = scan_input(shape, &device);
     let secs = time_iters(iters, || {
@@ -104,13 +118,13 @@ pub fn bench_scan(
         if backward {
             let grads = y.sum().backward();
             let g = input.delta.grad(&grads).expect("gradient of delta");
-            let _ = g.sum().into_scalar::<f32>();
+            sync(g.sum())
         } else {
-            let _ = y.sum().into_scalar::<f32>();
+            sync(y.sum())
         }
-    });
+    })?;
     let tokens = (shape.windows * shape.len) as f64;
-    Measurement {
+    Ok(Measurement {
         what: format!(
             "scan {} {}",
             which.name(),
@@ -125,7 +139,7 @@ pub fn bench_scan(
         seconds_per_iter: secs,
         per_second: tokens / secs,
         unit: "tokens/s",
-    }
+    })
 }
 
 /// Times full MAE training steps (forward + backward, no optimiser) on
@@ -136,7 +150,7 @@ pub fn bench_mae(
     batch: usize,
     scan: ScanImpl,
     iters: usize,
-) -> Measurement {
+) -> Result<Measurement, String> {
     let device = backend.device(true);
     let model = Mae::new(cfg, 0, &device);
     let s = cfg.input;
@@ -174,9 +188,9 @@ pub fn bench_mae(
             .val()
             .grad(&grads)
             .expect("gradient");
-        let _ = g.sum().into_scalar::<f32>();
-    });
-    Measurement {
+        sync(g.sum())
+    })?;
+    Ok(Measurement {
         what: format!(
             "MAE {} forward+backward, batch {batch}, scan {}",
             cfg.name,
@@ -187,5 +201,5 @@ pub fn bench_mae(
         seconds_per_iter: secs,
         per_second: batch as f64 / secs,
         unit: "clips/s",
-    }
+    })
 }

@@ -64,8 +64,40 @@ pub struct ScanInput {
     pub d: Tensor<1>,
 }
 
+/// Largest `[w, L, Di, N]` f32 state tensor one scan call materialises.
+/// Wider inputs are split along W: GPU adapters cap single buffers (wgpu's
+/// default limit is 256 MiB) and the reference stage 0 alone needs 377 MB
+/// per clip.
+pub const MAX_STATE_BYTES: usize = 64 << 20;
+
 /// Runs the selective scan: `[W, L, Di]`.
 pub fn selective_scan(input: ScanInput, which: ScanImpl) -> Tensor<3> {
+    let [w, l, di] = input.u.dims();
+    let n = input.a.dims()[1];
+    let per_sequence = (l * di * n * 4).max(1);
+    let group = (MAX_STATE_BYTES / per_sequence).clamp(1, w.max(1));
+    if group >= w {
+        return scan_once(input, which);
+    }
+    let mut outputs = Vec::with_capacity(w.div_ceil(group));
+    let mut start = 0;
+    while start < w {
+        let len = group.min(w - start);
+        let part = ScanInput {
+            u: input.u.clone().narrow(0, start, len),
+            delta: input.delta.clone().narrow(0, start, len),
+            a: input.a.clone(),
+            b: input.b.clone().narrow(0, start, len),
+            c: input.c.clone().narrow(0, start, len),
+            d: input.d.clone(),
+        };
+        outputs.push(scan_once(part, which));
+        start += len;
+    }
+    Tensor::cat(outputs, 0)
+}
+
+fn scan_once(input: ScanInput, which: ScanImpl) -> Tensor<3> {
     match which {
         ScanImpl::Sequential => sequential::scan(input),
         ScanImpl::Chunked => chunked::scan(input, chunked::DEFAULT_CHUNK),
