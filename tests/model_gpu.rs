@@ -1,6 +1,8 @@
 //! The model on the GPU path (burn wgpu; Mesa lavapipe in CI): the `tiny`
 //! MAE's forward and backward on wgpu agree with Flex for the same weights,
-//! and it trains a few steps there.
+//! and it trains a few steps there. `ScanImpl::Auto` picks the fused CubeCL
+//! scan on wgpu and the chunked tensor-op scan on Flex, so this also checks
+//! the kernel inside the whole model.
 //!
 //! Tolerance: wgpu and Flex order float sums differently (and autotune may
 //! pick other kernels), so outputs are compared at 1e-3 of their scale and
@@ -59,8 +61,8 @@ fn tiny_mae_on_wgpu_matches_flex_and_trains() {
     let model_cpu = Mae::new(&cfg, 4, &cpu);
     let model_gpu = model_cpu.clone().fork(&gpu); // fork: fresh leaves on the GPU
 
-    let out_cpu = model_cpu.forward(clips(&cpu), &half_mask(&cpu), ScanImpl::Chunked);
-    let out_gpu = model_gpu.forward(clips(&gpu), &half_mask(&gpu), ScanImpl::Chunked);
+    let out_cpu = model_cpu.forward(clips(&cpu), &half_mask(&cpu), ScanImpl::Auto);
+    let out_gpu = model_gpu.forward(clips(&gpu), &half_mask(&gpu), ScanImpl::Auto);
     let (l_cpu, l_gpu) = (
         out_cpu.loss.clone().into_scalar::<f32>(),
         out_gpu.loss.clone().into_scalar::<f32>(),
@@ -98,7 +100,7 @@ fn tiny_mae_on_wgpu_matches_flex_and_trains() {
     let (x, mask) = (clips(&gpu), half_mask(&gpu));
     let mut losses = Vec::new();
     for _ in 0..6 {
-        let out = model.forward(x.clone(), &mask, ScanImpl::Chunked);
+        let out = model.forward(x.clone(), &mask, ScanImpl::Auto);
         losses.push(out.loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
         model = optim.step(3e-3, model, grads);

@@ -111,3 +111,29 @@ fn closed_form_geometric_accumulation() {
         }
     }
 }
+
+/// The fused CubeCL kernel on wgpu (lavapipe in CI) against the sequential
+/// reference on the same device: values and all six gradients, L = 256 and
+/// an odd length.
+#[test]
+fn fused_kernel_matches_sequential_on_wgpu() {
+    use roimae::model::scan::kernel;
+    let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    assert!(kernel::supported(&device), "wgpu must run the fused scan");
+    assert_eq!(ScanImpl::Auto.resolve(&device), ScanImpl::Fused);
+    assert_eq!(ScanImpl::Auto.resolve(&Device::flex()), ScanImpl::Chunked);
+    for (w, l) in [(3, 256), (2, 37)] {
+        let input = random_input(w, l, 8, 16, &device);
+        let (y_ref, g_ref) = run(&input, sequential::scan);
+        let (y, g) = run(&input, kernel::fused_scan);
+        let d = max_rel_diff(&y_ref, &y);
+        assert!(d < 1e-5, "values differ by {d} (L={l})");
+        for (name, (a, b)) in ["u", "delta", "A", "B", "C", "D"]
+            .iter()
+            .zip(g_ref.iter().zip(&g))
+        {
+            let d = max_rel_diff(a, b);
+            assert!(d < 1e-4, "d{name} differs by {d} (L={l})");
+        }
+    }
+}

@@ -20,8 +20,8 @@ pub enum BenchWhat {
         /// cpu (Flex) or gpu (wgpu).
         #[arg(long, default_value = "cpu")]
         device: String,
-        /// Implementations to run: sequential, chunked (comma-separated).
-        #[arg(long, default_value = "sequential,chunked")]
+        /// Implementations to run: sequential, chunked, fused (comma-separated).
+        #[arg(long, default_value = "sequential,chunked,fused")]
         scan: String,
         /// Sequences (windows × batch).
         #[arg(long, default_value_t = 320)]
@@ -113,7 +113,7 @@ fn report(m: &Measurement, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(m)?);
     } else {
         println!(
-            "{:<48} {:<12} {:>10.4} s/iter {:>14.0} {}",
+            "{:<48} {:<12} {:>10.4} s/iter {:>14.2} {}",
             m.what, m.device, m.seconds_per_iter, m.per_second, m.unit
         );
     }

@@ -127,7 +127,7 @@ pub fn bench_scan(
     Ok(Measurement {
         what: format!(
             "scan {} {}",
-            which.name(),
+            which.resolve(&device).name(),
             if backward {
                 "forward+backward"
             } else {
@@ -194,7 +194,7 @@ pub fn bench_mae(
         what: format!(
             "MAE {} forward+backward, batch {batch}, scan {}",
             cfg.name,
-            scan.name()
+            scan.resolve(&device).name()
         ),
         device: backend.name().into(),
         iters,

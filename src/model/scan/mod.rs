@@ -3,12 +3,19 @@
 //!
 //! - [`sequential`]: the recurrence written step by step (reference, tests);
 //! - [`chunked`]: a two-level parallel prefix scan in tensor ops, exact and
-//!   differentiable on every backend (the default).
+//!   differentiable on every backend;
+//! - [`kernel`]: one fused CubeCL kernel forward and one backward (Cube
+//!   backends: wgpu/Vulkan/CUDA), memory-lean — no `[W, L, Di, N]` tensor
+//!   survives the forward pass.
+//!
+//! [`ScanImpl::Auto`] (the default) takes the fused kernel where the device
+//! supports it and the chunked scan elsewhere.
 //!
 //! For channel c and state n: `h_t = exp(Δ_t·A) ⊙ h_{t-1} + Δ_t·B_t·u_t`,
 //! `y_t = C_t·h_t + D·u_t`.
 
 pub mod chunked;
+pub mod kernel;
 pub mod sequential;
 
 use burn::prelude::*;
@@ -20,9 +27,13 @@ use serde::{Deserialize, Serialize};
 pub enum ScanImpl {
     /// The step-by-step recurrence (L sequential steps; slow, for tests).
     Sequential,
-    /// Two-level parallel prefix scan in tensor ops (default).
-    #[default]
+    /// Two-level parallel prefix scan in tensor ops.
     Chunked,
+    /// The fused CubeCL kernel (falls back to `Chunked` off Cube devices).
+    Fused,
+    /// `Fused` where supported, else `Chunked` (default).
+    #[default]
+    Auto,
 }
 
 impl ScanImpl {
@@ -42,6 +53,17 @@ impl ScanImpl {
         match self {
             Self::Sequential => "sequential",
             Self::Chunked => "chunked",
+            Self::Fused => "fused",
+            Self::Auto => "auto",
+        }
+    }
+
+    /// The implementation that actually runs on `device`.
+    pub fn resolve(self, device: &Device) -> Self {
+        match self {
+            Self::Fused | Self::Auto if kernel::supported(device) => Self::Fused,
+            Self::Fused | Self::Auto => Self::Chunked,
+            other => other,
         }
     }
 }
@@ -72,6 +94,11 @@ pub const MAX_STATE_BYTES: usize = 64 << 20;
 
 /// Runs the selective scan: `[W, L, Di]`.
 pub fn selective_scan(input: ScanInput, which: ScanImpl) -> Tensor<3> {
+    let which = which.resolve(&input.u.device());
+    if which == ScanImpl::Fused && !input.u.device().is_autodiff() {
+        // Inference: the fused forward keeps no state tensor, so no split.
+        return kernel::fused_scan(input);
+    }
     let [w, l, di] = input.u.dims();
     let n = input.a.dims()[1];
     let per_sequence = (l * di * n * 4).max(1);
@@ -100,7 +127,8 @@ pub fn selective_scan(input: ScanInput, which: ScanImpl) -> Tensor<3> {
 fn scan_once(input: ScanInput, which: ScanImpl) -> Tensor<3> {
     match which {
         ScanImpl::Sequential => sequential::scan(input),
-        ScanImpl::Chunked => chunked::scan(input, chunked::DEFAULT_CHUNK),
+        ScanImpl::Fused => kernel::fused_scan(input),
+        ScanImpl::Chunked | ScanImpl::Auto => chunked::scan(input, chunked::DEFAULT_CHUNK),
     }
 }
 
