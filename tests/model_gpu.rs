@@ -1,7 +1,7 @@
 //! The model on the GPU path (burn wgpu; Mesa lavapipe in CI): the `tiny`
 //! MAE's forward and backward on wgpu agree with Flex for the same weights,
-//! and it trains a few steps there. `ScanImpl::Auto` picks the fused CubeCL
-//! scan on wgpu and the chunked tensor-op scan on Flex, so this also checks
+//! and it trains a few steps there. The wgpu model runs the fused CubeCL
+//! scan and the Flex model the chunked tensor-op scan, so this also checks
 //! the kernel inside the whole model.
 //!
 //! Tolerance: wgpu and Flex order float sums differently (and autotune may
@@ -61,8 +61,8 @@ fn tiny_mae_on_wgpu_matches_flex_and_trains() {
     let model_cpu = Mae::new(&cfg, 4, &cpu);
     let model_gpu = model_cpu.clone().fork(&gpu); // fork: fresh leaves on the GPU
 
-    let out_cpu = model_cpu.forward(clips(&cpu), &half_mask(&cpu), ScanImpl::Auto);
-    let out_gpu = model_gpu.forward(clips(&gpu), &half_mask(&gpu), ScanImpl::Auto);
+    let out_cpu = model_cpu.forward(clips(&cpu), &half_mask(&cpu), ScanImpl::Chunked);
+    let out_gpu = model_gpu.forward(clips(&gpu), &half_mask(&gpu), ScanImpl::Fused);
     let (l_cpu, l_gpu) = (
         out_cpu.loss.clone().into_scalar::<f32>(),
         out_gpu.loss.clone().into_scalar::<f32>(),

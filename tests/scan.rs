@@ -121,7 +121,7 @@ fn fused_kernel_matches_sequential_on_wgpu() {
     let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
     assert!(kernel::supported(&device), "wgpu must run the fused scan");
     assert_eq!(ScanImpl::Auto.resolve(&device), ScanImpl::Fused);
-    assert_eq!(ScanImpl::Auto.resolve(&Device::flex()), ScanImpl::Chunked);
+    assert_eq!(ScanImpl::Auto.resolve(&Device::flex()), ScanImpl::Fused);
     for (w, l) in [(3, 256), (2, 37)] {
         let input = random_input(w, l, 8, 16, &device);
         let (y_ref, g_ref) = run(&input, sequential::scan);
@@ -136,4 +136,44 @@ fn fused_kernel_matches_sequential_on_wgpu() {
             assert!(d < 1e-4, "d{name} differs by {d} (L={l})");
         }
     }
+}
+
+/// The fused scan's CPU form (host loops on Flex, handwritten backward)
+/// against the sequential reference.
+#[test]
+fn fused_host_scan_matches_sequential_on_flex() {
+    use roimae::model::scan::kernel;
+    let device = Device::flex().autodiff();
+    assert!(kernel::supported(&device));
+    for (w, l) in [(3, 256), (5, 37)] {
+        let input = random_input(w, l, 8, 16, &device);
+        let (y_ref, g_ref) = run(&input, sequential::scan);
+        let (y, g) = run(&input, kernel::fused_scan);
+        let d = max_rel_diff(&y_ref, &y);
+        assert!(d < 1e-5, "values differ by {d} (L={l})");
+        for (name, (a, b)) in ["u", "delta", "A", "B", "C", "D"]
+            .iter()
+            .zip(g_ref.iter().zip(&g))
+        {
+            let d = max_rel_diff(a, b);
+            assert!(d < 1e-4, "d{name} differs by {d} (L={l})");
+        }
+    }
+}
+
+#[test]
+fn scan_names_parse_and_round_trip() {
+    for which in [
+        ScanImpl::Sequential,
+        ScanImpl::Chunked,
+        ScanImpl::Fused,
+        ScanImpl::Auto,
+    ] {
+        assert_eq!(ScanImpl::parse(which.name()), Ok(which));
+    }
+    assert!(
+        ScanImpl::parse("magic")
+            .unwrap_err()
+            .contains("choose auto, fused, chunked or sequential")
+    );
 }

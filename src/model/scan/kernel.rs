@@ -11,8 +11,9 @@
 //!   partial once `h_t` is no longer needed. Per-channel partials of dA, dB,
 //!   dC, dD are reduced with tensor ops (`sum_dim`) after the kernel.
 //!
-//! Other backends (Flex) are not covered: check [`supported`] first and fall
-//! back to the chunked tensor-op scan.
+//! On burn Flex (CPU) the same algorithm runs as host loops ([`super::host`]).
+//! Other backends are not covered: check [`supported`] first and fall back
+//! to the chunked tensor-op scan.
 //!
 //! APIs relied on (paths under ~/.cargo/registry/src/index.crates.io-*/):
 //! - `#[backend_extension]`, selectors `Cube`/`Fusion`/`Autodiff`, `#[fusion(dtype, shape)]`,
@@ -47,15 +48,17 @@
 #![allow(clippy::type_complexity)] // the six-gradient tuples
 
 use super::ScanInput;
+use super::host;
 use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
     grads::Gradients,
     ops::{Backward, Ops, OpsKind},
 };
 use burn::backend::{
-    Autodiff, AutodiffBackend, Backend, Dispatch, DispatchDevice, TensorMetadata,
+    Autodiff, AutodiffBackend, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata,
     backend_extension, ops::FloatTensorOps, tensor::FloatTensor,
 };
+use burn::tensor::TensorData;
 use burn::tensor::{Device, Shape, Tensor};
 use burn_cubecl::CubeBackend;
 
@@ -70,7 +73,7 @@ const BACKWARD_BINDINGS: u32 = 13;
 ///
 /// Shapes: `u, delta [W, L, Di]`, `a [Di, N]`, `b, c [W, L, N]`, `d [Di]`,
 /// `y, dy [W, L, Di]`. All inputs share one float dtype.
-#[backend_extension(Cube, Fusion, Autodiff)]
+#[backend_extension(Cube, Flex, Fusion, Autodiff)]
 pub trait SelectiveScanOps: Backend {
     /// `y [W, L, Di]`.
     #[fusion(dtype = u, shape = u)]
@@ -148,6 +151,91 @@ impl SelectiveScanOps for CubeBackend {
         let db = Self::float_reshape(Self::float_sum_dim(parts.db_part, 2), Shape::new([w, l, n]));
         let dc = Self::float_reshape(Self::float_sum_dim(parts.dc_part, 2), Shape::new([w, l, n]));
         (parts.du, parts.ddelta, da, db, dc, dd)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Flex (CPU): host loops.
+// ---------------------------------------------------------------------------
+
+/// Host copies (f32, contiguous) of Flex tensors.
+fn host_vecs<const K: usize>(tensors: [FloatTensor<Flex>; K]) -> [Vec<f32>; K] {
+    tensors.map(|t| {
+        t.into_data()
+            .try_into_vec_as::<f32>()
+            .expect("fused scan: float inputs")
+    })
+}
+
+fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
+    Flex::float_from_data(TensorData::new(values, shape), &Default::default())
+}
+
+fn host_dims(u: &FloatTensor<Flex>, a: &FloatTensor<Flex>) -> host::Dims {
+    let [w, l, di] = u.shape().dims::<3>();
+    let n = a.shape()[1];
+    host::Dims { w, l, di, n }
+}
+
+impl SelectiveScanOps for Flex {
+    fn selective_scan(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let s = host_dims(&u, &a);
+        let [u, delta, a, b, c, d] = host_vecs([u, delta, a, b, c, d]);
+        let x = host::Inputs {
+            u: &u,
+            delta: &delta,
+            a: &a,
+            b: &b,
+            c: &c,
+            d: &d,
+        };
+        flex_tensor(host::forward(x, s), vec![s.w, s.l, s.di])
+    }
+
+    fn selective_scan_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let s = host_dims(&u, &a);
+        let [u, delta, a, b, c, d, dy] = host_vecs([u, delta, a, b, c, d, dy]);
+        let x = host::Inputs {
+            u: &u,
+            delta: &delta,
+            a: &a,
+            b: &b,
+            c: &c,
+            d: &d,
+        };
+        let g = host::backward(x, &dy, s);
+        let seq = vec![s.w, s.l, s.di];
+        let proj = vec![s.w, s.l, s.n];
+        (
+            flex_tensor(g.du, seq.clone()),
+            flex_tensor(g.ddelta, seq),
+            flex_tensor(g.da, vec![s.di, s.n]),
+            flex_tensor(g.db, proj.clone()),
+            flex_tensor(g.dc, proj),
+            flex_tensor(g.dd, vec![s.di]),
+        )
     }
 }
 
@@ -629,10 +717,12 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
 // Public entry points.
 // ---------------------------------------------------------------------------
 
-/// Whether [`fused_scan`] can run on `device`: a cubecl (wgpu/cuda/...)
-/// device, with or without autodiff, that binds enough storage buffers.
+/// Whether [`fused_scan`] can run on `device`: Flex (host loops) or a
+/// cubecl (wgpu/cuda/...) device that binds enough storage buffers, with or
+/// without autodiff.
 pub fn supported(device: &Device) -> bool {
     match device.clone().without_autodiff().as_dispatch() {
+        DispatchDevice::Flex(_) => true,
         DispatchDevice::Cube(cube) => {
             cube.client().properties().hardware.max_bindings >= BACKWARD_BINDINGS
         }

@@ -4,9 +4,10 @@
 //! - [`sequential`]: the recurrence written step by step (reference, tests);
 //! - [`chunked`]: a two-level parallel prefix scan in tensor ops, exact and
 //!   differentiable on every backend;
-//! - [`kernel`]: one fused CubeCL kernel forward and one backward (Cube
-//!   backends: wgpu/Vulkan/CUDA), memory-lean — no `[W, L, Di, N]` tensor
-//!   survives the forward pass.
+//! - [`kernel`]: one fused pass forward and one handwritten backward, as a
+//!   CubeCL kernel on Cube backends (wgpu/Vulkan/CUDA) and as host loops
+//!   ([`host`]) on Flex; memory-lean — no `[W, L, Di, N]` tensor survives
+//!   the forward pass.
 //!
 //! [`ScanImpl::Auto`] (the default) takes the fused kernel where the device
 //! supports it and the chunked scan elsewhere.
@@ -15,6 +16,7 @@
 //! `y_t = C_t·h_t + D·u_t`.
 
 pub mod chunked;
+pub mod host;
 pub mod kernel;
 pub mod sequential;
 
@@ -29,7 +31,8 @@ pub enum ScanImpl {
     Sequential,
     /// Two-level parallel prefix scan in tensor ops.
     Chunked,
-    /// The fused CubeCL kernel (falls back to `Chunked` off Cube devices).
+    /// The fused kernel: CubeCL on Cube devices, host loops on Flex (falls
+    /// back to `Chunked` elsewhere).
     Fused,
     /// `Fused` where supported, else `Chunked` (default).
     #[default]
@@ -37,13 +40,15 @@ pub enum ScanImpl {
 }
 
 impl ScanImpl {
-    /// Parses `sequential` or `chunked`.
+    /// Parses `auto`, `fused`, `chunked` or `sequential`.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "sequential" => Ok(Self::Sequential),
             "chunked" => Ok(Self::Chunked),
+            "fused" => Ok(Self::Fused),
+            "auto" => Ok(Self::Auto),
             other => Err(format!(
-                "unknown scan '{other}'; choose sequential or chunked"
+                "unknown scan '{other}'; choose auto, fused, chunked or sequential"
             )),
         }
     }
