@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use roimae::model::scan::{ScanImpl, ScanInput, chunked, selective_scan, sequential};
+use roimae::model::scan::{ScanImpl, ScanInput, chunked, kernel, selective_scan, sequential};
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.try_into_vec_as::<f32>().unwrap()
@@ -54,20 +54,7 @@ fn run(input: &ScanInput, f: impl Fn(ScanInput) -> Tensor<3>) -> (Vec<f32>, Vec<
 fn chunked_matches_sequential_in_values_and_gradients() {
     let device = Device::flex().autodiff();
     for (l, chunk) in [(256, 16), (256, 1), (37, 8), (32, 64)] {
-        let input = random_input(3, l, 8, 16, &device);
-        let (y_seq, g_seq) = run(&input, sequential::scan);
-        let (y_chk, g_chk) = run(&input, |i| chunked::scan(i, chunk));
-        assert!(
-            max_rel_diff(&y_seq, &y_chk) < 1e-5,
-            "values L={l} chunk={chunk}"
-        );
-        for (name, (a, b)) in ["u", "delta", "A", "B", "C", "D"]
-            .iter()
-            .zip(g_seq.iter().zip(&g_chk))
-        {
-            let d = max_rel_diff(a, b);
-            assert!(d < 1e-4, "d{name} differs by {d} (L={l}, chunk={chunk})");
-        }
+        assert_matches_sequential(&device, &[(3, l)], |i| chunked::scan(i, chunk));
     }
 }
 
@@ -112,20 +99,17 @@ fn closed_form_geometric_accumulation() {
     }
 }
 
-/// The fused CubeCL kernel on wgpu (lavapipe in CI) against the sequential
-/// reference on the same device: values and all six gradients, L = 256 and
-/// an odd length.
-#[test]
-fn fused_kernel_matches_sequential_on_wgpu() {
-    use roimae::model::scan::kernel;
-    let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
-    assert!(kernel::supported(&device), "wgpu must run the fused scan");
-    assert_eq!(ScanImpl::Auto.resolve(&device), ScanImpl::Fused);
-    assert_eq!(ScanImpl::Auto.resolve(&Device::flex()), ScanImpl::Fused);
-    for (w, l) in [(3, 256), (2, 37)] {
-        let input = random_input(w, l, 8, 16, &device);
+/// `scan` against the sequential reference on `device` for each (W, L):
+/// values to 1e-5 and all six gradients to 1e-4 of their scale.
+fn assert_matches_sequential(
+    device: &Device,
+    cases: &[(usize, usize)],
+    scan: impl Fn(ScanInput) -> Tensor<3>,
+) {
+    for &(w, l) in cases {
+        let input = random_input(w, l, 8, 16, device);
         let (y_ref, g_ref) = run(&input, sequential::scan);
-        let (y, g) = run(&input, kernel::fused_scan);
+        let (y, g) = run(&input, &scan);
         let d = max_rel_diff(&y_ref, &y);
         assert!(d < 1e-5, "values differ by {d} (L={l})");
         for (name, (a, b)) in ["u", "delta", "A", "B", "C", "D"]
@@ -138,27 +122,22 @@ fn fused_kernel_matches_sequential_on_wgpu() {
     }
 }
 
-/// The fused scan's CPU form (host loops on Flex, handwritten backward)
-/// against the sequential reference.
+/// The fused CubeCL kernel on wgpu (lavapipe in CI), L = 256 and an odd length.
+#[test]
+fn fused_kernel_matches_sequential_on_wgpu() {
+    let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    assert!(kernel::supported(&device), "wgpu must run the fused scan");
+    assert_eq!(ScanImpl::Auto.resolve(&device), ScanImpl::Fused);
+    assert_matches_sequential(&device, &[(3, 256), (2, 37)], kernel::fused_scan);
+}
+
+/// The fused scan's CPU form (host loops on Flex, handwritten backward).
 #[test]
 fn fused_host_scan_matches_sequential_on_flex() {
-    use roimae::model::scan::kernel;
     let device = Device::flex().autodiff();
     assert!(kernel::supported(&device));
-    for (w, l) in [(3, 256), (5, 37)] {
-        let input = random_input(w, l, 8, 16, &device);
-        let (y_ref, g_ref) = run(&input, sequential::scan);
-        let (y, g) = run(&input, kernel::fused_scan);
-        let d = max_rel_diff(&y_ref, &y);
-        assert!(d < 1e-5, "values differ by {d} (L={l})");
-        for (name, (a, b)) in ["u", "delta", "A", "B", "C", "D"]
-            .iter()
-            .zip(g_ref.iter().zip(&g))
-        {
-            let d = max_rel_diff(a, b);
-            assert!(d < 1e-4, "d{name} differs by {d} (L={l})");
-        }
-    }
+    assert_eq!(ScanImpl::Auto.resolve(&device), ScanImpl::Fused);
+    assert_matches_sequential(&device, &[(3, 256), (5, 37)], kernel::fused_scan);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 use super::ScanOptions;
 use super::collect::{Collector, RunCandidate, brief_list};
 use super::files::{Entry, files_in, nifti_stem, sub_dirs};
+use super::label_columns::LabelColumns;
 use super::labels::{LabelCoding, LabelOutcome};
 use super::sidecar::{entities, repetition_time};
 use super::table::Table;
@@ -18,8 +19,6 @@ use std::path::{Path, PathBuf};
 const VARIANT_ENTITIES: [&str; 4] = ["space", "res", "den", "desc"];
 /// The label column used when none is chosen.
 const DEFAULT_LABEL_COLUMN: &str = "diagnosis";
-/// Site columns tried in order when none is chosen.
-const DEFAULT_SITE_COLUMNS: [&str; 3] = ["site", "site_id", "acq_site"];
 
 /// Scans a BIDS or fMRIPrep folder into `out`; `Err` when it has no
 /// `sub-*` folders at all.
@@ -200,34 +199,16 @@ fn apply_participants(root: &Path, opts: &ScanOptions, out: &mut Collector) {
         );
         return;
     };
-    let label_name = opts.label_column.as_deref().unwrap_or(DEFAULT_LABEL_COLUMN);
-    let label_col = table.column(label_name);
-    if label_col.is_none() {
-        out.problem(
-            None,
-            Some(&path),
-            format!(
-                "participants.tsv has no label column '{label_name}' (columns: {}); choose one with --label-column",
-                table.column_list()
-            ),
-        );
-    }
-    let site_col = table
-        .pick_column(opts.site_column.as_deref(), &DEFAULT_SITE_COLUMNS, "site")
-        .unwrap_or_else(|message| {
-            out.problem(None, Some(&path), message);
-            None
-        });
-    let coding = LabelCoding::infer(
-        label_col
-            .into_iter()
-            .flat_map(|c| table.rows.iter().filter_map(move |r| r.get(c)))
-            .map(String::as_str),
-        opts.label_map.as_ref(),
+    let columns = LabelColumns::find(
+        &table,
+        opts,
+        DEFAULT_LABEL_COLUMN,
+        "participants.tsv",
+        &path,
+        out,
     );
-    if let Some(report) = coding.report(label_name) {
-        out.problem(None, Some(&path), report);
-    }
+    let (label_name, label_col, site_col, coding) =
+        (columns.name, columns.label, columns.site, &columns.coding);
     let mut listed = BTreeSet::new();
     let mut without_folder = Vec::new();
     for row in &table.rows {

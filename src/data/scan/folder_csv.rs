@@ -7,6 +7,7 @@
 use super::ScanOptions;
 use super::collect::{Collector, RunCandidate, brief_list};
 use super::files::{files_in, has_extension, is_nifti, nifti_stem};
+use super::label_columns::LabelColumns;
 use super::labels::{LabelCoding, LabelOutcome};
 use super::sidecar::repetition_time;
 use super::table::Table;
@@ -19,8 +20,6 @@ const FILE_COLUMNS: [&str; 4] = ["file", "path", "filename", "image"];
 const SUBJECT_COLUMNS: [&str; 3] = ["subject", "subject_id", "participant_id"];
 /// The label column used when none is chosen.
 const DEFAULT_LABEL_COLUMN: &str = "label";
-/// Site columns tried in order when none is chosen.
-const DEFAULT_SITE_COLUMNS: [&str; 3] = ["site", "site_id", "acq_site"];
 /// Column names given to a CSV without a header row.
 const HEADERLESS_COLUMNS: [&str; 3] = ["file", "label", "site"];
 
@@ -137,35 +136,17 @@ fn scan_table(
         );
         return listed;
     };
-    let label_name = opts.label_column.as_deref().unwrap_or(DEFAULT_LABEL_COLUMN);
-    let label_col = table.column(label_name);
-    if label_col.is_none() {
-        out.problem(
-            None,
-            Some(&table.path),
-            format!(
-                "the labels CSV has no label column '{label_name}' (columns: {})",
-                table.column_list()
-            ),
-        );
-    }
-    let site_col = table
-        .pick_column(opts.site_column.as_deref(), &DEFAULT_SITE_COLUMNS, "site")
-        .unwrap_or_else(|message| {
-            out.problem(None, Some(&table.path), message);
-            None
-        });
-    let subject_col = table.first_column(&SUBJECT_COLUMNS);
-    let coding = LabelCoding::infer(
-        label_col
-            .into_iter()
-            .flat_map(|c| table.rows.iter().filter_map(move |r| r.get(c)))
-            .map(String::as_str),
-        opts.label_map.as_ref(),
+    let columns = LabelColumns::find(
+        &table,
+        opts,
+        DEFAULT_LABEL_COLUMN,
+        "the labels CSV",
+        &table.path,
+        out,
     );
-    if let Some(report) = coding.report(label_name) {
-        out.problem(None, Some(&table.path), report);
-    }
+    let (label_name, label_col, site_col, coding) =
+        (columns.name, columns.label, columns.site, &columns.coding);
+    let subject_col = table.first_column(&SUBJECT_COLUMNS);
     for (line, row) in table.rows.iter().enumerate() {
         let Some(file) = Table::cell(row, file_col) else {
             out.problem(

@@ -12,6 +12,7 @@ mod checks;
 mod collect;
 mod files;
 mod folder_csv;
+mod label_columns;
 mod labels;
 mod sidecar;
 mod table;
