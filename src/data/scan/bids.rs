@@ -9,7 +9,7 @@ use super::ScanOptions;
 use super::collect::{Collector, RunCandidate, brief_list};
 use super::files::{Entry, files_in, nifti_stem, sub_dirs};
 use super::label_columns::LabelColumns;
-use super::labels::{LabelCoding, LabelOutcome};
+use super::labels::LabelOutcome;
 use super::sidecar::{entities, repetition_time};
 use super::table::Table;
 use std::collections::{BTreeMap, BTreeSet};
