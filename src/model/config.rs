@@ -121,7 +121,7 @@ impl ModelConfig {
 
     /// Checks that every stage's grid divides into its windows and patches.
     pub fn validate(&self) -> Result<(), String> {
-        if self.patch == 0 || self.input % self.patch != 0 {
+        if self.patch == 0 || !self.input.is_multiple_of(self.patch) {
             return Err(format!(
                 "model '{}': input {} is not a multiple of patch {}",
                 self.name, self.input, self.patch
@@ -135,7 +135,7 @@ impl ModelConfig {
         }
         let tokens = self.input / self.patch;
         let merges = self.depths.len() - 1;
-        if tokens % (1 << merges) != 0 {
+        if !tokens.is_multiple_of(1 << merges) {
             return Err(format!(
                 "model '{}': a {tokens}³ token grid cannot be halved {merges} times",
                 self.name

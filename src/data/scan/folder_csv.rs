@@ -137,7 +137,7 @@ fn scan_table(
         return listed;
     };
     let columns = LabelColumns::find(
-        &table,
+        table,
         opts,
         DEFAULT_LABEL_COLUMN,
         "the labels CSV",
@@ -167,7 +167,7 @@ fn scan_table(
             out.set_site(&id, Some(site.to_string()));
         }
         let raw = label_col.and_then(|c| row.get(c)).map(String::as_str);
-        set_row_label(&id, raw, label_name, &coding, out, &table.path);
+        set_row_label(&id, raw, label_name, coding, out, &table.path);
         if path.is_file() {
             let sidecar_tr =
                 repetition_time(&path, path.parent().unwrap_or(root)).unwrap_or_else(|message| {
