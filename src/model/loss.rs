@@ -28,7 +28,8 @@ impl BatchMask {
             .collect();
         let tokens = Tensor::from_data(TensorData::new(tokens, [b, n]), device);
         let voxels = masks[0].voxels.as_ref().map(|first| {
-            let side = (first.len() as f64).cbrt().round() as usize;
+            let [sx, sy, sz] = masks[0].grid.spatial.map(|s| s * masks[0].patch);
+            debug_assert_eq!(first.len(), sx * sy * sz);
             let values: Vec<f32> = masks
                 .iter()
                 .flat_map(|m| {
@@ -39,7 +40,7 @@ impl BatchMask {
                         .map(|&v| f32::from(u8::from(v)))
                 })
                 .collect();
-            Tensor::from_data(TensorData::new(values, [b, side, side, side]), device)
+            Tensor::from_data(TensorData::new(values, [b, sx, sy, sz]), device)
         });
         Self { tokens, voxels }
     }

@@ -24,6 +24,9 @@ pub struct Mae {
     pub decoder: Decoder,
     #[module(skip)]
     config: ModelConfig,
+    /// Per stage-0 token, its row in `mask_token` (fixed by the config).
+    #[module(skip)]
+    mask_index: Vec<i64>,
 }
 
 /// What one forward pass gives.
@@ -42,12 +45,14 @@ impl Mae {
         cfg.validate().expect("model config");
         device.seed(seed);
         let mut rng: InitRng = init::rng(seed);
-        let window: usize = cfg.mask_window().iter().product();
+        let stage0 = cfg.encoder_stages()[0];
+        let window: usize = stage0.window.iter().product();
         Self {
             encoder: Encoder::new(cfg, &mut rng, device),
             mask_token: init::truncated_normal(&mut rng, [window, cfg.embed_dim], 0.02, device),
             decoder: Decoder::new(cfg, &mut rng, device),
             config: cfg.clone(),
+            mask_index: window_position_index(stage0.grid, stage0.window),
         }
     }
 
@@ -82,10 +87,11 @@ impl Mae {
     /// their position inside the (unshifted) stage-0 window.
     fn swap_in_mask_tokens(&self, tokens: Tensor<6>, mask: Tensor<2>) -> Tensor<6> {
         let [b, gx, gy, gz, gt, c] = tokens.dims();
-        let index = window_position_index([gx, gy, gz, gt], self.config.mask_window());
         let device = tokens.device();
-        let index =
-            Tensor::<1, Int>::from_data(TensorData::new(index, [gx * gy * gz * gt]), &device);
+        let index = Tensor::<1, Int>::from_data(
+            TensorData::new(self.mask_index.clone(), [gx * gy * gz * gt]),
+            &device,
+        );
         let table = self
             .mask_token
             .val()
