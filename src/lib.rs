@@ -3,6 +3,8 @@
 //! Layers, bottom up (see DESIGN.md): [`volume`] (NIfTI I/O, grids,
 //! resampling) and [`atlas`] (AAL3 regions, label and token maps) know
 //! nothing of the model or the GUI; [`cli`] is a thin layer over them.
+//! [`viewer`] holds the viewer's GUI-free logic (mask selection and summary,
+//! time courses, colour maps, display ranges, background loading).
 
 pub mod assets;
 pub mod atlas;
@@ -10,4 +12,5 @@ pub mod cli;
 pub mod data;
 pub mod masking;
 pub mod model;
+pub mod viewer;
 pub mod volume;
