@@ -7,7 +7,9 @@ pub mod dataset;
 pub mod info;
 pub mod model;
 pub mod prepare;
+pub mod render;
 pub mod synth;
+pub mod view;
 
 use clap::{Parser, Subcommand};
 
@@ -42,6 +44,10 @@ pub enum Command {
     Model(model::ModelArgs),
     /// Measure selective-scan and MAE training throughput (CPU or GPU).
     Bench(bench::BenchArgs),
+    /// Open the desktop viewer on a NIfTI file (or the built-in demo).
+    View(view::ViewArgs),
+    /// Draw the viewer off screen to a PNG (same layout and shaders).
+    Render(render::RenderArgs),
 }
 
 /// Runs a parsed command line; errors are for the user (exit code 2).
@@ -54,11 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Synth(args)) => synth::run(&args),
         Some(Command::Model(args)) => model::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
-        None => {
-            println!(
-                "roimae: the desktop viewer is not built yet; use a subcommand (see `roimae --help`)."
-            );
-            Ok(())
-        }
+        Some(Command::View(args)) => view::run(&args),
+        Some(Command::Render(args)) => render::run(&args),
+        None => view::run(&view::ViewArgs::default()),
     }
 }

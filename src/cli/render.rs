@@ -1,0 +1,130 @@
+//! `roimae render`: draws the viewer off screen (same layout, same slice
+//! shaders) and writes a PNG: for figures, the README picture and tests.
+
+use crate::gui::offscreen::Offscreen;
+use crate::gui::{Startup, ViewerApp};
+use anyhow::bail;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Arguments of `roimae render`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RenderArgs {
+    /// A NIfTI file to show (the MNI template with `--demo` or when absent).
+    pub file: Option<PathBuf>,
+    /// Show the built-in demo (MNI template + AAL3).
+    #[arg(long, conflicts_with = "file")]
+    pub demo: bool,
+    /// Show the synthetic 4D demo subject.
+    #[arg(long, conflicts_with_all = ["file", "demo"])]
+    pub demo_subject: bool,
+    /// Output PNG.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Crosshair position in world mm, `x,y,z`.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub crosshair: Option<Vec<f64>>,
+    /// Regions (AAL3 names) or lobes to mask, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Window size in points, `WxH`.
+    #[arg(long, default_value = "1500x950")]
+    pub size: String,
+    /// Pixels per point (2 for print).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f32,
+    /// Radiological orientation.
+    #[arg(long)]
+    pub radiological: bool,
+}
+
+/// Parses `WxH`.
+pub fn parse_size(text: &str) -> Result<[u32; 2], String> {
+    let bad = || format!("--size '{text}' is not WIDTHxHEIGHT (e.g. 1500x950)");
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(200..=8192).contains(&w) || !(200..=8192).contains(&h) {
+        return Err(format!(
+            "--size {w}x{h}: each side must be 200 to 8192 points"
+        ));
+    }
+    Ok([w, h])
+}
+
+/// Renders and writes the PNG.
+pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
+    let size = parse_size(&args.size).map_err(anyhow::Error::msg)?;
+    if !(0.5..=4.0).contains(&args.scale) {
+        bail!("--scale {} must be between 0.5 and 4", args.scale);
+    }
+    if let Some(f) = &args.file
+        && !f.exists()
+    {
+        bail!("{}: no such file; check the path", f.display());
+    }
+    let crosshair = match args.crosshair.as_deref() {
+        None => None,
+        Some(&[x, y, z]) => Some([x, y, z]),
+        Some(other) => bail!("--crosshair needs three numbers x,y,z in mm, got {}", other.len()),
+    };
+    let startup = Startup {
+        file: args.file.clone(),
+        demo_subject: args.demo_subject,
+        regions: args.regions.clone(),
+        crosshair,
+    };
+    let mut off = Offscreen::new().map_err(anyhow::Error::msg)?;
+    let mut app =
+        ViewerApp::new(&startup, Some(&off.render_state), None).map_err(anyhow::Error::msg)?;
+    app.state.scene.radiological = args.radiological;
+    // Wait for a file to finish decoding (the loader runs on its own thread).
+    let start = Instant::now();
+    while app.is_loading() {
+        off.frame(&mut app, size, args.scale, Vec::new())
+            .map_err(anyhow::Error::msg)?;
+        std::thread::sleep(Duration::from_millis(20));
+        if start.elapsed() > Duration::from_secs(600) {
+            bail!("loading took over 10 minutes; giving up");
+        }
+    }
+    if let Some(m) = &app.message
+        && args.file.is_some()
+        && !m.starts_with("opened")
+    {
+        bail!("{m}");
+    }
+    if let Some(c) = crosshair {
+        app.state.scene.set_crosshair(c);
+    }
+    // egui lays out over two passes; the third is drawn.
+    let mut image = None;
+    for _ in 0..3 {
+        image = Some(
+            off.frame(&mut app, size, args.scale, Vec::new())
+                .map_err(anyhow::Error::msg)?,
+        );
+    }
+    let image = image.expect("three frames were rendered");
+    image.save_png(&args.out).map_err(anyhow::Error::msg)?;
+    println!(
+        "wrote {} ({}x{} px) on {}",
+        args.out.display(),
+        image.width,
+        image.height,
+        off.adapter_name()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_and_bad_ones_explain() {
+        assert_eq!(parse_size("800x600"), Ok([800, 600]));
+        assert!(parse_size("800").unwrap_err().contains("WIDTHxHEIGHT"));
+        assert!(parse_size("10x10").unwrap_err().contains("200 to 8192"));
+    }
+}
