@@ -10,6 +10,7 @@ pub mod assets;
 pub mod atlas;
 pub mod cli;
 pub mod data;
+pub mod gui;
 pub mod masking;
 pub mod model;
 pub mod viewer;

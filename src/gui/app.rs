@@ -337,7 +337,7 @@ impl ViewerApp {
                     Color32::from_gray(200)
                 };
                 ui.label(RichText::new(m).color(colour));
-                if ui.small_button("✕").clicked() {
+                if ui.small_button("x").clicked() {
                     self.message = None;
                 }
             }
@@ -436,7 +436,7 @@ impl ViewerApp {
             .show(ctx, |ui| {
                 egui::Grid::new("keys").striped(true).show(ui, |ui| {
                     for (key, _, what) in SHORTCUTS {
-                        ui.monospace(key.symbol_or_name());
+                        ui.monospace(key.name());
                         ui.label(what);
                         ui.end_row();
                     }

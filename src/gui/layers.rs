@@ -6,7 +6,8 @@
 
 use super::slice_render::{Texels, TextureSource};
 use crate::atlas::Atlas;
-use crate::viewer::{MaskSelection, region_colour};
+use crate::viewer::{MaskSelection, region_palette};
+use std::collections::BTreeMap;
 use crate::volume::{Affine, Volume};
 use std::sync::Arc;
 
@@ -109,6 +110,8 @@ pub struct LabelLayer {
     pub texture: Arc<TextureSource>,
     /// Colours and masked flags, rebuilt when the selection changes.
     pub lut: Arc<TextureSource>,
+    /// The colour of each region.
+    pub palette: BTreeMap<u16, [u8; 3]>,
 }
 
 impl LabelLayer {
@@ -125,18 +128,20 @@ impl LabelLayer {
             atlas.labels.grid.dims,
             Texels::Labels(atlas.labels.labels.clone().into()),
         );
-        let lut = label_lut(&atlas, &MaskSelection::default());
+        let palette = region_palette(&atlas.regions);
+        let lut = label_lut(&palette, &MaskSelection::default());
         LabelLayer {
             atlas,
             from_world,
             texture,
             lut,
+            palette,
         }
     }
 
     /// Rebuilds the lookup table after the selection changed.
     pub fn update_selection(&mut self, selection: &MaskSelection) {
-        self.lut = label_lut(&self.atlas, selection);
+        self.lut = label_lut(&self.palette, selection);
     }
 
     /// The region id at `world` (0 = background or outside).
@@ -147,17 +152,12 @@ impl LabelLayer {
 }
 
 /// One RGBA entry per label id: the region colour, alpha 255 when masked.
-fn label_lut(atlas: &Atlas, selection: &MaskSelection) -> Arc<TextureSource> {
-    let max_id = atlas.regions.iter().map(|r| r.id).max().unwrap_or(0) as usize;
+fn label_lut(palette: &BTreeMap<u16, [u8; 3]>, selection: &MaskSelection) -> Arc<TextureSource> {
+    let max_id = palette.keys().max().copied().unwrap_or(0) as usize;
     let mut rows = vec![[0u8; 4]; max_id + 1];
-    for region in atlas.regions.iter() {
-        let [r, g, b] = region_colour(&atlas.regions, region.id);
-        let flag = if selection.contains(region.id) {
-            255
-        } else {
-            0
-        };
-        rows[region.id as usize] = [r, g, b, flag];
+    for (&id, &[r, g, b]) in palette {
+        let flag = if selection.contains(id) { 255 } else { 0 };
+        rows[id as usize] = [r, g, b, flag];
     }
     TextureSource::new(
         "label-lut",

@@ -10,12 +10,13 @@ use egui::{Color32, RichText};
 pub fn region_panel(ui: &mut egui::Ui, state: &mut ViewerState) {
     ui.heading("Regions (checked = masked)");
     ui.horizontal(|ui| {
-        ui.label("Filter");
+        let label = ui.label("Filter");
         ui.add(
             egui::TextEdit::singleline(&mut state.filter)
                 .hint_text("name or lobe")
                 .desired_width(f32::INFINITY),
-        );
+        )
+        .labelled_by(label.id);
     });
     ui.checkbox(
         &mut state.both_hemispheres,
@@ -85,7 +86,7 @@ fn region_row(ui: &mut egui::Ui, state: &mut ViewerState, id: u16) {
     let mut masked = state.selection.contains(id);
     let tokens = state.counts.tokens(id);
     ui.horizontal(|ui| {
-        let [r, g, b] = crate::viewer::region_colour(&state.labels.atlas.regions, id);
+        let [r, g, b] = state.labels.palette.get(&id).copied().unwrap_or([128; 3]);
         let (swatch, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
         ui.painter()
             .rect_filled(swatch, 2.0, Color32::from_rgb(r, g, b));

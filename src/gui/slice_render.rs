@@ -106,7 +106,7 @@ impl ViewUniforms {
         let v3 = |f: &mut Vec<f32>, v: [f32; 3], w: f32| f.extend([v[0], v[1], v[2], w]);
         let m4 = |f: &mut Vec<f32>, m: [[f32; 4]; 4]| {
             for col in 0..4 {
-                f.extend((0..4).map(|row| m[row][col]));
+                f.extend(m.iter().map(|row| row[col]));
             }
         };
         let b = |x: bool| if x { 1.0 } else { 0.0 };
@@ -472,16 +472,17 @@ mod tests {
         // Column-major: the first column of under_from_world is (1, 5, 9, 0).
         assert_eq!(&floats[12..16], &[1.0, 5.0, 9.0, 0.0]);
         assert_eq!(&floats[24..28], &[4.0, 8.0, 12.0, 1.0]);
-        // labels vec4: opacity, fill, hovered, shown.
-        assert_eq!(&floats[52..56], &[0.5, 0.0, 7.0, 1.0]);
+        // window vec4 (low, high, shown, trilinear), then labels (opacity, fill, hovered, shown).
+        assert_eq!(&floats[52..56], &[0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(&floats[56..60], &[0.5, 0.0, 7.0, 1.0]);
     }
 
     #[test]
     fn the_shader_parses_and_validates() {
-        let module = naga::front::wgsl::parse_str(SLICE_SHADER).expect("WGSL parses");
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::empty(),
+        let module = wgpu::naga::front::wgsl::parse_str(SLICE_SHADER).expect("WGSL parses");
+        wgpu::naga::valid::Validator::new(
+            wgpu::naga::valid::ValidationFlags::all(),
+            wgpu::naga::valid::Capabilities::empty(),
         )
         .validate(&module)
         .expect("WGSL validates");

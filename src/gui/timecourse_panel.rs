@@ -69,9 +69,9 @@ pub fn volume_controls(ui: &mut egui::Ui, state: &mut ViewerState, movie: &mut M
             state.step_frame(1);
         }
         let label = if movie.playing {
-            "⏸ Pause"
+            "Pause"
         } else {
-            "⏵ Play"
+            "Play"
         };
         if ui
             .add_enabled(n > 1, egui::Button::new(label))

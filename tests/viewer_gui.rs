@@ -1,0 +1,206 @@
+//! The viewer driven like a user would, through egui_kittest on a real wgpu
+//! adapter (Mesa lavapipe in CI): checkbox masking, clicking a region in a
+//! slice, the filter, keyboard stepping, and a snapshot of the demo layout.
+
+use egui::accesskit::Role;
+use egui::{Event, Key, Modifiers, PointerButton, Pos2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use roimae::gui::slice_geometry::ViewAxis;
+use roimae::gui::slice_view::screen_of;
+use roimae::gui::{Startup, ViewerApp};
+
+fn harness(startup: Startup) -> Harness<'static, ViewerApp> {
+    let mut h = Harness::builder()
+        .wgpu()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| {
+            cc.egui_ctx.set_visuals(egui::Visuals::dark());
+            ViewerApp::new(&startup, cc.wgpu_render_state.as_ref(), None).expect("viewer starts")
+        });
+    h.run();
+    h
+}
+
+fn region_id(h: &Harness<'_, ViewerApp>, name: &str) -> u16 {
+    h.state().state.labels.atlas.regions.by_name(name).unwrap().id
+}
+
+/// A world point inside `name` whose neighbours (±3 mm) carry the same label.
+fn interior_point(h: &Harness<'_, ViewerApp>, name: &str) -> [f64; 3] {
+    let id = region_id(h, name);
+    let labels = &h.state().state.labels.atlas.labels;
+    let [nx, ny, nz] = labels.grid.dims;
+    let mut best = None;
+    for k in 3..nz - 3 {
+        for j in 3..ny - 3 {
+            for i in 3..nx - 3 {
+                if labels.at(i, j, k) != id {
+                    continue;
+                }
+                let inside = (-3i64..=3).all(|d| {
+                    let (a, b, c) = (i as i64, j as i64, k as i64);
+                    [(a + d, b, c), (a, b + d, c), (a, b, c + d)]
+                        .iter()
+                        .all(|&(x, y, z)| labels.at(x as usize, y as usize, z as usize) == id)
+                });
+                if inside {
+                    best = Some([i, j, k]);
+                }
+            }
+        }
+    }
+    labels.grid.world(best.expect("the region has an interior voxel"))
+}
+
+fn click_at(h: &mut Harness<'_, ViewerApp>, pos: Pos2) {
+    h.event(Event::PointerMoved(pos));
+    h.run();
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+    }
+    h.run();
+}
+
+#[test]
+fn clicking_a_region_checkbox_masks_it() {
+    let mut h = harness(Startup::default());
+    let hippo = region_id(&h, "Hippocampus_L");
+    assert!(!h.state().state.selection.contains(hippo));
+    h.get_by_label_contains("limbic (0/").click();
+    h.run();
+    h.get_by_label("Hippocampus_L").click();
+    h.run();
+    let s = &h.state().state;
+    assert!(s.selection.contains(hippo));
+    assert_eq!(s.selection.len(), 1, "only the clicked region");
+    assert_eq!(s.summary.regions, 1);
+    assert!(s.summary.masked_voxels > 0);
+    // The header count follows.
+    h.get_by_label_contains("limbic (1/");
+}
+
+#[test]
+fn clicking_inside_a_region_in_each_slice_toggles_that_region() {
+    let mut h = harness(Startup::default());
+    let world = interior_point(&h, "Precentral_R");
+    let id = region_id(&h, "Precentral_R");
+    h.state_mut().state.scene.set_crosshair(world);
+    h.run();
+    for (n, axis) in ViewAxis::ALL.into_iter().enumerate() {
+        let rect = h.state().view_rects[axis as usize].expect("views are laid out");
+        let pos = screen_of(&h.state().state, axis, rect, world);
+        click_at(&mut h, pos);
+        let s = &h.state().state;
+        assert_eq!(s.hovered_region(), id, "{axis:?}: the hovered region is named");
+        assert_eq!(
+            s.selection.contains(id),
+            n % 2 == 0,
+            "{axis:?}: the click toggles Precentral_R"
+        );
+    }
+    // Right-click moves the crosshair instead and toggles nothing.
+    let before = h.state().state.selection.clone();
+    let rect = h.state().view_rects[0].unwrap();
+    let target = rect.center() + egui::vec2(40.0, 25.0);
+    h.event(Event::PointerMoved(target));
+    h.run();
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos: target,
+            button: PointerButton::Secondary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+    }
+    h.run();
+    let s = &h.state().state;
+    assert_eq!(s.selection, before);
+    let expected = roimae::gui::slice_view::world_at(s, ViewAxis::Axial, rect, target);
+    assert!((s.scene.crosshair[0] - expected[0]).abs() < 1e-6);
+    assert!((s.scene.crosshair[1] - expected[1]).abs() < 1e-6);
+}
+
+#[test]
+fn both_hemispheres_masks_the_partner_too() {
+    let mut h = harness(Startup::default());
+    h.state_mut().state.both_hemispheres = true;
+    let world = interior_point(&h, "Precentral_R");
+    h.state_mut().state.scene.set_crosshair(world);
+    h.run();
+    let rect = h.state().view_rects[0].unwrap();
+    let pos = screen_of(&h.state().state, ViewAxis::Axial, rect, world);
+    click_at(&mut h, pos);
+    let s = &h.state().state;
+    assert!(s.selection.contains(region_id(&h, "Precentral_R")));
+    assert!(s.selection.contains(region_id(&h, "Precentral_L")));
+}
+
+#[test]
+fn the_filter_narrows_the_region_list() {
+    let mut h = harness(Startup::default());
+    let filter = h.get_by_role_and_label(Role::TextInput, "Filter");
+    filter.focus();
+    filter.type_text("hippo");
+    h.run();
+    assert_eq!(h.state().state.filter, "hippo");
+    // Matching lobes open; only the (para)hippocampi remain.
+    for name in ["Hippocampus_L", "Hippocampus_R", "ParaHippocampal_L", "ParaHippocampal_R"] {
+        h.get_by_label(name);
+    }
+    assert!(h.query_by_label("Precentral_L").is_none());
+    assert!(h.query_by_label_contains("frontal (").is_none());
+    // "all" now masks just the four shown regions.
+    h.get_all_by_label("all").next().unwrap().click();
+    h.run();
+    assert_eq!(h.state().state.selection.len(), 4);
+}
+
+#[test]
+fn keys_step_volumes_and_slices_and_toggle_orientation() {
+    let mut h = harness(Startup {
+        demo_subject: true,
+        ..Default::default()
+    });
+    assert!(h.state().state.underlay.frames() > 1);
+    h.key_press(Key::Period);
+    h.run();
+    assert_eq!(h.state().state.underlay.frame, 1);
+    h.key_press(Key::Comma);
+    h.key_press(Key::Comma);
+    h.run();
+    let last = h.state().state.underlay.frames() - 1;
+    assert_eq!(h.state().state.underlay.frame, last, "stepping back wraps");
+
+    let z = h.state().state.scene.crosshair[2];
+    h.key_press(Key::PageUp);
+    h.run();
+    assert!((h.state().state.scene.crosshair[2] - (z + 2.0)).abs() < 1e-9, "one 2 mm slice up");
+
+    assert!(!h.state().state.scene.radiological);
+    h.key_press(Key::O);
+    h.run();
+    assert!(h.state().state.scene.radiological);
+    h.get_by_label_contains("RADIOLOGICAL");
+
+    h.key_press(Key::Questionmark);
+    h.run();
+    assert!(h.state().help_open);
+    h.get_by_label("reset zoom, pan and crosshair");
+}
+
+#[test]
+fn demo_layout_snapshot() {
+    let mut h = harness(Startup {
+        regions: vec!["Hippocampus_L".into(), "Hippocampus_R".into(), "cerebellum".into()],
+        crosshair: Some([-25.0, -20.0, -12.0]),
+        ..Default::default()
+    });
+    h.run();
+    h.snapshot("viewer_demo");
+}
