@@ -101,7 +101,7 @@ impl Offscreen {
     }
 
     /// Renders an egui pass into a texture and reads it back.
-    fn render(&mut self, output: egui::FullOutput) -> Result<RgbaImage, String> {
+    fn render(&mut self, mut output: egui::FullOutput) -> Result<RgbaImage, String> {
         let rs = &self.render_state;
         let ppp = output.pixels_per_point;
         let size = self.ctx.content_rect().size() * ppp;
@@ -110,11 +110,11 @@ impl Offscreen {
             size_in_pixels: [width, height],
             pixels_per_point: ppp,
         };
-        let tessellated = self.ctx.tessellate(output.shapes, ppp);
+        let tessellated = self.ctx.tessellate(std::mem::take(&mut output.shapes), ppp);
         let mut renderer = rs.renderer.write();
-        for (id, deltas) in &output.textures_delta.set {
+        for (id, deltas) in output.textures_delta.set.drain() {
             for delta in deltas {
-                renderer.update_texture(&rs.device, &rs.queue, *id, delta);
+                renderer.update_texture(&rs.device, &rs.queue, id, &delta);
             }
         }
         let mut encoder = rs.device.create_command_encoder(&Default::default());
@@ -153,8 +153,8 @@ impl Offscreen {
                 .forget_lifetime();
             renderer.render(&mut pass, &tessellated, &screen);
         }
-        for id in &output.textures_delta.free {
-            renderer.free_texture(id);
+        for id in output.textures_delta.free.drain() {
+            renderer.free_texture(&id);
         }
         drop(renderer);
         // Read back: rows padded to 256 bytes.

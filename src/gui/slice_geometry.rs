@@ -236,9 +236,35 @@ impl Scene {
         self.crosshair = [0, 1, 2].map(|a| world[a].clamp(self.bounds.min[a], self.bounds.max[a]));
     }
 
-    /// Zooms by `factor` (clamped to 0.5..=40).
+    /// Zooms by `factor` (clamped to 0.5..=400) about each view's centre.
     pub fn zoom_by(&mut self, factor: f64) {
-        self.zoom = (self.zoom * factor).clamp(0.5, 40.0);
+        self.zoom = (self.zoom * factor).clamp(0.5, 400.0);
+    }
+
+    /// Zooms by `factor` keeping the world point under `offset` (points
+    /// from the centre of a `size` view of `axis`) where it is on screen.
+    pub fn zoom_at(&mut self, axis: ViewAxis, size: [f64; 2], offset: [f64; 2], factor: f64) {
+        let anchor = self.camera(axis, size).world_at(offset);
+        self.zoom_by(factor);
+        let after = self.camera(axis, size).world_at(offset);
+        let (right, down) = axis.screen_axes(self.radiological);
+        let d = [0, 1, 2].map(|a| after[a] - anchor[a]);
+        let pan = &mut self.pan[axis as usize];
+        pan[0] += (0..3).map(|a| d[a] * right[a]).sum::<f64>();
+        pan[1] += (0..3).map(|a| d[a] * down[a]).sum::<f64>();
+    }
+
+    /// Pans every view so that `world` is at its centre.
+    pub fn centre_views_on(&mut self, world: [f64; 3]) {
+        let c = self.bounds.centre();
+        let d = [0, 1, 2].map(|a| c[a] - world[a]);
+        for axis in ViewAxis::ALL {
+            let (right, down) = axis.screen_axes(self.radiological);
+            self.pan[axis as usize] = [
+                (0..3).map(|a| d[a] * right[a]).sum(),
+                (0..3).map(|a| d[a] * down[a]).sum(),
+            ];
+        }
     }
 }
 
@@ -313,6 +339,30 @@ mod tests {
         z.zoom_by(2.0);
         let cam2 = z.camera(ViewAxis::Axial, [400.0, 400.0]);
         assert!((cam.mm_per_point / cam2.mm_per_point - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn zooming_at_a_point_keeps_it_under_the_mouse() {
+        let mut s = scene();
+        let size = [300.0, 240.0];
+        let offset = [70.0, -40.0];
+        for axis in ViewAxis::ALL {
+            let before = s.camera(axis, size).world_at(offset);
+            s.zoom_at(axis, size, offset, 3.0);
+            let after = s.camera(axis, size).world_at(offset);
+            for a in 0..3 {
+                assert!((before[a] - after[a]).abs() < 1e-9, "{axis:?}");
+            }
+        }
+        s.centre_views_on([10.0, -30.0, 25.0]);
+        for axis in ViewAxis::ALL {
+            let c = s.camera(axis, size).world_at([0.0, 0.0]);
+            for a in 0..3 {
+                if a != axis.normal() {
+                    assert!((c[a] - [10.0, -30.0, 25.0][a]).abs() < 1e-9);
+                }
+            }
+        }
     }
 
     #[test]

@@ -68,7 +68,11 @@ pub fn slice_view(
         });
         for (dy, zoom) in wheel {
             if zoom {
-                state.scene.zoom_by(if dy > 0.0 { 1.15 } else { 1.0 / 1.15 });
+                let c = rect.center();
+                let size = [rect.width() as f64, rect.height() as f64];
+                let offset = [(pos.x - c.x) as f64, (pos.y - c.y) as f64];
+                let factor = if dy > 0.0 { 1.15 } else { 1.0 / 1.15 };
+                state.scene.zoom_at(axis, size, offset, factor);
             } else {
                 let step = state.slice_step();
                 state.scene.step_slice(axis, dy.signum() as f64, step);
