@@ -1,5 +1,6 @@
-//! `roimae bench scan|mae`: throughput of the selective scan and of MAE
-//! training steps on the CPU (Flex) or the GPU (wgpu).
+//! `roimae bench scan|mae|viewer`: throughput of the selective scan and of
+//! MAE training steps on the CPU (Flex) or the GPU (wgpu), and viewer frame
+//! times.
 
 use crate::model::bench::{Measurement, ScanShape, bench_mae, bench_scan};
 use crate::model::{Backend, ModelConfig, ScanImpl};
@@ -57,6 +58,19 @@ pub enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Viewer frame times off screen on the wgpu adapter (template hover,
+    /// 96³×200 run hover and volume scrubbing).
+    Viewer {
+        /// Timed frames per scenario.
+        #[arg(long, default_value_t = 100)]
+        frames: usize,
+        /// Window size in points, `WxH`.
+        #[arg(long, default_value = "1500x950")]
+        size: String,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs `roimae bench`.
@@ -103,6 +117,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     .map_err(anyhow::Error::msg)?,
                 *json,
             )?;
+        }
+        BenchWhat::Viewer { frames, size, json } => {
+            let size = super::render::parse_size(size).map_err(anyhow::Error::msg)?;
+            for t in crate::gui::bench::bench_viewer((*frames).max(1), size).map_err(anyhow::Error::msg)? {
+                if *json {
+                    println!("{}", serde_json::to_string(&t)?);
+                } else {
+                    println!(
+                        "{:<48} {:>7.2} ms mean {:>7.2} ms p95 {:>7.2} ms max, egui pass {:>6.2} ms ({} frames, {})",
+                        t.scenario, t.mean_ms, t.p95_ms, t.max_ms, t.ui_mean_ms, t.frames, t.adapter
+                    );
+                }
+            }
         }
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! widgets only draw and forward input.
 
 pub mod app;
+pub mod bench;
 pub mod keys;
 pub mod layers;
 pub mod location_bar;

@@ -43,6 +43,8 @@ pub struct Offscreen {
     pub render_state: RenderState,
     /// The egui context the viewer runs in.
     pub ctx: egui::Context,
+    /// The frame texture, kept while the size stays the same.
+    target: Option<wgpu::Texture>,
 }
 
 impl Offscreen {
@@ -69,7 +71,11 @@ impl Offscreen {
         })?;
         let ctx = egui::Context::default();
         ctx.set_visuals(egui::Visuals::dark());
-        Ok(Offscreen { render_state, ctx })
+        Ok(Offscreen {
+            render_state,
+            ctx,
+            target: None,
+        })
     }
 
     /// The adapter's name and backend.
@@ -97,11 +103,36 @@ impl Offscreen {
         };
         self.ctx.set_pixels_per_point(scale);
         let output = self.ctx.run_ui(input, |ui| app.show(ui));
-        self.render(output)
+        self.render(output, true)
     }
 
-    /// Renders an egui pass into a texture and reads it back.
-    fn render(&mut self, mut output: egui::FullOutput) -> Result<RgbaImage, String> {
+    /// Time of one frame at scale 1 (egui pass, draw, GPU finished),
+    /// without reading the image back, and the part spent in the egui pass.
+    pub fn frame_time(
+        &mut self,
+        app: &mut ViewerApp,
+        size: [u32; 2],
+        events: Vec<egui::Event>,
+    ) -> Result<(Duration, Duration), String> {
+        let start = std::time::Instant::now();
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(size[0] as f32, size[1] as f32),
+            )),
+            events,
+            ..Default::default()
+        };
+        self.ctx.set_pixels_per_point(1.0);
+        let output = self.ctx.run_ui(input, |ui| app.show(ui));
+        let ui = start.elapsed();
+        self.render(output, false)?;
+        Ok((start.elapsed(), ui))
+    }
+
+    /// Renders an egui pass into a texture and waits for the GPU; reads the
+    /// pixels back when `read_back` (else the image has no pixels).
+    fn render(&mut self, mut output: egui::FullOutput, read_back: bool) -> Result<RgbaImage, String> {
         let rs = &self.render_state;
         let ppp = output.pixels_per_point;
         let size = self.ctx.content_rect().size() * ppp;
@@ -120,20 +151,27 @@ impl Offscreen {
         let mut encoder = rs.device.create_command_encoder(&Default::default());
         let user =
             renderer.update_buffers(&rs.device, &rs.queue, &mut encoder, &tessellated, &screen);
-        let texture = rs.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("roimae offscreen frame"),
-            size: wgpu::Extent3d {
-                width,
-                height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: rs.target_format,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-            view_formats: &[],
-        });
+        let reuse = self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.width() == width && t.height() == height);
+        if !reuse {
+            self.target = Some(rs.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("roimae offscreen frame"),
+                size: wgpu::Extent3d {
+                    width,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: rs.target_format,
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                view_formats: &[],
+            }));
+        }
+        let texture = self.target.as_ref().expect("the target was just made");
         let view = texture.create_view(&Default::default());
         {
             let mut pass = encoder
@@ -157,6 +195,22 @@ impl Offscreen {
             renderer.free_texture(&id);
         }
         drop(renderer);
+        if !read_back {
+            let index = rs
+                .queue
+                .submit(user.into_iter().chain(std::iter::once(encoder.finish())));
+            rs.device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(index),
+                    timeout: Some(Duration::from_secs(60)),
+                })
+                .map_err(|e| format!("the GPU did not finish the frame: {e}"))?;
+            return Ok(RgbaImage {
+                width,
+                height,
+                pixels: Vec::new(),
+            });
+        }
         // Read back: rows padded to 256 bytes.
         let row = 4 * width as usize;
         let padded = row.div_ceil(256) * 256;
