@@ -204,3 +204,51 @@ fn demo_layout_snapshot() {
     h.run();
     h.snapshot("viewer_demo");
 }
+
+#[test]
+fn a_bad_file_shows_a_message_and_keeps_the_viewer_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.nii");
+    // A real header cut short: the data the header promises are missing.
+    let good = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/functional.nii")).unwrap();
+    std::fs::write(&bad, &good[..good.len() / 2]).unwrap();
+    let mut h = harness(Startup {
+        file: Some(bad.clone()),
+        ..Default::default()
+    });
+    for _ in 0..200 {
+        h.run();
+        if !h.state().is_loading() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let app = h.state();
+    assert!(!app.is_loading());
+    let message = app.message.clone().expect("an error message is shown");
+    assert!(message.contains("broken.nii"), "{message}");
+    assert!(!message.contains('\n'), "one line: {message}");
+    assert!(app.state.underlay.name.contains("template"), "the template stays");
+    h.get_by_label_contains("broken.nii");
+}
+
+#[test]
+fn a_4d_file_opens_in_the_background_and_its_time_course_shows() {
+    let path = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/nitime_fmri1.nii.gz"));
+    let mut h = harness(Startup {
+        file: Some(path),
+        ..Default::default()
+    });
+    for _ in 0..300 {
+        h.run();
+        if !h.state().is_loading() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let app = h.state();
+    assert_eq!(app.state.underlay.frames(), 40);
+    assert_eq!(app.state.underlay.volume.grid.dims, [10, 10, 18]);
+    h.get_by_label_contains("volume 0 of 40 (0-based)");
+    h.get_by_label_contains("Time course at voxel");
+}

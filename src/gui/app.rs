@@ -397,6 +397,7 @@ impl ViewerApp {
             100.0 * s.summary.brain_fraction,
             s.summary.masked_tokens
         ));
+        colour_bar(ui, s.display.colour_map, s.display.range);
         ui.label(
             RichText::new(
                 "filled = masked, outline = not masked, white = under the mouse · ? for keys",
@@ -457,6 +458,27 @@ impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }
+}
+
+/// A horizontal colour bar of `map` labelled with the display range.
+fn colour_bar(ui: &mut egui::Ui, map: ColorMap, range: (f32, f32)) {
+    let width = ui.available_width().min(320.0);
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 14.0), egui::Sense::hover());
+    let lut = map.lut();
+    let n = lut.len();
+    for (i, c) in lut.iter().enumerate() {
+        let x0 = rect.left() + rect.width() * i as f32 / n as f32;
+        let x1 = rect.left() + rect.width() * (i + 1) as f32 / n as f32;
+        let r = Rect::from_min_max(egui::pos2(x0, rect.top()), egui::pos2(x1 + 0.5, rect.bottom()));
+        ui.painter().rect_filled(r, 0.0, Color32::from_rgb(c[0], c[1], c[2]));
+    }
+    ui.horizontal(|ui| {
+        ui.set_width(width);
+        ui.label(RichText::new(format!("{:.4}", range.0)).small());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.label(RichText::new(format!("{:.4}", range.1)).small());
+        });
+    });
 }
 
 /// The colour map as a lookup texture.
