@@ -23,7 +23,14 @@ fn harness(startup: Startup) -> Harness<'static, ViewerApp> {
 }
 
 fn region_id(h: &Harness<'_, ViewerApp>, name: &str) -> u16 {
-    h.state().state.labels.atlas.regions.by_name(name).unwrap().id
+    h.state()
+        .state
+        .labels
+        .atlas
+        .regions
+        .by_name(name)
+        .unwrap()
+        .id
 }
 
 /// A world point inside `name` whose neighbours (±3 mm) carry the same label.
@@ -50,7 +57,9 @@ fn interior_point(h: &Harness<'_, ViewerApp>, name: &str) -> [f64; 3] {
             }
         }
     }
-    labels.grid.world(best.expect("the region has an interior voxel"))
+    labels
+        .grid
+        .world(best.expect("the region has an interior voxel"))
 }
 
 fn click_at(h: &mut Harness<'_, ViewerApp>, pos: Pos2) {
@@ -97,7 +106,11 @@ fn clicking_inside_a_region_in_each_slice_toggles_that_region() {
         let pos = screen_of(&h.state().state, axis, rect, world);
         click_at(&mut h, pos);
         let s = &h.state().state;
-        assert_eq!(s.hovered_region(), id, "{axis:?}: the hovered region is named");
+        assert_eq!(
+            s.hovered_region(),
+            id,
+            "{axis:?}: the hovered region is named"
+        );
         assert_eq!(
             s.selection.contains(id),
             n % 2 == 0,
@@ -150,7 +163,12 @@ fn the_filter_narrows_the_region_list() {
     h.run();
     assert_eq!(h.state().state.filter, "hippo");
     // Matching lobes open; only the (para)hippocampi remain.
-    for name in ["Hippocampus_L", "Hippocampus_R", "ParaHippocampal_L", "ParaHippocampal_R"] {
+    for name in [
+        "Hippocampus_L",
+        "Hippocampus_R",
+        "ParaHippocampal_L",
+        "ParaHippocampal_R",
+    ] {
         h.get_by_label(name);
     }
     assert!(h.query_by_label("Precentral_L").is_none());
@@ -180,7 +198,10 @@ fn keys_step_volumes_and_slices_and_toggle_orientation() {
     let z = h.state().state.scene.crosshair[2];
     h.key_press(Key::PageUp);
     h.run();
-    assert!((h.state().state.scene.crosshair[2] - (z + 2.0)).abs() < 1e-9, "one 2 mm slice up");
+    assert!(
+        (h.state().state.scene.crosshair[2] - (z + 2.0)).abs() < 1e-9,
+        "one 2 mm slice up"
+    );
 
     assert!(!h.state().state.scene.radiological);
     h.key_press(Key::O);
@@ -197,7 +218,11 @@ fn keys_step_volumes_and_slices_and_toggle_orientation() {
 #[test]
 fn demo_layout_snapshot() {
     let mut h = harness(Startup {
-        regions: vec!["Hippocampus_L".into(), "Hippocampus_R".into(), "cerebellum".into()],
+        regions: vec![
+            "Hippocampus_L".into(),
+            "Hippocampus_R".into(),
+            "cerebellum".into(),
+        ],
         crosshair: Some([-25.0, -20.0, -12.0]),
         ..Default::default()
     });
@@ -210,7 +235,11 @@ fn a_bad_file_shows_a_message_and_keeps_the_viewer_usable() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("broken.nii");
     // A real header cut short: the data the header promises are missing.
-    let good = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/functional.nii")).unwrap();
+    let good = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/functional.nii"
+    ))
+    .unwrap();
     std::fs::write(&bad, &good[..good.len() / 2]).unwrap();
     let mut h = harness(Startup {
         file: Some(bad.clone()),
@@ -228,13 +257,19 @@ fn a_bad_file_shows_a_message_and_keeps_the_viewer_usable() {
     let message = app.message.clone().expect("an error message is shown");
     assert!(message.contains("broken.nii"), "{message}");
     assert!(!message.contains('\n'), "one line: {message}");
-    assert!(app.state.underlay.name.contains("template"), "the template stays");
+    assert!(
+        app.state.underlay.name.contains("template"),
+        "the template stays"
+    );
     h.get_by_label_contains("broken.nii");
 }
 
 #[test]
 fn a_4d_file_opens_in_the_background_and_its_time_course_shows() {
-    let path = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/nitime_fmri1.nii.gz"));
+    let path = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/nitime_fmri1.nii.gz"
+    ));
     let mut h = harness(Startup {
         file: Some(path),
         ..Default::default()

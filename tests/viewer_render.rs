@@ -16,7 +16,11 @@ const SIZE: [u32; 2] = [1200, 800];
 
 fn open(off: &Offscreen, file: Option<&str>) -> ViewerApp {
     let startup = Startup {
-        file: file.map(|f| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(f)),
+        file: file.map(|f| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data")
+                .join(f)
+        }),
         ..Default::default()
     };
     ViewerApp::new(&startup, Some(&off.render_state), None).expect("viewer starts")
@@ -25,7 +29,10 @@ fn open(off: &Offscreen, file: Option<&str>) -> ViewerApp {
 fn render(off: &mut Offscreen, app: &mut ViewerApp) -> RgbaImage {
     let mut image = None;
     for _ in 0..3 {
-        image = Some(off.frame(app, SIZE, 1.0, Vec::new()).expect("frame renders"));
+        image = Some(
+            off.frame(app, SIZE, 1.0, Vec::new())
+                .expect("frame renders"),
+        );
     }
     image.unwrap()
 }
@@ -126,7 +133,8 @@ fn masked_regions_are_blended_with_their_colour() {
         .flat_map(|k| (3..ny - 3).flat_map(move |j| (3..nx - 3).map(move |i| [i, j, k])))
         .find(|&[i, j, k]| {
             (0..7usize).all(|a| {
-                (0..7usize).all(|b| (0..7usize).all(|c| labels.at(i + a - 3, j + b - 3, k + c - 3) == id))
+                (0..7usize)
+                    .all(|b| (0..7usize).all(|c| labels.at(i + a - 3, j + b - 3, k + c - 3) == id))
             })
         })
         .expect("Precentral_R has an interior voxel");
@@ -138,7 +146,10 @@ fn masked_regions_are_blended_with_their_colour() {
     app.state.display.label_opacity = 0.6;
     let image = render(&mut off, &mut app);
     let under_ijk = app.state.underlay.voxel_at(world).unwrap();
-    let grey = expected_grey(app.state.underlay.value(under_ijk).unwrap(), app.state.display.range) as f32;
+    let grey = expected_grey(
+        app.state.underlay.value(under_ijk).unwrap(),
+        app.state.display.range,
+    ) as f32;
     let colour = app.state.labels.palette[&id];
     for axis in ViewAxis::ALL {
         let rect = app.view_rects[axis as usize].unwrap();
@@ -157,7 +168,10 @@ fn masked_regions_are_blended_with_their_colour() {
     let image = render(&mut off, &mut app);
     let rect = app.view_rects[0].unwrap();
     let px = pixel_at(&image, screen_of(&app.state, ViewAxis::Axial, rect, world));
-    assert!(px[..3].iter().all(|&p| (p as f32 - grey).abs() <= 2.0), "{px:?} vs grey {grey}");
+    assert!(
+        px[..3].iter().all(|&p| (p as f32 - grey).abs() <= 2.0),
+        "{px:?} vs grey {grey}"
+    );
 }
 
 #[test]
@@ -165,7 +179,15 @@ fn the_render_command_writes_a_png_of_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo.png");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_roimae"))
-        .args(["render", "--demo", "--size", "900x600", "--regions", "limbic", "--out"])
+        .args([
+            "render",
+            "--demo",
+            "--size",
+            "900x600",
+            "--regions",
+            "limbic",
+            "--out",
+        ])
         .arg(&out)
         .status()
         .unwrap();
@@ -185,5 +207,11 @@ fn the_render_command_writes_a_png_of_the_demo() {
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("Hipocampus_L"), "{err}");
-    assert_eq!(err.trim().lines().filter(|l| l.starts_with("roimae: error")).count(), 1);
+    assert_eq!(
+        err.trim()
+            .lines()
+            .filter(|l| l.starts_with("roimae: error"))
+            .count(),
+        1
+    );
 }

@@ -120,13 +120,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
         BenchWhat::Viewer { frames, size, json } => {
             let size = super::render::parse_size(size).map_err(anyhow::Error::msg)?;
-            for t in crate::gui::bench::bench_viewer((*frames).max(1), size).map_err(anyhow::Error::msg)? {
+            for t in crate::gui::bench::bench_viewer((*frames).max(1), size)
+                .map_err(anyhow::Error::msg)?
+            {
                 if *json {
                     println!("{}", serde_json::to_string(&t)?);
                 } else {
                     println!(
                         "{:<48} {:>7.2} ms mean {:>7.2} ms p95 {:>7.2} ms max, egui pass {:>6.2} ms ({} frames, {})",
-                        t.scenario, t.mean_ms, t.p95_ms, t.max_ms, t.ui_mean_ms, t.frames, t.adapter
+                        t.scenario,
+                        t.mean_ms,
+                        t.p95_ms,
+                        t.max_ms,
+                        t.ui_mean_ms,
+                        t.frames,
+                        t.adapter
                     );
                 }
             }

@@ -66,7 +66,10 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     let crosshair = match args.crosshair.as_deref() {
         None => None,
         Some(&[x, y, z]) => Some([x, y, z]),
-        Some(other) => bail!("--crosshair needs three numbers x,y,z in mm, got {}", other.len()),
+        Some(other) => bail!(
+            "--crosshair needs three numbers x,y,z in mm, got {}",
+            other.len()
+        ),
     };
     let startup = Startup {
         file: args.file.clone(),

@@ -469,8 +469,12 @@ fn colour_bar(ui: &mut egui::Ui, map: ColorMap, range: (f32, f32)) {
     for (i, c) in lut.iter().enumerate() {
         let x0 = rect.left() + rect.width() * i as f32 / n as f32;
         let x1 = rect.left() + rect.width() * (i + 1) as f32 / n as f32;
-        let r = Rect::from_min_max(egui::pos2(x0, rect.top()), egui::pos2(x1 + 0.5, rect.bottom()));
-        ui.painter().rect_filled(r, 0.0, Color32::from_rgb(c[0], c[1], c[2]));
+        let r = Rect::from_min_max(
+            egui::pos2(x0, rect.top()),
+            egui::pos2(x1 + 0.5, rect.bottom()),
+        );
+        ui.painter()
+            .rect_filled(r, 0.0, Color32::from_rgb(c[0], c[1], c[2]));
     }
     ui.horizontal(|ui| {
         ui.set_width(width);

@@ -49,7 +49,11 @@ pub fn synthetic_run(n: usize, frames: usize) -> Volume {
         for k in 0..n {
             for j in 0..n {
                 for i in 0..n {
-                    let (x, y, z) = (i as f32 / n as f32, j as f32 / n as f32, k as f32 / n as f32);
+                    let (x, y, z) = (
+                        i as f32 / n as f32,
+                        j as f32 / n as f32,
+                        k as f32 / n as f32,
+                    );
                     let r2 = (x - 0.5).powi(2) + (y - 0.5).powi(2) + (z - 0.5).powi(2);
                     let brain = if r2 < 0.16 { 1000.0 } else { 0.0 };
                     let wave = ((x * 9.0 + phase).sin() * (y * 7.0).cos() + z * 3.0).sin();
@@ -116,24 +120,42 @@ pub fn bench_viewer(frames: usize, size: [u32; 2]) -> Result<Vec<FrameTimes>, St
     let mut out = Vec::new();
 
     let mut app = ViewerApp::new(&Startup::default(), Some(&off.render_state), None)?;
-    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| hover_path(app, f))?;
-    out.push(stats("hover, 1 mm template (197x233x189) + AAL3", &adapter, ms));
+    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
+        hover_path(app, f)
+    })?;
+    out.push(stats(
+        "hover, 1 mm template (197x233x189) + AAL3",
+        &adapter,
+        ms,
+    ));
 
     app.state.display.labels_shown = false;
     app.state.display.trilinear = false;
-    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| hover_path(app, f))?;
-    out.push(stats("hover, template, atlas hidden, nearest", &adapter, ms));
+    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
+        hover_path(app, f)
+    })?;
+    out.push(stats(
+        "hover, template, atlas hidden, nearest",
+        &adapter,
+        ms,
+    ));
     app.state.display.labels_shown = true;
     app.state.display.trilinear = true;
 
     let run = Arc::new(synthetic_run(96, 200));
     app.state.set_underlay("synthetic 96^3 x 200", run)?;
-    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| hover_path(app, f))?;
+    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
+        hover_path(app, f)
+    })?;
     out.push(stats("hover, 96^3 x 200 run + AAL3", &adapter, ms));
     let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
         app.state.set_frame(f % 200);
         hover_path(app, f)
     })?;
-    out.push(stats("scrub volumes (upload per frame), 96^3 x 200", &adapter, ms));
+    out.push(stats(
+        "scrub volumes (upload per frame), 96^3 x 200",
+        &adapter,
+        ms,
+    ));
     Ok(out)
 }

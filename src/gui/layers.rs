@@ -7,8 +7,8 @@
 use super::slice_render::{Texels, TextureSource};
 use crate::atlas::Atlas;
 use crate::viewer::{MaskSelection, region_palette};
-use std::collections::BTreeMap;
 use crate::volume::{Affine, Volume};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Row-major 4x4 f32 matrix of an affine.

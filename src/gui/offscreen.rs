@@ -132,7 +132,11 @@ impl Offscreen {
 
     /// Renders an egui pass into a texture and waits for the GPU; reads the
     /// pixels back when `read_back` (else the image has no pixels).
-    fn render(&mut self, mut output: egui::FullOutput, read_back: bool) -> Result<RgbaImage, String> {
+    fn render(
+        &mut self,
+        mut output: egui::FullOutput,
+        read_back: bool,
+    ) -> Result<RgbaImage, String> {
         let rs = &self.render_state;
         let ppp = output.pixels_per_point;
         let size = self.ctx.content_rect().size() * ppp;

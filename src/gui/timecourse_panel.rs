@@ -68,11 +68,7 @@ pub fn volume_controls(ui: &mut egui::Ui, state: &mut ViewerState, movie: &mut M
         {
             state.step_frame(1);
         }
-        let label = if movie.playing {
-            "Pause"
-        } else {
-            "Play"
-        };
+        let label = if movie.playing { "Pause" } else { "Play" };
         if ui
             .add_enabled(n > 1, egui::Button::new(label))
             .on_hover_text("movie mode (space)")
