@@ -287,3 +287,47 @@ fn a_4d_file_opens_in_the_background_and_its_time_course_shows() {
     h.get_by_label_contains("volume 0 of 40 (0-based)");
     h.get_by_label_contains("Time course at voxel");
 }
+
+#[test]
+fn the_selection_saves_as_a_run_mask_and_loads_back() {
+    use roimae::gui::side_panels::{load_from, save_to};
+    use roimae::masking::{MaskLevel, MaskStrategy};
+    let mut app = ViewerApp::new(&Startup::default(), None, None).unwrap();
+    let s = &mut app.state;
+    let names = ["Hippocampus_L", "Amygdala_R"];
+    for n in names {
+        let id = s.labels.atlas.regions.by_name(n).unwrap().id;
+        s.toggle_region(id);
+    }
+    s.set_regions(s.labels.atlas.regions.in_group(roimae::atlas::Lobe::Cerebellum).map(|r| r.id).collect(), true);
+    s.set_token_grid(roimae::data::GridChoice::Mni4mm);
+    let before = s.selection.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mask.toml");
+    let msg = save_to(s, MaskLevel::Voxel, &path);
+    assert!(msg.starts_with("saved"), "{msg}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("preset = \"mni4mm\""), "{text}");
+    assert!(text.contains("\"cerebellum\""), "whole lobes are written as lobes: {text}");
+
+    let mut fresh = ViewerApp::new(&Startup::default(), None, None).unwrap();
+    let mut level = MaskLevel::Token;
+    let msg = load_from(&mut fresh.state, &mut level, &path);
+    assert!(msg.starts_with("loaded"), "{msg}");
+    assert_eq!(fresh.state.selection, before);
+    assert_eq!(level, MaskLevel::Voxel);
+    assert_eq!(fresh.state.token_grid, roimae::data::GridChoice::Mni4mm);
+    assert_eq!(fresh.state.summary.regions, before.len());
+    // The same file is a run config's mask.
+    let file = roimae::viewer::load_selection(&path).unwrap();
+    assert!(matches!(file.mask.strategy, MaskStrategy::Roi { level: MaskLevel::Voxel, .. }));
+}
+
+#[test]
+fn files_outside_mni_space_are_flagged() {
+    use roimae::gui::app::space_warning;
+    assert!(space_warning(4, 0).is_none());
+    assert!(space_warning(0, 5).is_none());
+    let w = space_warning(1, 1).unwrap();
+    assert!(w.contains("sform code 1") && w.contains("MNI"), "{w}");
+}

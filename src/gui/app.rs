@@ -423,8 +423,12 @@ impl ViewerApp {
         if let Some(tr) = v.meta.tr {
             ui.label(format!("TR {tr:.3} s"));
         }
+        let warn = Color32::from_rgb(255, 170, 60);
         if let Some(w) = v.sform_qform_warning() {
-            ui.label(RichText::new(w).color(Color32::from_rgb(255, 170, 60)));
+            ui.label(RichText::new(w).color(warn));
+        }
+        if let Some(w) = space_warning(v.meta.sform_code, v.meta.qform_code) {
+            ui.label(RichText::new(w).color(warn));
         }
     }
 
@@ -457,6 +461,19 @@ impl ViewerApp {
 impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
+    }
+}
+
+/// A warning when neither transform is marked as MNI152 (code 4) or
+/// another template (code 5): the atlas overlay assumes MNI coordinates.
+pub fn space_warning(sform_code: i16, qform_code: i16) -> Option<String> {
+    let template = |c: i16| c == 4 || c == 5;
+    if template(sform_code) || template(qform_code) {
+        None
+    } else {
+        Some(format!(
+            "not marked as MNI space (sform code {sform_code}, qform code {qform_code}): the AAL3 overlay assumes MNI152 coordinates"
+        ))
     }
 }
 

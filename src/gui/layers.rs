@@ -43,19 +43,31 @@ pub struct ScalarLayer {
     pub frame: usize,
     /// The texture of the shown frame.
     pub texture: Arc<TextureSource>,
+    /// The GPU texture slot (distinct per layer drawn in the same frame).
+    pub slot: &'static str,
 }
 
 impl ScalarLayer {
     /// A layer showing frame 0 of `volume`; `None` when its affine is singular.
     pub fn new(name: impl Into<String>, volume: Arc<Volume>) -> Option<ScalarLayer> {
+        ScalarLayer::with_slot(name, volume, "underlay")
+    }
+
+    /// A layer in its own GPU texture slot, for drawing several images at once.
+    pub fn with_slot(
+        name: impl Into<String>,
+        volume: Arc<Volume>,
+        slot: &'static str,
+    ) -> Option<ScalarLayer> {
         let from_world = volume.grid.affine.inverse()?;
-        let texture = frame_texture(&volume, 0);
+        let texture = frame_texture(&volume, 0, slot);
         Some(ScalarLayer {
             name: name.into(),
             volume,
             from_world,
             frame: 0,
             texture,
+            slot,
         })
     }
 
@@ -64,7 +76,7 @@ impl ScalarLayer {
         let t = t.min(self.volume.frames.saturating_sub(1));
         if t != self.frame {
             self.frame = t;
-            self.texture = frame_texture(&self.volume, t);
+            self.texture = frame_texture(&self.volume, t, self.slot);
         }
     }
 
@@ -94,9 +106,9 @@ impl ScalarLayer {
     }
 }
 
-fn frame_texture(volume: &Volume, t: usize) -> Arc<TextureSource> {
+fn frame_texture(volume: &Volume, t: usize, slot: &'static str) -> Arc<TextureSource> {
     let frame: Arc<[f32]> = volume.frame(t).into();
-    TextureSource::new("underlay", volume.grid.dims, Texels::Scalar(frame))
+    TextureSource::new(slot, volume.grid.dims, Texels::Scalar(frame))
 }
 
 /// The atlas as drawn: label texture and the lookup table of colours with

@@ -48,6 +48,19 @@ pub fn mask_summary(
     level: &mut MaskLevel,
 ) -> Option<String> {
     ui.heading("Mask");
+    let before = state.token_grid;
+    egui::ComboBox::from_label("patching")
+        .selected_text(grid_label(state.token_grid))
+        .show_ui(ui, |ui| {
+            for choice in [GridChoice::Mni2mm, GridChoice::Mni4mm] {
+                ui.selectable_value(&mut state.token_grid, choice, grid_label(choice));
+            }
+        })
+        .response
+        .on_hover_text("the model grid the token counts are made for: reference (2 mm) or mni4mm");
+    if state.token_grid != before {
+        state.set_token_grid(state.token_grid);
+    }
     let s = &state.summary;
     ui.label(format!("{} regions masked", s.regions));
     ui.label(format!(
@@ -133,6 +146,11 @@ pub fn load_from(state: &mut ViewerState, level: &mut MaskLevel, path: &Path) ->
         } => match MaskSelection::from_region_selection(regions, &state.labels.atlas.regions) {
             Ok(sel) => {
                 *level = *l;
+                match file.preset.as_str() {
+                    "reference" => state.set_token_grid(GridChoice::Mni2mm),
+                    "mni4mm" => state.set_token_grid(GridChoice::Mni4mm),
+                    _ => {}
+                }
                 state.set_selection(sel);
                 format!(
                     "loaded {} regions from {}",

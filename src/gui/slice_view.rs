@@ -6,7 +6,8 @@
 use super::layers::matrix_f32;
 use super::slice_geometry::{ViewAxis, ViewCamera};
 use super::slice_render::{SliceDraw, TextureSource, ViewUniforms};
-use super::state::ViewerState;
+use super::layers::{LabelLayer, ScalarLayer};
+use super::state::{DisplaySettings, ViewerState};
 use egui::{Align2, Color32, FontId, Rect, Sense, Vec2};
 use std::sync::Arc;
 
@@ -165,11 +166,47 @@ fn slice_draw(
     textures: &ViewTextures,
 ) -> SliceDraw {
     let cam = camera_for(state, axis, rect);
+    let layers = DrawLayers {
+        underlay: &state.underlay,
+        labels: &state.labels,
+        display: &state.display,
+        colour_map: &textures.colour_map,
+        hovered: state.hovered_region(),
+        crosshair: state.scene.crosshair,
+    };
+    layer_draw(ui, &cam, rect, &layers, axis as u64)
+}
+
+/// What one slice draws: a scalar layer under the atlas, with settings.
+pub struct DrawLayers<'a> {
+    /// The image.
+    pub underlay: &'a ScalarLayer,
+    /// The atlas.
+    pub labels: &'a LabelLayer,
+    /// Display settings (range, opacity, ...).
+    pub display: &'a DisplaySettings,
+    /// Colour map texture.
+    pub colour_map: &'a Arc<TextureSource>,
+    /// Hovered region (0 = none).
+    pub hovered: u16,
+    /// Crosshair (world mm).
+    pub crosshair: [f64; 3],
+}
+
+/// The paint callback drawing `layers` through camera `cam` into `rect`;
+/// `view_key` must differ between views drawn in the same frame.
+pub fn layer_draw(
+    ui: &egui::Ui,
+    cam: &ViewCamera,
+    rect: Rect,
+    layers: &DrawLayers<'_>,
+    view_key: u64,
+) -> SliceDraw {
     let f3 = |v: [f64; 3]| v.map(|x| x as f32);
     let scale = |v: [f64; 3], s: f64| f3(v.map(|x| x * s));
-    let under = &state.underlay;
-    let labels = &state.labels;
-    let d = &state.display;
+    let under = layers.underlay;
+    let labels = layers.labels;
+    let d = layers.display;
     let ppp = ui.ctx().pixels_per_point() as f64;
     let uniforms = ViewUniforms {
         centre: f3(cam.centre),
@@ -184,19 +221,19 @@ fn slice_draw(
         trilinear: d.trilinear,
         label_opacity: d.label_opacity,
         fill_unmasked: d.fill_unmasked,
-        hovered: state.hovered_region(),
+        hovered: layers.hovered,
         labels_shown: d.labels_shown,
-        crosshair: f3(state.scene.crosshair),
+        crosshair: f3(layers.crosshair),
         crosshair_shown: d.crosshair_shown,
         mm_per_pixel: (cam.mm_per_point / ppp) as f32,
         crosshair_colour: [0.2, 0.9, 0.3, 0.85],
     };
     SliceDraw {
-        view_key: axis as u64,
+        view_key,
         uniforms,
         underlay: Some(under.texture.clone()),
         labels: Some(labels.texture.clone()),
-        colour_map: textures.colour_map.clone(),
+        colour_map: layers.colour_map.clone(),
         label_lut: labels.lut.clone(),
     }
 }

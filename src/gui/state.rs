@@ -226,6 +226,15 @@ impl ViewerState {
             .summarise(&self.selection, &self.labels.atlas.regions);
     }
 
+    /// Counts tokens at another model grid.
+    pub fn set_token_grid(&mut self, choice: GridChoice) {
+        self.token_grid = choice;
+        if self.counts.choice() != choice {
+            self.counts = Arc::new(RegionCounts::compute(&self.labels.atlas, choice));
+        }
+        self.selection_changed();
+    }
+
     /// Moves the crosshair to a region's centroid (world mm).
     pub fn centre_on_region(&mut self, id: u16) {
         if let Some(c) = self.labels.atlas.labels.centroids().get(&id) {
