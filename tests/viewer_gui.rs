@@ -328,6 +328,8 @@ fn files_outside_mni_space_are_flagged() {
     use roimae::gui::app::space_warning;
     assert!(space_warning(4, 0).is_none());
     assert!(space_warning(0, 5).is_none());
-    let w = space_warning(1, 1).unwrap();
+    assert!(space_warning(2, 0).is_none(), "aligned (templates) passes");
+    let w = space_warning(1, 0).unwrap();
     assert!(w.contains("sform code 1") && w.contains("MNI"), "{w}");
+    assert!(space_warning(0, 0).is_some());
 }

@@ -464,16 +464,17 @@ impl eframe::App for ViewerApp {
     }
 }
 
-/// A warning when neither transform is marked as MNI152 (code 4) or
-/// another template (code 5): the atlas overlay assumes MNI coordinates.
+/// A warning when both transforms are unknown or scanner space (codes 0
+/// and 1): the atlas overlay assumes MNI coordinates. Aligned (2), MNI (4)
+/// and other-template (5) codes pass; registered templates often use 2.
 pub fn space_warning(sform_code: i16, qform_code: i16) -> Option<String> {
-    let template = |c: i16| c == 4 || c == 5;
-    if template(sform_code) || template(qform_code) {
-        None
-    } else {
+    let scanner = |c: i16| c <= 1;
+    if scanner(sform_code) && scanner(qform_code) {
         Some(format!(
-            "not marked as MNI space (sform code {sform_code}, qform code {qform_code}): the AAL3 overlay assumes MNI152 coordinates"
+            "scanner space (sform code {sform_code}, qform code {qform_code}): the AAL3 overlay assumes MNI152 coordinates"
         ))
+    } else {
+        None
     }
 }
 
