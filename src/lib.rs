@@ -13,5 +13,6 @@ pub mod data;
 pub mod gui;
 pub mod masking;
 pub mod model;
+pub mod train;
 pub mod viewer;
 pub mod volume;

@@ -35,6 +35,14 @@ impl TokenGeometry {
         voxel_um: 4000,
     };
 
+    /// The `tiny` preset (tests and CPU demos): 24³ input at 8 mm, 3³
+    /// patches, 8³ tokens.
+    pub const TINY: TokenGeometry = TokenGeometry {
+        input: 24,
+        patch: 3,
+        voxel_um: 8000,
+    };
+
     /// Tokens per spatial axis.
     pub fn tokens_per_axis(&self) -> usize {
         self.input / self.patch

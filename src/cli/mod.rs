@@ -7,7 +7,9 @@ pub mod dataset;
 pub mod info;
 pub mod model;
 pub mod prepare;
+pub mod pretrain;
 pub mod render;
+pub mod runs;
 pub mod synth;
 pub mod view;
 
@@ -44,6 +46,11 @@ pub enum Command {
     Model(model::ModelArgs),
     /// Measure selective-scan and MAE training throughput (CPU or GPU).
     Bench(bench::BenchArgs),
+    /// Pretrain the masked autoencoder: `--config run.toml`, `--demo`, or
+    /// `--resume RUN_DIR`.
+    Pretrain(pretrain::PretrainArgs),
+    /// Summarise training run folders: `roimae runs list DIR`.
+    Runs(runs::RunsArgs),
     /// Open the desktop viewer on a NIfTI file (or the built-in demo).
     View(view::ViewArgs),
     /// Draw the viewer off screen to a PNG (same layout and shaders).
@@ -60,6 +67,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Synth(args)) => synth::run(&args),
         Some(Command::Model(args)) => model::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Pretrain(args)) => pretrain::run(&args),
+        Some(Command::Runs(args)) => runs::run(&args),
         Some(Command::View(args)) => view::run(&args),
         Some(Command::Render(args)) => render::run(&args),
         None => view::run(&view::ViewArgs::default()),

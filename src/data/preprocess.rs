@@ -104,8 +104,21 @@ pub fn preprocess(run: Volume, cfg: &PreprocessConfig) -> Result<PreparedRun, St
 /// is the foreground. Errors are one-line reasons (constant run, too few
 /// frames, no TR for temporal resampling).
 pub fn preprocess_masked(
+    run: Volume,
+    cfg: &PreprocessConfig,
+    brain: Option<&[bool]>,
+) -> Result<PreparedRun, String> {
+    preprocess_on_grid(run, cfg, &cfg.grid.grid(), cfg.grid.geometry(), brain)
+}
+
+/// [`preprocess_masked`] onto any model grid and input cube (e.g. the
+/// `tiny` preset's 8 mm grid and 24³ cube); `cfg.grid` is not used.
+/// `brain`, when given, is on `grid`.
+pub fn preprocess_on_grid(
     mut run: Volume,
     cfg: &PreprocessConfig,
+    grid: &crate::volume::Grid,
+    geometry: crate::atlas::TokenGeometry,
     brain: Option<&[bool]>,
 ) -> Result<PreparedRun, String> {
     if run.meta.ndim != 4 {
@@ -117,7 +130,7 @@ pub fn preprocess_masked(
         nonfinite_zeroed += 1;
     }
     let source_tr = run.meta.tr;
-    let mut resampled = resample(&run, &cfg.grid.grid(), Interpolation::Trilinear, 0.0);
+    let mut resampled = resample(&run, grid, Interpolation::Trilinear, 0.0);
     drop(run);
     let mut tr = source_tr.unwrap_or(0.0);
     if let Some(target) = cfg.target_tr {
@@ -135,7 +148,6 @@ pub fn preprocess_masked(
             resampled.frames
         ));
     }
-    let geometry = cfg.grid.geometry();
     let n = geometry.input;
     let grid = resampled.grid;
     let [nx, ny, nz] = grid.dims;

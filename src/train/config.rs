@@ -1,0 +1,373 @@
+//! A training run's configuration (TOML): model preset, mask, data,
+//! optimiser and schedule, batch/epochs/steps, validation, checkpoints,
+//! seed and device. Every field has a default, so a viewer-saved selection
+//! file (`preset` + `[mask]`) is already a valid run config.
+
+use crate::atlas::{Lobe, TokenGeometry};
+use crate::data::GridChoice;
+use crate::data::cache::write_atomically;
+use crate::masking::{MaskSpec, RegionSelection};
+use crate::model::ModelConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Everything that defines a pretraining run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunConfig {
+    /// Model preset: `reference`, `mni4mm` or `tiny`.
+    pub preset: String,
+    /// What is masked (the viewer's `[mask]` table).
+    pub mask: MaskSpec,
+    /// Where clips come from.
+    pub data: DataConfig,
+    /// AdamW and the learning-rate schedule.
+    pub optim: OptimConfig,
+    /// Clips per step.
+    pub batch_size: usize,
+    /// Passes over the training clips.
+    pub epochs: usize,
+    /// Stop after this many steps (wins over `epochs` when smaller).
+    pub max_steps: Option<usize>,
+    /// Validate (and checkpoint) every this many steps.
+    pub val_every: usize,
+    /// Fraction of subjects held out for validation.
+    pub val_fraction: f64,
+    /// Seed of the model init, split and clip order.
+    pub seed: u64,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// Checkpoints kept besides the best-validation one.
+    pub keep_last: usize,
+    /// Send a reconstruction preview every this many steps (0 = never).
+    pub preview_every: usize,
+}
+
+/// Where the clips come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DataConfig {
+    /// A clip cache written by `roimae prepare`.
+    Cache {
+        /// The cache folder (with `manifest.json`).
+        path: PathBuf,
+    },
+    /// A synthetic cohort generated in memory.
+    Synthetic(SyntheticData),
+}
+
+/// A synthetic cohort made in memory for the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyntheticData {
+    /// Subjects (half controls, half patients).
+    pub subjects: usize,
+    /// Frames per subject run (cut into clips of the preset's frames).
+    pub frames: usize,
+    /// Seed of the cohort.
+    pub seed: u64,
+    /// Lobes where patients differ from controls.
+    pub effect_lobes: Vec<Lobe>,
+    /// Strength of the planted effect.
+    pub effect_size: f64,
+    /// Acquisition sites.
+    pub sites: usize,
+}
+
+impl Default for SyntheticData {
+    fn default() -> Self {
+        SyntheticData {
+            subjects: 8,
+            frames: 48,
+            seed: 0,
+            effect_lobes: vec![Lobe::Limbic],
+            effect_size: 1.0,
+            sites: 2,
+        }
+    }
+}
+
+impl SyntheticData {
+    /// The cohort as a [`crate::data::synth::SynthConfig`] on `grid`.
+    pub fn synth_config(&self, grid: GridChoice) -> crate::data::synth::SynthConfig {
+        crate::data::synth::SynthConfig {
+            subjects: self.subjects,
+            grid,
+            frames: self.frames,
+            effect_regions: RegionSelection {
+                lobes: self.effect_lobes.clone(),
+                names: Vec::new(),
+            },
+            effect_size: self.effect_size,
+            sites: self.sites,
+            seed: self.seed,
+            ..Default::default()
+        }
+    }
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig::Synthetic(SyntheticData::default())
+    }
+}
+
+/// AdamW with optional linear warm-up, cosine decay and gradient clipping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OptimConfig {
+    /// Peak learning rate (SPEC-model: 5e-5).
+    pub lr: f64,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// Decoupled weight decay (SPEC-model: 0.01).
+    pub weight_decay: f64,
+    /// Adam ε.
+    pub epsilon: f64,
+    /// Steps of linear warm-up from 0 to `lr`.
+    pub warmup_steps: usize,
+    /// Cosine decay from `lr` to `min_lr` over the remaining steps.
+    pub cosine: bool,
+    /// Floor of the cosine decay.
+    pub min_lr: f64,
+    /// Clip the global gradient norm to this value.
+    pub grad_clip: Option<f64>,
+}
+
+impl Default for OptimConfig {
+    /// SPEC-model's reference: AdamW lr 5e-5, weight decay 0.01, no scheduler.
+    fn default() -> Self {
+        OptimConfig {
+            lr: 5e-5,
+            beta1: 0.9,
+            beta2: 0.999,
+            weight_decay: 0.01,
+            epsilon: 1e-8,
+            warmup_steps: 0,
+            cosine: false,
+            min_lr: 0.0,
+            grad_clip: None,
+        }
+    }
+}
+
+impl OptimConfig {
+    /// The learning rate of (0-based) step `step` of `total`.
+    pub fn lr_at(&self, step: usize, total: usize) -> f64 {
+        if step < self.warmup_steps {
+            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        if !self.cosine {
+            return self.lr;
+        }
+        let span = total.saturating_sub(self.warmup_steps).max(1) as f64;
+        let progress = ((step - self.warmup_steps) as f64 / span).min(1.0);
+        self.min_lr
+            + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+}
+
+/// Which device trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A hardware GPU through wgpu when there is one, else the CPU.
+    #[default]
+    Auto,
+    /// wgpu on the default adapter (also a software one such as lavapipe).
+    Wgpu,
+    /// burn Flex on the CPU.
+    Cpu,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            preset: "tiny".into(),
+            mask: MaskSpec::default(),
+            data: DataConfig::default(),
+            optim: OptimConfig::default(),
+            batch_size: 4,
+            epochs: 30,
+            max_steps: None,
+            val_every: 50,
+            val_fraction: 0.2,
+            seed: 0,
+            device: DeviceChoice::Auto,
+            keep_last: 2,
+            preview_every: 50,
+        }
+    }
+}
+
+/// The input cube and patching of a preset's data.
+pub fn preset_geometry(preset: &str) -> Result<TokenGeometry, String> {
+    match preset {
+        "reference" => Ok(TokenGeometry::REFERENCE),
+        "mni4mm" => Ok(TokenGeometry::MNI4MM),
+        "tiny" => Ok(TokenGeometry::TINY),
+        other => Err(ModelConfig::preset(other)
+            .err()
+            .unwrap_or_else(|| format!("preset '{other}' has no data geometry"))),
+    }
+}
+
+/// The MNI grid synthetic data are generated on for a preset (the model
+/// grid is this grid at the preset's voxel size).
+pub fn preset_source_grid(preset: &str) -> GridChoice {
+    match preset {
+        "reference" => GridChoice::Mni2mm,
+        _ => GridChoice::Mni4mm,
+    }
+}
+
+impl RunConfig {
+    /// The CPU-friendly demo: `tiny` on 8 synthetic subjects (48 clips of
+    /// 8 frames), window masking, AdamW 1e-3 with warm-up and cosine decay,
+    /// 300 steps of 4 clips — a few minutes on a 2-core CPU.
+    pub fn demo() -> Self {
+        RunConfig {
+            optim: OptimConfig {
+                lr: 1e-3,
+                warmup_steps: 20,
+                cosine: true,
+                min_lr: 1e-5,
+                grad_clip: Some(1.0),
+                ..OptimConfig::default()
+            },
+            max_steps: Some(300),
+            val_every: 25,
+            preview_every: 25,
+            ..RunConfig::default()
+        }
+    }
+
+    /// The model config of the preset.
+    pub fn model(&self) -> Result<ModelConfig, String> {
+        ModelConfig::preset(&self.preset)
+    }
+
+    /// Checks every number and name; the error is one line naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        self.model()?;
+        self.mask.validate().map_err(|e| format!("[mask]: {e}"))?;
+        let o = &self.optim;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return Err(format!(
+                "optim.lr must be a finite number > 0, got {}",
+                o.lr
+            ));
+        }
+        for (name, b) in [("beta1", o.beta1), ("beta2", o.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(format!("optim.{name} must be in [0, 1), got {b}"));
+            }
+        }
+        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+            return Err(format!(
+                "optim.weight_decay must be >= 0, got {}",
+                o.weight_decay
+            ));
+        }
+        if !(o.epsilon.is_finite() && o.epsilon > 0.0) {
+            return Err(format!("optim.epsilon must be > 0, got {}", o.epsilon));
+        }
+        if !(o.min_lr.is_finite() && o.min_lr >= 0.0 && o.min_lr <= o.lr) {
+            return Err(format!("optim.min_lr must be in [0, lr], got {}", o.min_lr));
+        }
+        if let Some(c) = o.grad_clip
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(format!("optim.grad_clip must be > 0, got {c}"));
+        }
+        if self.batch_size == 0 {
+            return Err("batch_size must be at least 1".into());
+        }
+        if self.epochs == 0 || self.max_steps == Some(0) {
+            return Err("epochs and max_steps must be at least 1".into());
+        }
+        if self.val_every == 0 {
+            return Err("val_every must be at least 1 step".into());
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return Err(format!(
+                "val_fraction must be in [0, 1), got {}",
+                self.val_fraction
+            ));
+        }
+        if let DataConfig::Synthetic(s) = &self.data {
+            let frames = self.model()?.frames;
+            if s.frames < frames.max(20) {
+                return Err(format!(
+                    "data.frames must be at least {} (one clip of the '{}' preset, and 20 for the synthetic cohort), got {}",
+                    frames.max(20),
+                    self.preset,
+                    s.frames
+                ));
+            }
+            s.synth_config(preset_source_grid(&self.preset))
+                .validate()
+                .map_err(|e| format!("[data]: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Reads and validates a run config (or a viewer selection file).
+    pub fn load(path: &Path) -> Result<RunConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "{}: cannot read the run config ({e}); check the path",
+                path.display()
+            )
+        })?;
+        let cfg: RunConfig = toml::from_str(&text).map_err(|e| {
+            format!(
+                "{}: not a valid run config ({}); see `roimae pretrain --help`",
+                path.display(),
+                e.message().replace('\n', " ")
+            )
+        })?;
+        cfg.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Writes the config as TOML, atomically.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let text = toml::to_string(self)
+            .map_err(|e| format!("{}: cannot encode the run config ({e})", path.display()))?;
+        write_atomically(path, &[text.as_bytes()]).map_err(|e| {
+            format!(
+                "{}: cannot write the run config ({e}); check the folder is writable",
+                path.display()
+            )
+        })
+    }
+
+    /// The steps of the run given the steps per epoch.
+    pub fn total_steps(&self, steps_per_epoch: usize) -> usize {
+        let all = self.epochs * steps_per_epoch;
+        self.max_steps.map_or(all, |m| m.min(all))
+    }
+
+    /// Whether `other` trains the same model on the same data in the same
+    /// order (what resuming needs); `Err` names the first difference.
+    pub fn same_run_as(&self, other: &RunConfig) -> Result<(), String> {
+        let checks = [
+            ("preset", self.preset == other.preset),
+            ("mask", self.mask == other.mask),
+            ("data", self.data == other.data),
+            ("seed", self.seed == other.seed),
+            ("batch_size", self.batch_size == other.batch_size),
+            ("val_fraction", self.val_fraction == other.val_fraction),
+        ];
+        match checks.iter().find(|(_, same)| !same) {
+            Some((name, _)) => Err(format!(
+                "the config's {name} differs from the run being resumed; resume with the run's own config.toml"
+            )),
+            None => Ok(()),
+        }
+    }
+}

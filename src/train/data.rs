@@ -1,0 +1,271 @@
+//! The clips a run trains on: a [`ClipSource`] over a clip cache or an
+//! in-memory synthetic cohort, the subject-level train/validation split and
+//! the per-epoch clip order (a pure function of seed and epoch, so a resumed
+//! run restarts at the exact clip).
+
+use super::config::{DataConfig, RunConfig, SyntheticData, preset_geometry, preset_source_grid};
+use crate::atlas::{Atlas, InputLabels, TokenGeometry};
+use crate::data::loader::{ClipCache, ClipRef};
+use crate::data::preprocess::{PreprocessConfig, preprocess_on_grid};
+use crate::data::split::{SplitConfig, split_subjects};
+use crate::volume::{Affine, Grid};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+/// Who a clip belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipInfo {
+    /// Subject id.
+    pub subject: String,
+    /// Diagnosis label, when known.
+    pub label: Option<u32>,
+}
+
+/// Random access to preprocessed clips (`input³ × frames`, t fastest).
+pub trait ClipSource: Send + Sync {
+    /// Number of clips.
+    fn len(&self) -> usize;
+    /// Whether there is no clip.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Values per clip.
+    fn clip_len(&self) -> usize;
+    /// The subject and label of clip `i`.
+    fn info(&self, i: usize) -> &ClipInfo;
+    /// Decodes clip `i` into `out` (resized to [`ClipSource::clip_len`]).
+    fn read(&self, i: usize, out: &mut Vec<f32>);
+}
+
+/// Clips held in memory (the synthetic cohort).
+pub struct MemoryClips {
+    clip_len: usize,
+    data: Vec<f32>,
+    infos: Vec<ClipInfo>,
+}
+
+impl ClipSource for MemoryClips {
+    fn len(&self) -> usize {
+        self.infos.len()
+    }
+    fn clip_len(&self) -> usize {
+        self.clip_len
+    }
+    fn info(&self, i: usize) -> &ClipInfo {
+        &self.infos[i]
+    }
+    fn read(&self, i: usize, out: &mut Vec<f32>) {
+        out.clear();
+        out.extend_from_slice(&self.data[i * self.clip_len..(i + 1) * self.clip_len]);
+    }
+}
+
+/// Clips of an on-disk cache (memory-mapped f16).
+pub struct CacheClips {
+    cache: ClipCache,
+    refs: Vec<ClipRef>,
+    infos: Vec<ClipInfo>,
+}
+
+impl ClipSource for CacheClips {
+    fn len(&self) -> usize {
+        self.refs.len()
+    }
+    fn clip_len(&self) -> usize {
+        self.cache.clip_len()
+    }
+    fn info(&self, i: usize) -> &ClipInfo {
+        &self.infos[i]
+    }
+    fn read(&self, i: usize, out: &mut Vec<f32>) {
+        self.cache.read(&self.refs[i], out);
+    }
+}
+
+/// A run's data: the clips, the split, and the model grid they live on.
+pub struct TrainData {
+    /// All clips.
+    pub source: Arc<dyn ClipSource>,
+    /// Indices of training clips.
+    pub train: Vec<usize>,
+    /// Indices of validation clips.
+    pub val: Vec<usize>,
+    /// Input cube and patching.
+    pub geometry: TokenGeometry,
+    /// World placement of the input cube (voxel (u, v, w) → mm).
+    pub cube_affine: Affine,
+    /// AAL3 labels of the input cube.
+    pub labels: InputLabels,
+    /// Where the clips came from, for the log.
+    pub description: String,
+}
+
+impl TrainData {
+    /// Builds the data of `cfg` (generating or opening it) and splits it.
+    pub fn load(cfg: &RunConfig, atlas: &Atlas) -> Result<TrainData, String> {
+        let model = cfg.model()?;
+        let geometry = preset_geometry(&cfg.preset)?;
+        let (source, source_grid, description): (Arc<dyn ClipSource>, Grid, String) = match &cfg
+            .data
+        {
+            DataConfig::Synthetic(s) => {
+                let grid = preset_source_grid(&cfg.preset);
+                let clips = synthetic_clips(s, cfg, atlas, geometry, model.frames)?;
+                let text = format!(
+                    "synthetic cohort: {} subjects × {} frames on {} → {} clips of {}³×{}",
+                    s.subjects,
+                    s.frames,
+                    grid.name(),
+                    clips.len(),
+                    geometry.input,
+                    model.frames
+                );
+                (Arc::new(clips), grid.grid(), text)
+            }
+            DataConfig::Cache { path } => {
+                let cache = ClipCache::open(path)?;
+                let pre = &cache.manifest.config;
+                if pre.grid.geometry() != geometry || pre.frames_per_clip != model.frames {
+                    return Err(format!(
+                        "{}: the cache holds {}³×{} clips ({}) but preset '{}' reads {}³×{}; use a matching preset or run `roimae prepare` again",
+                        path.display(),
+                        pre.grid.geometry().input,
+                        pre.frames_per_clip,
+                        pre.grid.name(),
+                        cfg.preset,
+                        geometry.input,
+                        model.frames
+                    ));
+                }
+                let refs = cache.clips(None);
+                let infos = refs
+                    .iter()
+                    .map(|r| {
+                        let e = &cache.manifest.entries[r.entry];
+                        ClipInfo {
+                            subject: e.subject.clone(),
+                            label: e.label,
+                        }
+                    })
+                    .collect();
+                let grid = pre.grid.grid();
+                let text = format!("clip cache {} ({} clips)", path.display(), refs.len());
+                (Arc::new(CacheClips { cache, refs, infos }), grid, text)
+            }
+        };
+        if source.is_empty() {
+            return Err("the data hold no clip; check the dataset".into());
+        }
+        let model_grid = source_grid.with_voxel_size(geometry.voxel_mm());
+        let (train, val) = split(source.as_ref(), cfg.val_fraction, cfg.seed);
+        if train.len() < cfg.batch_size {
+            return Err(format!(
+                "only {} training clips for batch_size {}; lower batch_size or add data",
+                train.len(),
+                cfg.batch_size
+            ));
+        }
+        Ok(TrainData {
+            labels: atlas.input_labels(&source_grid, geometry),
+            cube_affine: cube_affine(&model_grid, geometry),
+            source,
+            train,
+            val,
+            geometry,
+            description,
+        })
+    }
+}
+
+/// Splits clips by subject (label-stratified, seeded): (train, val).
+pub fn split(source: &dyn ClipSource, val_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let subjects: Vec<(String, Option<u32>, Option<String>)> = (0..source.len())
+        .map(|i| {
+            let info = source.info(i);
+            (info.subject.clone(), info.label, None)
+        })
+        .collect();
+    let s = split_subjects(
+        &subjects,
+        &SplitConfig {
+            val: val_fraction,
+            test: 0.0,
+            by_site: false,
+            seed,
+        },
+    );
+    (0..source.len()).partition(|&i| !s.val.contains(&source.info(i).subject))
+}
+
+/// The training clips of `epoch` in order: `train` shuffled with stream
+/// `epoch` of the seed.
+pub fn epoch_order(train: &[usize], seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order = train.to_vec();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(epoch as u64);
+    order.shuffle(&mut rng);
+    order
+}
+
+/// The affine of the input cube: the model grid's, moved by the crop/pad
+/// offset (input voxel u is grid voxel u + offset).
+pub fn cube_affine(model_grid: &Grid, geometry: TokenGeometry) -> Affine {
+    let n = geometry.input as f64;
+    let offset: Vec<f64> = model_grid
+        .dims
+        .iter()
+        .map(|&len| {
+            let len = len as f64;
+            if len >= n {
+                ((len - n) / 2.0).floor()
+            } else {
+                -((n - len) / 2.0).ceil()
+            }
+        })
+        .collect();
+    let mut affine = model_grid.affine;
+    let shifted = model_grid.affine.apply([offset[0], offset[1], offset[2]]);
+    for (r, v) in shifted.iter().enumerate() {
+        affine.0[(r, 3)] = *v;
+    }
+    affine
+}
+
+fn synthetic_clips(
+    s: &SyntheticData,
+    cfg: &RunConfig,
+    atlas: &Atlas,
+    geometry: TokenGeometry,
+    frames: usize,
+) -> Result<MemoryClips, String> {
+    let grid = preset_source_grid(&cfg.preset);
+    let synth = s.synth_config(grid);
+    synth.validate().map_err(|e| format!("[data]: {e}"))?;
+    let model_grid = grid.grid().with_voxel_size(geometry.voxel_mm());
+    let pre = PreprocessConfig {
+        frames_per_clip: frames,
+        ..PreprocessConfig::default()
+    };
+    let model = crate::data::synth::CohortModel::new(&synth, atlas);
+    let mut data = Vec::new();
+    let mut infos = Vec::new();
+    for index in 0..s.subjects {
+        let subject = model.subject(index);
+        let run = preprocess_on_grid(subject.volume, &pre, &model_grid, geometry, None)
+            .map_err(|e| format!("synthetic subject {}: {e}", subject.id))?;
+        data.extend_from_slice(&run.clips);
+        for _ in 0..run.n_clips {
+            infos.push(ClipInfo {
+                subject: subject.id.clone(),
+                label: Some(subject.diagnosis),
+            });
+        }
+    }
+    Ok(MemoryClips {
+        clip_len: geometry.input.pow(3) * frames,
+        data,
+        infos,
+    })
+}

@@ -1,0 +1,143 @@
+//! [`TrainHandle`]: starts a run on a worker thread and hands its events to
+//! the caller (CLI or GUI) without blocking; stop (graceful, checkpointed)
+//! and abort (immediate).
+
+use super::checkpoint;
+use super::config::RunConfig;
+use super::events::TrainEvent;
+use super::trainer::{Control, Reporter, train};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread::JoinHandle;
+
+/// A running (or finished) training run.
+pub struct TrainHandle {
+    rx: Receiver<TrainEvent>,
+    control: Arc<Control>,
+    running: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TrainHandle {
+    /// Checks `config` and the run folder, then trains on a worker thread.
+    /// `resume` continues from the folder's last checkpoint (the config must
+    /// describe the same run; `max_steps`/`epochs`/intervals may change).
+    /// `wake` is called after every event (e.g. to repaint the GUI).
+    /// Errors (bad config, folder in use, nothing to resume) are one line.
+    pub fn start(
+        config: RunConfig,
+        run_dir: PathBuf,
+        resume: bool,
+        wake: impl Fn() + Send + 'static,
+    ) -> Result<TrainHandle, String> {
+        config.validate()?;
+        let config_path = run_dir.join("config.toml");
+        let resume_from = if resume {
+            let saved = RunConfig::load(&config_path)
+                .map_err(|e| format!("cannot resume {}: {e}", run_dir.display()))?;
+            config.same_run_as(&saved)?;
+            let (_, dir) = checkpoint::list(&run_dir).pop().ok_or_else(|| {
+                format!(
+                    "{}: no checkpoint to resume from; start a new run instead",
+                    run_dir.display()
+                )
+            })?;
+            Some(dir)
+        } else {
+            if config_path.exists() {
+                return Err(format!(
+                    "{} already holds a run; resume it or choose another folder",
+                    run_dir.display()
+                ));
+            }
+            None
+        };
+        std::fs::create_dir_all(run_dir.join("checkpoints"))
+            .map_err(|e| format!("{}: cannot create the run folder ({e})", run_dir.display()))?;
+        config.save(&config_path)?;
+
+        let (tx, rx) = channel();
+        let control = Arc::new(Control::default());
+        let running = Arc::new(AtomicBool::new(true));
+        let (ctl, run_flag) = (control.clone(), running.clone());
+        let thread = std::thread::Builder::new()
+            .name("roimae-train".into())
+            .spawn(move || {
+                let mut rep = Reporter {
+                    tx,
+                    wake: Box::new(wake),
+                    files: None,
+                };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    train(config, run_dir, resume_from, ctl, &mut rep)
+                }));
+                let failure = match result {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(panic) => Some(format!(
+                        "internal error: {}; see log.txt",
+                        panic
+                            .downcast_ref::<String>()
+                            .map(String::as_str)
+                            .or_else(|| panic.downcast_ref::<&str>().copied())
+                            .unwrap_or("panic")
+                            .replace('\n', " ")
+                    )),
+                };
+                run_flag.store(false, Ordering::SeqCst);
+                if let Some(e) = failure {
+                    rep.send(TrainEvent::Failed(e));
+                } else {
+                    (rep.wake)();
+                }
+            })
+            .map_err(|e| format!("cannot start the training thread ({e})"))?;
+        Ok(TrainHandle {
+            rx,
+            control,
+            running,
+            thread: Some(thread),
+        })
+    }
+
+    /// The events since the last call (never blocks).
+    pub fn poll(&self) -> Vec<TrainEvent> {
+        self.rx.try_iter().collect()
+    }
+
+    /// Graceful stop: finish the current step, checkpoint, then
+    /// `Finished { stopped: true }`.
+    pub fn stop(&self) {
+        self.control.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops before the next step without writing a checkpoint.
+    pub fn abort(&self) {
+        self.control.abort.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the worker is still running.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Blocks until the worker ends and returns every remaining event.
+    pub fn wait(mut self) -> Vec<TrainEvent> {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.poll()
+    }
+}
+
+impl Drop for TrainHandle {
+    /// Dropping the handle aborts the run and waits for the worker.
+    fn drop(&mut self) {
+        self.abort();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The run folder's text files: `metrics.csv` (tidy rows: run, split,
+//! metric, step, epoch, value, wall_s) and `log.txt`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// The header of `metrics.csv`.
+pub const METRICS_HEADER: &str = "run,split,metric,step,epoch,value,wall_s";
+
+/// Appends metric rows and log lines to a run folder.
+pub struct RunFiles {
+    run: String,
+    metrics: File,
+    log: File,
+}
+
+impl RunFiles {
+    /// Opens (creating) the files of `dir`. When `keep_until` is set (a
+    /// resume), metric rows after that step are dropped first so the
+    /// resumed run does not repeat them.
+    pub fn open(dir: &Path, keep_until: Option<usize>) -> Result<RunFiles, String> {
+        let metrics_path = dir.join("metrics.csv");
+        let err = |p: &PathBuf, e: std::io::Error| {
+            format!(
+                "{}: cannot write ({e}); check the run folder is writable",
+                p.display()
+            )
+        };
+        let mut kept = vec![METRICS_HEADER.to_string()];
+        if let (Some(until), Ok(f)) = (keep_until, File::open(&metrics_path)) {
+            for line in BufReader::new(f).lines().skip(1).map_while(Result::ok) {
+                let step = line.split(',').nth(3).and_then(|s| s.parse::<usize>().ok());
+                if step.is_some_and(|s| s <= until) {
+                    kept.push(line);
+                }
+            }
+        }
+        let mut metrics = File::create(&metrics_path).map_err(|e| err(&metrics_path, e))?;
+        writeln!(metrics, "{}", kept.join("\n")).map_err(|e| err(&metrics_path, e))?;
+        let log_path = dir.join("log.txt");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| err(&log_path, e))?;
+        let run = dir
+            .file_name()
+            .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+        Ok(RunFiles { run, metrics, log })
+    }
+
+    /// Appends one metric row.
+    pub fn metric(
+        &mut self,
+        split: &str,
+        metric: &str,
+        step: usize,
+        epoch: usize,
+        value: f64,
+        wall_s: f64,
+    ) {
+        let _ = writeln!(
+            self.metrics,
+            "{},{split},{metric},{step},{epoch},{value},{wall_s:.3}",
+            self.run
+        );
+    }
+
+    /// Appends a line to `log.txt`.
+    pub fn log(&mut self, line: &str) {
+        let _ = writeln!(self.log, "{line}");
+    }
+
+    /// Flushes both files.
+    pub fn flush(&mut self) {
+        let _ = self.metrics.flush();
+        let _ = self.log.flush();
+    }
+}
+
+/// One parsed row of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    /// `train` or `val`.
+    pub split: String,
+    /// e.g. `loss`, `lr`, `val_loss_limbic`.
+    pub metric: String,
+    /// Steps done.
+    pub step: usize,
+    /// Epoch.
+    pub epoch: usize,
+    /// Value.
+    pub value: f64,
+    /// Wall time in seconds.
+    pub wall_s: f64,
+}
+
+/// Reads a run's `metrics.csv` (rows that do not parse are skipped).
+pub fn read_metrics(dir: &Path) -> Result<Vec<MetricRow>, String> {
+    let path = dir.join("metrics.csv");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            (f.len() == 7).then_some(())?;
+            Some(MetricRow {
+                split: f[1].into(),
+                metric: f[2].into(),
+                step: f[3].parse().ok()?,
+                epoch: f[4].parse().ok()?,
+                value: f[5].parse().ok()?,
+                wall_s: f[6].parse().ok()?,
+            })
+        })
+        .collect())
+}

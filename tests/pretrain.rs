@@ -1,0 +1,372 @@
+//! The pretraining engine and CLI on the CPU (Flex): config files, a small
+//! run whose loss falls, exact resume, graceful stop, NaN handling, the
+//! `pretrain` and `runs` commands and their errors.
+
+use roimae::masking::{MaskSpec, MaskStrategy};
+use roimae::train::{DataConfig, DeviceChoice, RunConfig, SyntheticData, TrainEvent, TrainHandle};
+use roimae::viewer::selection_file::{SelectionFile, save_selection};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A run small enough for a test: tiny preset, 4 subjects × 3 clips.
+fn small(steps: usize) -> RunConfig {
+    let mut cfg = RunConfig {
+        data: DataConfig::Synthetic(SyntheticData {
+            subjects: 4,
+            frames: 24,
+            ..SyntheticData::default()
+        }),
+        batch_size: 2,
+        max_steps: Some(steps),
+        val_every: 4,
+        val_fraction: 0.25,
+        device: DeviceChoice::Cpu,
+        preview_every: 0,
+        ..RunConfig::default()
+    };
+    cfg.optim.lr = 2e-3;
+    cfg
+}
+
+/// Runs to the end (or until `on_step` returns true, then stops) and
+/// returns every event.
+fn run(cfg: RunConfig, dir: &Path, resume: bool, stop_at: Option<usize>) -> Vec<TrainEvent> {
+    let handle = TrainHandle::start(cfg, dir.to_path_buf(), resume, || {}).expect("start");
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut stopping = false;
+    while handle.is_running() {
+        assert!(Instant::now() < deadline, "run took too long");
+        for e in handle.poll() {
+            if let (TrainEvent::Step { step, .. }, Some(k)) = (&e, stop_at)
+                && *step >= k
+                && !stopping
+            {
+                handle.stop();
+                stopping = true;
+            }
+            events.push(e);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    events.extend(handle.wait());
+    if let Some(TrainEvent::Failed(e)) = events.last() {
+        panic!("run failed: {e}");
+    }
+    events
+}
+
+fn losses(events: &[TrainEvent]) -> Vec<(usize, f64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Step { step, loss, .. } => Some((*step, *loss)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn config_round_trips_and_a_viewer_selection_file_is_a_run_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.toml");
+    let demo = RunConfig::demo();
+    demo.save(&path).unwrap();
+    assert_eq!(RunConfig::load(&path).unwrap(), demo);
+
+    let sel = dir.path().join("selection.toml");
+    let mask: MaskSpec = toml::from_str(
+        "kind = \"roi\"\nlevel = \"voxel\"\nseed = 3\n[regions]\nlobes = [\"limbic\"]\nnames = [\"Precentral_L\"]",
+    )
+    .unwrap();
+    save_selection(
+        &sel,
+        &SelectionFile {
+            preset: "mni4mm".into(),
+            mask: mask.clone(),
+        },
+    )
+    .unwrap();
+    let cfg = RunConfig::load(&sel).unwrap();
+    assert_eq!(cfg.preset, "mni4mm");
+    assert_eq!(cfg.mask, mask);
+    assert_eq!(cfg.batch_size, RunConfig::default().batch_size);
+    assert_eq!(cfg.optim.lr, 5e-5, "SPEC-model's learning rate");
+    assert_eq!(cfg.optim.weight_decay, 0.01);
+
+    for (text, needle) in [
+        ("batch_size = 0", "batch_size"),
+        ("preset = \"huge\"", "huge"),
+        ("[optim]\nlr = -1.0", "optim.lr"),
+        ("val_fraction = 1.5", "val_fraction"),
+        ("batch_size = \"four\"", "not a valid run config"),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let err = RunConfig::load(&path).unwrap_err();
+        assert!(
+            err.contains(needle) && err.contains("run.toml"),
+            "{text}: {err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
+
+#[test]
+fn lr_schedule_warms_up_then_follows_the_cosine() {
+    let mut o = RunConfig::default().optim;
+    o.lr = 1.0;
+    o.min_lr = 0.0;
+    o.warmup_steps = 4;
+    o.cosine = true;
+    assert!((o.lr_at(0, 104) - 0.25).abs() < 1e-12);
+    assert!((o.lr_at(3, 104) - 1.0).abs() < 1e-12);
+    assert!((o.lr_at(4, 104) - 1.0).abs() < 1e-12);
+    assert!(
+        (o.lr_at(54, 104) - 0.5).abs() < 1e-12,
+        "half way down the cosine"
+    );
+    assert!(o.lr_at(103, 104) < 1e-3);
+}
+
+#[test]
+fn small_run_learns_and_reports_validation_previews_and_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let mut cfg = small(40);
+    cfg.val_every = 20;
+    cfg.preview_every = 20;
+    let events = run(cfg, &run_dir, false, None);
+    let l = losses(&events);
+    assert_eq!(l.len(), 40);
+    let first: f64 = l[..5].iter().map(|x| x.1).sum::<f64>() / 5.0;
+    let last: f64 = l[35..].iter().map(|x| x.1).sum::<f64>() / 5.0;
+    assert!(
+        last < 0.8 * first,
+        "loss should fall: first {first}, last {last}"
+    );
+
+    let started = events.iter().find_map(|e| match e {
+        TrainEvent::Started {
+            train_clips,
+            val_clips,
+            steps_per_epoch,
+            total_steps,
+            ..
+        } => Some((*train_clips, *val_clips, *steps_per_epoch, *total_steps)),
+        _ => None,
+    });
+    // 4 subjects × 3 clips; one subject per label held out.
+    assert_eq!(started, Some((6, 6, 3, 40)));
+    let vals: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Validation {
+                step,
+                loss,
+                per_lobe,
+                ..
+            } => Some((*step, *loss, per_lobe.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(vals.iter().map(|v| v.0).collect::<Vec<_>>(), vec![20, 40]);
+    assert!(vals[0].1.is_finite() && !vals[0].2.is_empty());
+    assert!(vals[0].2.iter().any(|(name, _)| name == "frontal"));
+
+    let preview = events
+        .iter()
+        .find_map(|e| match e {
+            TrainEvent::Preview(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("a preview");
+    assert_eq!(preview.original.grid.dims, [24, 24, 24]);
+    assert_eq!(preview.reconstruction.frames, 8);
+    // The 8 mm model grid over MNI 4 mm is 23 × 28 × 23: x is padded by one
+    // voxel in front, y cropped from voxel 2, z padded by one.
+    let model_grid = roimae::volume::Grid::mni_2mm()
+        .with_voxel_size(4.0)
+        .with_voxel_size(8.0);
+    assert_eq!(model_grid.dims, [23, 28, 23]);
+    let cube = preview.original.grid.world([1, 0, 1]);
+    let truth = model_grid.world([0, 2, 0]);
+    for a in 0..3 {
+        assert!((cube[a] - truth[a]).abs() < 1e-9, "{cube:?} vs {truth:?}");
+    }
+    // Masked voxels carry the fill value, others the original.
+    let diff = preview
+        .original
+        .data
+        .iter()
+        .zip(&preview.masked.data)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(diff > 0 && diff < preview.original.data.len());
+
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+    assert!(metrics.starts_with("run,split,metric,step,epoch,value,wall_s\n"));
+    assert!(metrics.contains(",val,val_loss_frontal,20,"));
+    assert!(run_dir.join("log.txt").is_file());
+    assert!(
+        run_dir
+            .join("checkpoints/step-00000040/model.bpk")
+            .is_file()
+    );
+}
+
+#[test]
+fn resumed_run_matches_an_uninterrupted_one_and_stop_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small(12);
+    let whole = losses(&run(cfg.clone(), &dir.path().join("a"), false, None));
+    assert_eq!(whole.len(), 12);
+
+    let b = dir.path().join("b");
+    let first = run(cfg.clone(), &b, false, Some(5));
+    let stopped_at = match first.last() {
+        Some(TrainEvent::Finished {
+            step,
+            stopped: true,
+            ..
+        }) => *step,
+        other => panic!("expected a graceful stop, got {other:?}"),
+    };
+    assert!((5..12).contains(&stopped_at));
+    assert!(
+        first
+            .iter()
+            .any(|e| matches!(e, TrainEvent::Checkpoint { step, .. } if *step == stopped_at))
+    );
+    let second = run(cfg, &b, true, None);
+    assert!(second.iter().any(
+        |e| matches!(e, TrainEvent::Started { resumed_from: Some(s), .. } if *s == stopped_at)
+    ));
+    let mut joined = losses(&first);
+    joined.extend(losses(&second));
+    assert_eq!(
+        joined.iter().map(|x| x.0).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    for ((s, a), (_, b)) in whole.iter().zip(&joined) {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "step {s}: uninterrupted {a}, resumed {b}"
+        );
+    }
+    // metrics.csv holds each step once.
+    let metrics = std::fs::read_to_string(b.join("metrics.csv")).unwrap();
+    assert_eq!(
+        metrics
+            .lines()
+            .filter(|l| l.contains(",train,loss,"))
+            .count(),
+        12
+    );
+}
+
+#[test]
+fn nan_loss_fails_with_one_line_and_keeps_the_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small(6);
+    cfg.optim.lr = 1e30;
+    cfg.val_every = 1;
+    let handle = TrainHandle::start(cfg, dir.path().to_path_buf(), false, || {}).unwrap();
+    let events = handle.wait();
+    let Some(TrainEvent::Failed(msg)) = events.last() else {
+        panic!("expected Failed, got {:?}", events.last());
+    };
+    assert!(msg.contains("loss became") && !msg.contains('\n'), "{msg}");
+    let kept: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Checkpoint { step, .. } => Some(*step),
+            _ => None,
+        })
+        .collect();
+    let last = *kept.last().expect("a checkpoint before the NaN");
+    assert!(msg.contains(&format!("step {last}")), "{msg}");
+    assert!(
+        dir.path()
+            .join(format!("checkpoints/step-{last:08}/state.json"))
+            .is_file()
+    );
+}
+
+#[test]
+fn starting_twice_in_one_folder_or_resuming_nothing_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = TrainHandle::start(small(2), dir.path().to_path_buf(), true, || {})
+        .err()
+        .unwrap();
+    assert!(err.contains("cannot resume"), "{err}");
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let err = TrainHandle::start(small(2), dir.path().to_path_buf(), false, || {})
+        .err()
+        .unwrap();
+    assert!(err.contains("already holds a run"), "{err}");
+    let mut bad = small(2);
+    bad.mask.strategy = MaskStrategy::Random { ratio: 0.0 };
+    assert!(TrainHandle::start(bad, dir.path().join("x"), false, || {}).is_err());
+}
+
+#[test]
+fn cli_demo_writes_metrics_and_runs_list_summarises_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let bin = env!("CARGO_BIN_EXE_roimae");
+    let o = Command::new(bin)
+        .args([
+            "pretrain", "--demo", "--steps", "6", "--device", "cpu", "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("best val loss"), "{stdout}");
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let mut lines = metrics.lines();
+    assert_eq!(
+        lines.next(),
+        Some("run,split,metric,step,epoch,value,wall_s")
+    );
+    let loss_rows: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("demo,train,loss,"))
+        .collect();
+    assert_eq!(loss_rows.len(), 6);
+    assert!(metrics.lines().any(|l| l.starts_with("demo,val,loss,6,")));
+
+    let o = Command::new(bin)
+        .args(["runs", "list"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    let row = text.lines().find(|l| l.starts_with("demo ")).expect(&text);
+    assert!(
+        row.contains("tiny") && row.contains("window 0.5") && row.contains(" 6 "),
+        "{row}"
+    );
+}
+
+#[test]
+fn cli_bad_config_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "batch_size = 0\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+        .args(["pretrain", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("batch_size"),
+        "{err}"
+    );
+}
