@@ -9,6 +9,7 @@
 pub mod assets;
 pub mod atlas;
 pub mod cli;
+pub mod dashboard;
 pub mod data;
 pub mod gui;
 pub mod masking;

@@ -299,7 +299,15 @@ fn the_selection_saves_as_a_run_mask_and_loads_back() {
         let id = s.labels.atlas.regions.by_name(n).unwrap().id;
         s.toggle_region(id);
     }
-    s.set_regions(s.labels.atlas.regions.in_group(roimae::atlas::Lobe::Cerebellum).map(|r| r.id).collect(), true);
+    s.set_regions(
+        s.labels
+            .atlas
+            .regions
+            .in_group(roimae::atlas::Lobe::Cerebellum)
+            .map(|r| r.id)
+            .collect(),
+        true,
+    );
     s.set_token_grid(roimae::data::GridChoice::Mni4mm);
     let before = s.selection.clone();
     let dir = tempfile::tempdir().unwrap();
@@ -308,7 +316,10 @@ fn the_selection_saves_as_a_run_mask_and_loads_back() {
     assert!(msg.starts_with("saved"), "{msg}");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("preset = \"mni4mm\""), "{text}");
-    assert!(text.contains("\"cerebellum\""), "whole lobes are written as lobes: {text}");
+    assert!(
+        text.contains("\"cerebellum\""),
+        "whole lobes are written as lobes: {text}"
+    );
 
     let mut fresh = ViewerApp::new(&Startup::default(), None, None).unwrap();
     let mut level = MaskLevel::Token;
@@ -320,7 +331,13 @@ fn the_selection_saves_as_a_run_mask_and_loads_back() {
     assert_eq!(fresh.state.summary.regions, before.len());
     // The same file is a run config's mask.
     let file = roimae::viewer::load_selection(&path).unwrap();
-    assert!(matches!(file.mask.strategy, MaskStrategy::Roi { level: MaskLevel::Voxel, .. }));
+    assert!(matches!(
+        file.mask.strategy,
+        MaskStrategy::Roi {
+            level: MaskLevel::Voxel,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -332,4 +349,81 @@ fn files_outside_mni_space_are_flagged() {
     let w = space_warning(1, 0).unwrap();
     assert!(w.contains("sform code 1") && w.contains("MNI"), "{w}");
     assert!(space_warning(0, 0).is_some());
+}
+
+#[test]
+fn the_dashboard_starts_a_run_with_the_clicked_regions_and_stops_it() {
+    use roimae::dashboard::RunStatus;
+    use roimae::gui::app::Mode;
+    use roimae::train::{DataConfig, DeviceChoice};
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Startup {
+        regions: vec!["limbic".into()],
+        ..Default::default()
+    });
+    {
+        let app = h.state_mut();
+        app.mode = Mode::Training;
+        let d = &mut app.dashboard;
+        d.runs_root = runs.path().to_path_buf();
+        d.config.device = DeviceChoice::Cpu;
+        d.config.max_steps = Some(500);
+        d.config.batch_size = 2;
+        if let DataConfig::Synthetic(s) = &mut d.config.data {
+            s.subjects = 4;
+            s.frames = 24;
+        }
+    }
+    h.run();
+    h.get_by_label("Start").click();
+    h.run();
+    // Wait (real time) for a few optimiser steps to arrive as events.
+    let start = std::time::Instant::now();
+    while h.state().dashboard.session.step < 2 {
+        assert!(
+            start.elapsed().as_secs() < 240,
+            "no training steps: {:?}",
+            h.state().dashboard.session.log
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        h.run();
+    }
+    let run_dir = h
+        .state()
+        .dashboard
+        .session
+        .run_dir
+        .clone()
+        .expect("the run folder is known");
+    let config = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
+    assert!(
+        config.contains("kind = \"roi\"") && config.contains("limbic"),
+        "{config}"
+    );
+    assert!(
+        h.state()
+            .dashboard
+            .session
+            .curves
+            .get("train", "loss")
+            .len()
+            >= 2
+    );
+    h.get_by_label("Stop").click();
+    h.run();
+    let start = std::time::Instant::now();
+    while h.state().dashboard.session.status != RunStatus::Finished {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "the run did not stop: {:?}",
+            h.state().dashboard.session.log
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        h.run();
+    }
+    let s = &h.state().dashboard.session;
+    assert!(s.step < 500, "stopped early");
+    assert!(!s.checkpoints.is_empty(), "Stop writes a checkpoint");
+    assert!(s.log.iter().any(|l| l.contains("stopped")), "{:?}", s.log);
+    assert!(run_dir.join("metrics.csv").exists());
 }

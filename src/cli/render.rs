@@ -36,6 +36,10 @@ pub struct RenderArgs {
     /// Radiological orientation.
     #[arg(long)]
     pub radiological: bool,
+    /// Render the training page after training the demo config (tiny, CPU)
+    /// with the `--regions` masked for this many steps.
+    #[arg(long)]
+    pub training_steps: Option<usize>,
 }
 
 /// Parses `WxH`.
@@ -100,6 +104,9 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     if let Some(c) = crosshair {
         app.state.scene.set_crosshair(c);
     }
+    if let Some(steps) = args.training_steps {
+        train_for(&mut off, &mut app, size, args.scale, steps)?;
+    }
     // egui lays out over two passes; the third is drawn.
     let mut image = None;
     for _ in 0..3 {
@@ -117,6 +124,45 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         image.height,
         off.adapter_name()
     );
+    Ok(())
+}
+
+/// Trains the dashboard's demo run for `steps` steps (CPU), then shows the
+/// training page.
+fn train_for(
+    off: &mut Offscreen,
+    app: &mut ViewerApp,
+    size: [u32; 2],
+    scale: f32,
+    steps: usize,
+) -> anyhow::Result<()> {
+    use crate::gui::app::Mode;
+    let runs = std::env::temp_dir().join(format!("roimae-render-runs-{}", std::process::id()));
+    app.mode = Mode::Training;
+    let d = &mut app.dashboard;
+    d.runs_root = runs.clone();
+    d.config.device = crate::train::DeviceChoice::Cpu;
+    d.config.max_steps = Some(steps.max(1));
+    d.config.val_every = (steps / 8).max(1);
+    d.config.preview_every = (steps / 2).max(1);
+    let (viewer, level) = (&app.state, app.level);
+    app.dashboard.start(viewer, level, None);
+    if let Some(m) = &app.dashboard.message {
+        bail!("{m}");
+    }
+    let start = Instant::now();
+    while app.dashboard.is_running() {
+        off.frame(app, size, scale, Vec::new())
+            .map_err(anyhow::Error::msg)?;
+        std::thread::sleep(Duration::from_millis(100));
+        if start.elapsed() > Duration::from_secs(1800) {
+            bail!("training took over 30 minutes; giving up");
+        }
+    }
+    if let Some(e) = &app.dashboard.session.error {
+        bail!("{e}");
+    }
+    let _ = std::fs::remove_dir_all(&runs);
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! same [`ViewerApp::show`] runs in the eframe window, in kittest tests and
 //! in the headless `roimae render`.
 
+use super::dashboard::Dashboard;
 use super::keys::{MOUSE, SHORTCUTS, handle_keys};
 use super::location_bar::location_bar;
 use super::region_panel::region_panel;
@@ -65,6 +66,20 @@ pub struct ViewerApp {
     /// Where each view was laid out last frame (for tests and picking).
     pub view_rects: [Option<Rect>; 3],
     last_frame: Option<Instant>,
+    /// Which page is shown.
+    pub mode: Mode,
+    /// The training dashboard.
+    pub dashboard: Dashboard,
+}
+
+/// The app's two pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Slices, atlas and the region panel.
+    #[default]
+    Viewer,
+    /// Pretraining: set-up, curves, reconstructions.
+    Training,
 }
 
 /// Parses region or lobe names into a selection.
@@ -123,6 +138,8 @@ impl ViewerApp {
             gpu_ready: render_state.is_some(),
             view_rects: [None; 3],
             last_frame: None,
+            mode: Mode::Viewer,
+            dashboard: Dashboard::default(),
         };
         if let Some(path) = &startup.file {
             app.open(path.clone(), wake);
@@ -215,7 +232,7 @@ impl ViewerApp {
         if self.movie.playing || self.loader.is_some() {
             ctx.request_repaint();
         }
-        if handle_keys(&ctx, &mut self.state, &mut self.movie) {
+        if self.mode == Mode::Viewer && handle_keys(&ctx, &mut self.state, &mut self.movie) {
             self.help_open = !self.help_open;
         }
         let dropped: Vec<PathBuf> = ctx.input(|i| {
@@ -231,6 +248,11 @@ impl ViewerApp {
         }
 
         egui::Panel::top("menu").show(ui, |ui| self.top_bar(ui));
+        if self.mode == Mode::Training {
+            self.dashboard.show(ui, &self.state, self.level);
+            return;
+        }
+        self.dashboard.poll();
         egui::Panel::bottom("time")
             .resizable(true)
             .default_size(210.0)
@@ -276,6 +298,22 @@ impl ViewerApp {
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
         egui::MenuBar::new().ui(ui, |ui| {
+            ui.selectable_value(
+                &mut self.mode,
+                Mode::Viewer,
+                RichText::new("Viewer").strong(),
+            );
+            let training = if self.dashboard.is_running() {
+                "Training (running)"
+            } else {
+                "Training"
+            };
+            ui.selectable_value(
+                &mut self.mode,
+                Mode::Training,
+                RichText::new(training).strong(),
+            );
+            ui.separator();
             ui.menu_button("File", |ui| {
                 if ui.button("Open NIfTI…").clicked() {
                     if let Some(path) = rfd::FileDialog::new()

@@ -7,10 +7,12 @@
 
 pub mod app;
 pub mod bench;
+pub mod dashboard;
 pub mod keys;
 pub mod layers;
 pub mod location_bar;
 pub mod offscreen;
+pub mod recon_panel;
 pub mod region_panel;
 pub mod side_panels;
 pub mod slice_geometry;

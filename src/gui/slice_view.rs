@@ -4,9 +4,9 @@
 //! callback, and the orientation letters and slice label on top.
 
 use super::layers::matrix_f32;
+use super::layers::{LabelLayer, ScalarLayer};
 use super::slice_geometry::{ViewAxis, ViewCamera};
 use super::slice_render::{SliceDraw, TextureSource, ViewUniforms};
-use super::layers::{LabelLayer, ScalarLayer};
 use super::state::{DisplaySettings, ViewerState};
 use egui::{Align2, Color32, FontId, Rect, Sense, Vec2};
 use std::sync::Arc;

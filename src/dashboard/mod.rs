@@ -1,0 +1,9 @@
+//! The training dashboard's logic, free of any GUI toolkit: curves with
+//! de-biased smoothing and CSV in/out, and the session state built from the
+//! engine's events (progress, ETA, previews, log). `gui` draws it.
+
+pub mod curves;
+pub mod session;
+
+pub use curves::{Point, RunCurves, XAxis, smooth};
+pub use session::{RunStatus, Session, format_duration, resident_bytes};

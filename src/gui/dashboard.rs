@@ -1,0 +1,516 @@
+//! The training dashboard: the run set-up (the viewer's region selection
+//! plus a masking mode and a preset become the run config), Start / Stop /
+//! Abort, progress with ETA and throughput, live loss curves with de-biased
+//! smoothing, per-lobe validation loss, overlays of earlier runs, CSV
+//! export, the reconstruction panels and the log. Training runs on the
+//! engine's worker thread; this only polls its events.
+
+use super::recon_panel::ReconView;
+use super::state::ViewerState;
+use crate::dashboard::{
+    RunCurves, RunStatus, Session, XAxis, format_duration, resident_bytes, smooth,
+};
+use crate::masking::{MaskLevel, MaskSpec, MaskStrategy};
+use crate::train::{DataConfig, DeviceChoice, RunConfig, TrainHandle};
+use egui::{Color32, RichText};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+use std::path::PathBuf;
+
+/// How the run masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskMode {
+    /// The regions checked in the viewer.
+    Regions,
+    /// Whole 4x4x4x4 token windows (the reference).
+    Window,
+    /// Random tokens.
+    Random,
+    /// Tubes (a token masked in every frame).
+    Tube,
+}
+
+impl MaskMode {
+    const ALL: [MaskMode; 4] = [
+        MaskMode::Regions,
+        MaskMode::Window,
+        MaskMode::Random,
+        MaskMode::Tube,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            MaskMode::Regions => "regions selected in the viewer",
+            MaskMode::Window => "window (4x4x4x4 tokens)",
+            MaskMode::Random => "random tokens",
+            MaskMode::Tube => "tube",
+        }
+    }
+}
+
+/// Dashboard state.
+pub struct Dashboard {
+    /// The config edited here (data, optimiser, steps, ...).
+    pub config: RunConfig,
+    /// Masking mode.
+    pub mask_mode: MaskMode,
+    /// Ratio of the non-region modes.
+    pub ratio: f64,
+    /// Parent folder of new run folders.
+    pub runs_root: PathBuf,
+    /// The engine, while a run is going.
+    pub handle: Option<TrainHandle>,
+    /// What the dashboard knows of the current run.
+    pub session: Session,
+    /// Smoothing weight (0 = raw).
+    pub smoothing: f64,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// X axis.
+    pub x_axis: XAxis,
+    /// Earlier runs drawn for comparison.
+    pub overlays: Vec<RunCurves>,
+    /// The reconstruction panels.
+    pub recon: Option<ReconView>,
+    /// Last message for the status line.
+    pub message: Option<String>,
+}
+
+impl Default for Dashboard {
+    fn default() -> Self {
+        Dashboard {
+            config: RunConfig::demo(),
+            mask_mode: MaskMode::Regions,
+            ratio: 0.5,
+            runs_root: PathBuf::from("runs"),
+            handle: None,
+            session: Session::default(),
+            smoothing: 0.6,
+            log_y: false,
+            x_axis: XAxis::Step,
+            overlays: Vec::new(),
+            recon: None,
+            message: None,
+        }
+    }
+}
+
+impl Dashboard {
+    /// The mask the run will use: the viewer's regions or another strategy.
+    pub fn mask_spec(&self, viewer: &ViewerState, level: MaskLevel) -> MaskSpec {
+        let seed = self.config.mask.seed;
+        let strategy = match self.mask_mode {
+            MaskMode::Regions => {
+                return viewer.selection.to_mask_spec(
+                    &viewer.labels.atlas.regions,
+                    level,
+                    None,
+                    seed,
+                );
+            }
+            MaskMode::Window => MaskStrategy::Window {
+                ratio: self.ratio,
+                window: [4, 4, 4, 4],
+            },
+            MaskMode::Random => MaskStrategy::Random { ratio: self.ratio },
+            MaskMode::Tube => MaskStrategy::Tube { ratio: self.ratio },
+        };
+        MaskSpec { strategy, seed }
+    }
+
+    /// Builds the config from the panel and the viewer, and starts a run in
+    /// a new folder under `runs_root`.
+    pub fn start(&mut self, viewer: &ViewerState, level: MaskLevel, wake: Option<egui::Context>) {
+        if self.handle.as_ref().is_some_and(|h| h.is_running()) {
+            return;
+        }
+        if self.mask_mode == MaskMode::Regions && viewer.selection.is_empty() {
+            self.message = Some(
+                "no region is masked: click regions in the viewer or pick another masking mode"
+                    .into(),
+            );
+            return;
+        }
+        let mut config = self.config.clone();
+        config.mask = self.mask_spec(viewer, level);
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let run_dir = self.runs_root.join(format!(
+            "{}-{}-{stamp}",
+            config.preset,
+            mode_slug(self.mask_mode)
+        ));
+        let wake_fn = move || {
+            if let Some(ctx) = &wake {
+                ctx.request_repaint();
+            }
+        };
+        match TrainHandle::start(config, run_dir, false, wake_fn) {
+            Ok(h) => {
+                self.handle = Some(h);
+                self.session = Session::default();
+                self.session.status = RunStatus::Running;
+                self.recon = None;
+                self.message = None;
+            }
+            Err(e) => self.message = Some(e),
+        }
+    }
+
+    /// Asks the run to stop after the current step (checkpointing).
+    pub fn stop(&mut self) {
+        if let Some(h) = &self.handle {
+            h.stop();
+            self.session.status = RunStatus::Stopping;
+        }
+    }
+
+    /// Stops the run now, without a checkpoint.
+    pub fn abort(&mut self) {
+        if let Some(h) = &self.handle {
+            h.abort();
+            self.session.status = RunStatus::Aborted;
+            self.session.log("aborted".into());
+        }
+    }
+
+    /// Applies the engine's events (call every frame).
+    pub fn poll(&mut self) {
+        let Some(h) = &self.handle else {
+            return;
+        };
+        for event in h.poll() {
+            self.session.apply(event);
+        }
+        if let Some(p) = self.session.preview.take() {
+            let result = match &mut self.recon {
+                Some(view) => view.update(&p),
+                None => ReconView::new(&p).map(|v| self.recon = Some(v)),
+            };
+            if let Err(e) = result {
+                self.session.log(format!("preview: {e}"));
+            }
+        }
+        if !h.is_running() && !self.session.is_active() {
+            self.handle = None;
+        }
+    }
+
+    /// Whether the dashboard needs repainting continuously.
+    pub fn is_running(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    /// Draws the dashboard.
+    pub fn show(&mut self, ui: &mut egui::Ui, viewer: &ViewerState, level: MaskLevel) {
+        self.poll();
+        egui::Panel::left("run-setup")
+            .resizable(true)
+            .default_size(320.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.setup(ui, viewer, level);
+                    ui.separator();
+                    self.progress(ui);
+                    ui.separator();
+                    self.log_view(ui);
+                });
+            });
+        egui::Panel::bottom("recon")
+            .resizable(true)
+            .min_size(260.0)
+            .default_size(330.0)
+            .show(ui, |ui| match &mut self.recon {
+                Some(view) => {
+                    if let Some(m) = view.show(ui, &viewer.labels) {
+                        self.message = Some(m);
+                    }
+                }
+                None => {
+                    ui.label("Reconstructions of a validation clip appear here during training.");
+                }
+            });
+        egui::CentralPanel::default_margins().show(ui, |ui| self.plots(ui));
+    }
+
+    fn setup(&mut self, ui: &mut egui::Ui, viewer: &ViewerState, level: MaskLevel) {
+        ui.heading("Run");
+        let idle = !self.is_running();
+        ui.add_enabled_ui(idle, |ui| {
+            egui::ComboBox::from_label("preset")
+                .selected_text(self.config.preset.clone())
+                .show_ui(ui, |ui| {
+                    for p in ["tiny", "mni4mm", "reference"] {
+                        ui.selectable_value(&mut self.config.preset, p.to_string(), p);
+                    }
+                });
+            egui::ComboBox::from_label("masking")
+                .selected_text(self.mask_mode.label())
+                .show_ui(ui, |ui| {
+                    for m in MaskMode::ALL {
+                        ui.selectable_value(&mut self.mask_mode, m, m.label());
+                    }
+                });
+            if self.mask_mode == MaskMode::Regions {
+                let n = viewer.selection.len();
+                let text = format!(
+                    "{n} regions, {:.1} % of the brain, {} level",
+                    100.0 * viewer.summary.brain_fraction,
+                    if level == MaskLevel::Voxel {
+                        "voxel"
+                    } else {
+                        "token"
+                    }
+                );
+                let colour = if n == 0 {
+                    Color32::from_rgb(255, 150, 90)
+                } else {
+                    Color32::GRAY
+                };
+                ui.label(RichText::new(text).color(colour));
+            } else {
+                ui.add(egui::Slider::new(&mut self.ratio, 0.05..=0.95).text("ratio"));
+            }
+            let mut synthetic = matches!(self.config.data, DataConfig::Synthetic(_));
+            ui.horizontal(|ui| {
+                ui.label("data");
+                if ui.radio(synthetic, "synthetic demo cohort").clicked() && !synthetic {
+                    self.config.data = RunConfig::demo().data;
+                    synthetic = true;
+                }
+                if ui.radio(!synthetic, "clip cache…").clicked()
+                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                {
+                    self.config.data = DataConfig::Cache { path: dir };
+                }
+            });
+            if let DataConfig::Cache { path } = &self.config.data {
+                ui.label(RichText::new(path.display().to_string()).small());
+            }
+            let mut steps = self.config.max_steps.unwrap_or(0);
+            ui.add(
+                egui::DragValue::new(&mut steps)
+                    .range(0..=1_000_000)
+                    .prefix("steps (0 = by epochs) "),
+            );
+            self.config.max_steps = (steps > 0).then_some(steps);
+            ui.add(
+                egui::DragValue::new(&mut self.config.epochs)
+                    .range(1..=10_000)
+                    .prefix("epochs "),
+            );
+            ui.add(
+                egui::DragValue::new(&mut self.config.batch_size)
+                    .range(1..=256)
+                    .prefix("batch "),
+            );
+            ui.add(
+                egui::DragValue::new(&mut self.config.optim.lr)
+                    .speed(1e-5)
+                    .range(1e-7..=1.0)
+                    .prefix("learning rate "),
+            );
+            egui::ComboBox::from_label("device")
+                .selected_text(format!("{:?}", self.config.device).to_lowercase())
+                .show_ui(ui, |ui| {
+                    for d in [DeviceChoice::Auto, DeviceChoice::Wgpu, DeviceChoice::Cpu] {
+                        ui.selectable_value(
+                            &mut self.config.device,
+                            d,
+                            format!("{d:?}").to_lowercase(),
+                        );
+                    }
+                });
+        });
+        ui.horizontal(|ui| {
+            if ui.add_enabled(idle, egui::Button::new("Start")).clicked() {
+                self.start(viewer, level, Some(ui.ctx().clone()));
+            }
+            if ui
+                .add_enabled(!idle, egui::Button::new("Stop"))
+                .on_hover_text("finish the current step, write a checkpoint, stop")
+                .clicked()
+            {
+                self.stop();
+            }
+            if ui
+                .add_enabled(!idle, egui::Button::new("Abort"))
+                .on_hover_text("stop now, no checkpoint")
+                .clicked()
+            {
+                self.abort();
+            }
+        });
+        if let Some(m) = &self.message {
+            ui.label(RichText::new(m).color(Color32::from_rgb(255, 150, 90)));
+        }
+    }
+
+    fn progress(&self, ui: &mut egui::Ui) {
+        let s = &self.session;
+        ui.label(RichText::new(format!("{:?}", s.status)).strong());
+        if !s.device.is_empty() {
+            ui.label(format!("device: {}", s.device));
+        }
+        if let Some(rss) = resident_bytes() {
+            ui.label(format!("memory (process): {:.0} MB", rss as f64 / 1e6));
+        }
+        if s.total_steps > 0 {
+            let eta = s
+                .eta_s()
+                .map_or(String::new(), |e| format!(", ETA {}", format_duration(e)));
+            ui.add(
+                egui::ProgressBar::new(s.progress())
+                    .text(format!("step {} / {}{eta}", s.step, s.total_steps)),
+            );
+            ui.label(format!(
+                "{:.2} steps/s · epoch {} · loader idle {:.0} %",
+                s.steps_per_s,
+                s.epoch,
+                100.0 * s.loader_idle
+            ));
+        }
+        if let Some(b) = s.best_val {
+            ui.label(format!("best validation masked MSE {b:.5}"));
+        }
+        if let Some(dir) = &s.run_dir {
+            ui.label(RichText::new(dir.display().to_string()).small());
+        }
+        if let Some((step, _, best)) = s.checkpoints.last() {
+            ui.label(format!(
+                "{} checkpoints, last at step {step}{}",
+                s.checkpoints.len(),
+                if *best { " (best)" } else { "" }
+            ));
+        }
+    }
+
+    fn log_view(&self, ui: &mut egui::Ui) {
+        ui.label(RichText::new("Log").strong());
+        if let Some(e) = &self.session.error {
+            ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 100)));
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("train-log")
+            .max_height(180.0)
+            .stick_to_bottom(true)
+            .show(ui, |ui| {
+                for line in &self.session.log {
+                    ui.monospace(line);
+                }
+            });
+    }
+
+    fn plots(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.99).text("smoothing"));
+            ui.checkbox(&mut self.log_y, "log y");
+            for x in XAxis::ALL {
+                ui.radio_value(&mut self.x_axis, x, x.label());
+            }
+            if ui.button("Add earlier run…").clicked()
+                && let Some(dir) = rfd::FileDialog::new().pick_folder()
+            {
+                match RunCurves::read_csv(&dir.join("metrics.csv")) {
+                    Ok(c) => self.overlays.push(c),
+                    Err(e) => self.message = Some(e),
+                }
+            }
+            if ui.button("Export CSV…").clicked()
+                && let Some(path) = rfd::FileDialog::new()
+                    .set_file_name("curves.csv")
+                    .save_file()
+            {
+                self.message = Some(match self.session.curves.write_csv(&path) {
+                    Ok(()) => format!("wrote {}", path.display()),
+                    Err(e) => e,
+                });
+            }
+        });
+        let height = (ui.available_height() - 24.0).max(120.0);
+        let (x_axis, log_y, w) = (self.x_axis, self.log_y, self.smoothing);
+        let y = move |v: f64| if log_y { v.max(1e-12).log10() } else { v };
+        let series = |c: &RunCurves, split: &str, metric: &str, smoothed: bool| -> Vec<[f64; 2]> {
+            let pts = c.get(split, metric);
+            let values: Vec<f64> = pts.iter().map(|p| p.value).collect();
+            let values = if smoothed { smooth(&values, w) } else { values };
+            pts.iter()
+                .zip(values)
+                .map(|(p, v)| [x_axis.x(p, c.steps_per_epoch), y(v)])
+                .collect()
+        };
+        let y_label = if log_y {
+            "log10 masked MSE"
+        } else {
+            "masked MSE"
+        };
+        ui.columns(2, |cols| {
+            Plot::new("loss")
+                .legend(Legend::default())
+                .height(height)
+                .x_axis_label(x_axis.label())
+                .y_axis_label(y_label)
+                .show(&mut cols[0], |plot| {
+                    let c = &self.session.curves;
+                    plot.line(
+                        Line::new(
+                            "train (raw)",
+                            PlotPoints::from(series(c, "train", "loss", false)),
+                        )
+                        .color(Color32::from_rgba_unmultiplied(90, 160, 255, 60)),
+                    );
+                    plot.line(
+                        Line::new("train", PlotPoints::from(series(c, "train", "loss", true)))
+                            .color(Color32::from_rgb(90, 160, 255)),
+                    );
+                    let val = series(c, "val", "loss", false);
+                    plot.line(
+                        Line::new("validation", PlotPoints::from(val.clone()))
+                            .color(Color32::from_rgb(255, 150, 60)),
+                    );
+                    plot.points(
+                        Points::new("validation", PlotPoints::from(val))
+                            .radius(3.0)
+                            .color(Color32::from_rgb(255, 150, 60)),
+                    );
+                    for o in &self.overlays {
+                        plot.line(Line::new(
+                            format!("{} train", o.name),
+                            PlotPoints::from(series(o, "train", "loss", true)),
+                        ));
+                        plot.line(Line::new(
+                            format!("{} val", o.name),
+                            PlotPoints::from(series(o, "val", "loss", false)),
+                        ));
+                    }
+                });
+            Plot::new("per-lobe")
+                .legend(Legend::default())
+                .height(height)
+                .x_axis_label(x_axis.label())
+                .y_axis_label(format!("{y_label} per lobe (validation)"))
+                .show(&mut cols[1], |plot| {
+                    let c = &self.session.curves;
+                    for ((split, metric), _) in c.series.iter() {
+                        if split == "val"
+                            && let Some(lobe) = metric.strip_prefix("loss_")
+                        {
+                            plot.line(Line::new(
+                                lobe.to_string(),
+                                PlotPoints::from(series(c, "val", metric, false)),
+                            ));
+                        }
+                    }
+                });
+        });
+    }
+}
+
+fn mode_slug(mode: MaskMode) -> &'static str {
+    match mode {
+        MaskMode::Regions => "roi",
+        MaskMode::Window => "window",
+        MaskMode::Random => "random",
+        MaskMode::Tube => "tube",
+    }
+}
