@@ -85,6 +85,15 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Prints a line above the bar, or plainly when there is no terminal.
+fn say(bar: &ProgressBar, line: impl AsRef<str>) {
+    if bar.is_hidden() {
+        println!("{}", line.as_ref());
+    } else {
+        bar.println(line.as_ref());
+    }
+}
+
 /// What the command prints at the end.
 #[derive(Default)]
 struct Summary {
@@ -123,10 +132,13 @@ impl Summary {
                 bar.set_length(*total_steps as u64);
                 bar.set_position(resumed_from.unwrap_or(0) as u64);
                 bar.reset_eta();
-                bar.println(format!(
-                    "training on {device}: {params} parameters, {train_clips} train / {val_clips} val clips → {}",
-                    run_dir.display()
-                ));
+                say(
+                    bar,
+                    format!(
+                        "training on {device}: {params} parameters, {train_clips} train / {val_clips} val clips → {}",
+                        run_dir.display()
+                    ),
+                );
             }
             TrainEvent::Step {
                 step,
@@ -155,10 +167,10 @@ impl Summary {
             }
             TrainEvent::Validation { step, loss, .. } => {
                 self.val = Some(*loss);
-                bar.println(format!("step {step}: val loss {loss:.4}"));
+                say(bar, format!("step {step}: val loss {loss:.4}"));
             }
             TrainEvent::Checkpoint { .. } => self.checkpoints += 1,
-            TrainEvent::Log(line) => bar.println(line),
+            TrainEvent::Log(line) => say(bar, line),
             TrainEvent::Finished {
                 step,
                 stopped,

@@ -237,6 +237,7 @@ impl RunConfig {
                 grad_clip: Some(1.0),
                 ..OptimConfig::default()
             },
+            epochs: 100,
             max_steps: Some(300),
             val_every: 25,
             preview_every: 25,

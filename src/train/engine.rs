@@ -62,6 +62,7 @@ impl TrainHandle {
         let control = Arc::new(Control::default());
         let running = Arc::new(AtomicBool::new(true));
         let (ctl, run_flag) = (control.clone(), running.clone());
+        let log_path = run_dir.join("log.txt");
         let thread = std::thread::Builder::new()
             .name("roimae-train".into())
             .spawn(move || {
@@ -69,6 +70,7 @@ impl TrainHandle {
                     tx,
                     wake: Box::new(wake),
                     files: None,
+                    pending: Vec::new(),
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     train(config, run_dir, resume_from, ctl, &mut rep)
@@ -89,6 +91,16 @@ impl TrainHandle {
                 run_flag.store(false, Ordering::SeqCst);
                 if let Some(e) = failure {
                     rep.send(TrainEvent::Failed(e));
+                    if rep.files.is_none() {
+                        // Failed before the run files were opened: keep the lines anyway.
+                        let text: String = rep.pending.iter().map(|l| format!("{l}\n")).collect();
+                        let log = log_path.clone();
+                        let _ = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(log)
+                            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+                    }
                 } else {
                     (rep.wake)();
                 }

@@ -41,12 +41,20 @@ pub struct Reporter {
     pub wake: Box<dyn Fn() + Send>,
     /// The run's files, once open.
     pub files: Option<RunFiles>,
+    /// Log lines sent before the files were open.
+    pub pending: Vec<String>,
 }
 
 impl Reporter {
     /// Sends `event` (and logs the textual ones).
     pub fn send(&mut self, event: TrainEvent) {
+        if let (None, TrainEvent::Log(line) | TrainEvent::Failed(line)) = (&self.files, &event) {
+            self.pending.push(line.clone());
+        }
         if let Some(f) = self.files.as_mut() {
+            for line in self.pending.drain(..) {
+                f.log(&line);
+            }
             match &event {
                 TrainEvent::Log(line) => f.log(line),
                 TrainEvent::Failed(line) => f.log(&format!("FAILED: {line}")),
