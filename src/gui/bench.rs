@@ -11,6 +11,7 @@ use super::slice_geometry::ViewAxis;
 use crate::volume::{Affine, Grid, Volume, VolumeMeta};
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Frame-time statistics of one scenario.
 #[derive(Debug, Clone, Serialize)]
@@ -156,6 +157,32 @@ pub fn bench_viewer(frames: usize, size: [u32; 2]) -> Result<Vec<FrameTimes>, St
         "scrub volumes (upload per frame), 96^3 x 200",
         &adapter,
         ms,
+    ));
+
+    // The training page while the demo trains on the CPU (worker thread).
+    let runs = std::env::temp_dir().join(format!("roimae-bench-runs-{}", std::process::id()));
+    let mut app = ViewerApp::new(&Startup::default(), Some(&off.render_state), None)?;
+    app.mode = super::app::Mode::Training;
+    app.dashboard.runs_root = runs.clone();
+    app.dashboard.config.device = crate::train::DeviceChoice::Cpu;
+    app.dashboard.config.max_steps = Some(100_000);
+    let limbic = app.state.visible_regions(Some(crate::atlas::Lobe::Limbic));
+    app.state.set_regions(limbic, true);
+    let level = app.level;
+    app.dashboard.start(&app.state, level, None);
+    let started = Instant::now();
+    while app.dashboard.session.step < 3 && started.elapsed().as_secs() < 300 {
+        off.frame(&mut app, size, 1.0, Vec::new())?;
+    }
+    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
+        hover_path(app, f)
+    });
+    app.dashboard.abort();
+    let _ = std::fs::remove_dir_all(&runs);
+    out.push(stats(
+        "training page while tiny trains (CPU)",
+        &adapter,
+        ms?,
     ));
     Ok(out)
 }
