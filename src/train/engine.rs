@@ -88,7 +88,6 @@ impl TrainHandle {
                             .replace('\n', " ")
                     )),
                 };
-                run_flag.store(false, Ordering::SeqCst);
                 if let Some(e) = failure {
                     rep.send(TrainEvent::Failed(e));
                     if rep.files.is_none() {
@@ -101,9 +100,11 @@ impl TrainHandle {
                             .open(log)
                             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
                     }
-                } else {
-                    (rep.wake)();
                 }
+                // Only now: a watcher that sees `is_running() == false` and
+                // then polls gets every event, the last one included.
+                run_flag.store(false, Ordering::SeqCst);
+                (rep.wake)();
             })
             .map_err(|e| format!("cannot start the training thread ({e})"))?;
         Ok(TrainHandle {
