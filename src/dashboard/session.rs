@@ -49,7 +49,8 @@ pub struct Session {
     pub loader_idle: f64,
     /// Best validation loss so far.
     pub best_val: Option<f64>,
-    /// The curves (train/val loss, lr, per-lobe val loss).
+    /// The curves, named as in `metrics.csv` (train/loss, train/lr,
+    /// val/loss, val/val_loss_<lobe>).
     pub curves: RunCurves,
     /// The latest preview.
     pub preview: Option<Box<Preview>>,
@@ -77,8 +78,15 @@ impl Session {
                 let name = run_dir
                     .file_name()
                     .map_or("run".to_string(), |n| n.to_string_lossy().into_owned());
-                if resumed_from.is_none() || self.curves.name != name {
-                    self.curves = RunCurves::new(&name);
+                match resumed_from {
+                    // Keep the earlier curve up to the checkpoint; the run
+                    // logs every later step again.
+                    Some(from) if self.curves.name == name => {
+                        for points in self.curves.series.values_mut() {
+                            points.retain(|p| p.step <= from);
+                        }
+                    }
+                    _ => self.curves = RunCurves::new(&name),
                 }
                 self.curves.steps_per_epoch = steps_per_epoch;
                 self.status = RunStatus::Running;
@@ -130,7 +138,7 @@ impl Session {
                 };
                 self.curves.push("val", "loss", p(loss));
                 for (lobe, v) in per_lobe {
-                    self.curves.push("val", &format!("loss_{lobe}"), p(v));
+                    self.curves.push("val", &format!("val_loss_{lobe}"), p(v));
                 }
                 if loss.is_finite() && self.best_val.is_none_or(|b| loss < b) {
                     self.best_val = Some(loss);
@@ -257,7 +265,7 @@ mod tests {
         });
         assert_eq!(s.curves.name, "r1");
         assert_eq!(s.curves.get("train", "loss").len(), 4);
-        assert_eq!(s.curves.get("val", "loss_limbic")[0].value, 0.7);
+        assert_eq!(s.curves.get("val", "val_loss_limbic")[0].value, 0.7);
         assert_eq!(s.best_val, Some(0.5));
         assert_eq!(s.progress(), 0.5);
         assert_eq!(s.eta_s(), Some(2.0));
@@ -265,6 +273,35 @@ mod tests {
         assert_eq!(s.status, RunStatus::Failed);
         assert!(!s.is_active());
         assert!(s.log.last().unwrap().contains("NaN"));
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_its_curve_up_to_the_checkpoint() {
+        let mut s = Session::default();
+        s.curves = RunCurves::new("r2");
+        for step in 1..=10 {
+            let p = Point {
+                step,
+                epoch: 0,
+                wall_s: 0.0,
+                value: 1.0,
+            };
+            s.curves.push("train", "loss", p);
+        }
+        let started = |resumed_from| TrainEvent::Started {
+            device: "cpu".into(),
+            params: 1,
+            train_clips: 1,
+            val_clips: 1,
+            steps_per_epoch: 5,
+            total_steps: 20,
+            run_dir: PathBuf::from("/runs/r2"),
+            resumed_from,
+        };
+        s.apply(started(Some(6)));
+        assert_eq!(s.curves.get("train", "loss").len(), 6);
+        s.apply(started(None));
+        assert!(s.curves.get("train", "loss").is_empty(), "a new run starts clean");
     }
 
     #[test]

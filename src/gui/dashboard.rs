@@ -157,6 +157,38 @@ impl Dashboard {
         }
     }
 
+    /// Continues the run in `run_dir` from its last checkpoint with the
+    /// config saved there; the earlier curve is read back first.
+    pub fn resume(&mut self, run_dir: PathBuf, wake: Option<egui::Context>) {
+        let config = match RunConfig::load(&run_dir.join("config.toml")) {
+            Ok(c) => c,
+            Err(e) => {
+                self.message = Some(e);
+                return;
+            }
+        };
+        let curves = RunCurves::read_csv(&run_dir.join("metrics.csv")).ok();
+        let wake_fn = move || {
+            if let Some(ctx) = &wake {
+                ctx.request_repaint();
+            }
+        };
+        match TrainHandle::start(config.clone(), run_dir, true, wake_fn) {
+            Ok(h) => {
+                self.handle = Some(h);
+                self.session = Session::default();
+                if let Some(c) = curves {
+                    self.session.curves = c;
+                }
+                self.session.status = RunStatus::Running;
+                self.config = config;
+                self.recon = None;
+                self.message = None;
+            }
+            Err(e) => self.message = Some(e),
+        }
+    }
+
     /// Asks the run to stop after the current step (checkpointing).
     pub fn stop(&mut self) {
         if let Some(h) = &self.handle {
@@ -334,6 +366,14 @@ impl Dashboard {
                 self.stop();
             }
             if ui
+                .add_enabled(idle, egui::Button::new("Resume…"))
+                .on_hover_text("continue a run folder from its last checkpoint")
+                .clicked()
+                && let Some(dir) = rfd::FileDialog::new().pick_folder()
+            {
+                self.resume(dir, Some(ui.ctx().clone()));
+            }
+            if ui
                 .add_enabled(!idle, egui::Button::new("Abort"))
                 .on_hover_text("stop now, no checkpoint")
                 .clicked()
@@ -493,7 +533,7 @@ impl Dashboard {
                     let c = &self.session.curves;
                     for ((split, metric), _) in c.series.iter() {
                         if split == "val"
-                            && let Some(lobe) = metric.strip_prefix("loss_")
+                            && let Some(lobe) = metric.strip_prefix("val_loss_")
                         {
                             plot.line(Line::new(
                                 lobe.to_string(),
