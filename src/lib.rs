@@ -11,6 +11,7 @@ pub mod atlas;
 pub mod cli;
 pub mod dashboard;
 pub mod data;
+pub mod eval;
 pub mod gui;
 pub mod masking;
 pub mod model;
