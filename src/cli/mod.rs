@@ -4,6 +4,7 @@
 pub mod atlas;
 pub mod bench;
 pub mod dataset;
+pub mod finetune;
 pub mod info;
 pub mod model;
 pub mod prepare;
@@ -51,6 +52,9 @@ pub enum Command {
     Pretrain(pretrain::PretrainArgs),
     /// Summarise training run folders: `roimae runs list DIR`.
     Runs(runs::RunsArgs),
+    /// Fine-tune a pretrained encoder for diagnosis (frozen + linear head,
+    /// or `--full`) and report subject-level metrics.
+    Finetune(finetune::FinetuneArgs),
     /// Open the desktop viewer on a NIfTI file (or the built-in demo).
     View(view::ViewArgs),
     /// Draw the viewer off screen to a PNG (same layout and shaders).
@@ -69,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Pretrain(args)) => pretrain::run(&args),
         Some(Command::Runs(args)) => runs::run(&args),
+        Some(Command::Finetune(args)) => finetune::run(&args),
         Some(Command::View(args)) => view::run(&args),
         Some(Command::Render(args)) => render::run(&args),
         None => view::run(&view::ViewArgs::default()),

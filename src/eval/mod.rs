@@ -2,4 +2,12 @@
 //! classification metrics, fine-tuning (frozen encoder + linear head, or
 //! full) with honest held-out test subjects, and region attribution.
 
+pub mod finetune;
+pub mod fit;
+pub mod ft_config;
 pub mod metrics;
+pub mod pretrained;
+
+pub use finetune::{FinetuneResult, ProtocolResult, finetune};
+pub use ft_config::FinetuneConfig;
+pub use metrics::{ClassificationReport, SubjectPrediction};

@@ -1,0 +1,87 @@
+//! A pretraining run folder as a source of weights: its `config.toml`, the
+//! checkpoint to use (the best-validation one, else the last) and the MAE
+//! (with its encoder) loaded from it.
+
+use crate::model::Mae;
+use crate::train::RunConfig;
+use crate::train::checkpoint;
+use burn::module::Module;
+use burn::prelude::*;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Which checkpoint of a run was loaded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PretrainedInfo {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// The checkpoint folder.
+    pub checkpoint: PathBuf,
+    /// Pretraining steps done at that checkpoint.
+    pub step: usize,
+    /// `best` (lowest validation loss) or `last`.
+    pub which: String,
+    /// Validation masked MSE at that checkpoint, when validated.
+    pub val_loss: Option<f64>,
+}
+
+/// The checkpoint to load: the best-validation one when it still exists,
+/// else the last.
+pub fn pick_checkpoint(run_dir: &Path) -> Result<PretrainedInfo, String> {
+    let all = checkpoint::list(run_dir);
+    let Some((last_step, last_dir)) = all.last().cloned() else {
+        return Err(format!(
+            "{}: no checkpoint in checkpoints/; pretrain first (`roimae pretrain`) or give a run folder",
+            run_dir.display()
+        ));
+    };
+    let state = checkpoint::load_state(&last_dir)?;
+    let (step, dir, which) = match state.best_val {
+        Some((_, best)) => match all.iter().find(|(s, _)| *s == best) {
+            Some((s, d)) => (*s, d.clone(), "best"),
+            None => (last_step, last_dir, "last"),
+        },
+        None => (last_step, last_dir, "last"),
+    };
+    let val_loss = checkpoint::load_state(&dir)?.val_loss;
+    Ok(PretrainedInfo {
+        run_dir: run_dir.to_path_buf(),
+        checkpoint: dir,
+        step,
+        which: which.into(),
+        val_loss,
+    })
+}
+
+/// Reads a run's `config.toml`.
+pub fn load_run_config(run_dir: &Path) -> Result<RunConfig, String> {
+    let path = run_dir.join("config.toml");
+    if !path.is_file() {
+        return Err(format!(
+            "{}: missing; is {} a run folder written by `roimae pretrain`?",
+            path.display(),
+            run_dir.display()
+        ));
+    }
+    RunConfig::load(&path)
+}
+
+/// Loads the run's config and its MAE from the chosen checkpoint onto
+/// `device` (an autodiff device gives trainable weights).
+pub fn load_mae(
+    run_dir: &Path,
+    device: &Device,
+) -> Result<(RunConfig, Mae, PretrainedInfo), String> {
+    let cfg = load_run_config(run_dir)?;
+    let info = pick_checkpoint(run_dir)?;
+    let model = Mae::new(&cfg.model()?, cfg.seed, device)
+        .try_load_file(info.checkpoint.join("model.bpk"))
+        .map_err(|e| {
+            format!(
+                "{}: cannot load the model ({}); the checkpoint does not match the run's preset",
+                info.checkpoint.display(),
+                format!("{e:?}").replace('\n', " ")
+            )
+        })?;
+    Ok((cfg, model, info))
+}
