@@ -196,7 +196,13 @@ pub fn split(source: &dyn ClipSource, val_fraction: f64, seed: u64) -> (Vec<usiz
             seed,
         },
     );
-    (0..source.len()).partition(|&i| !s.val.contains(&source.info(i).subject))
+    let mut val = s.val;
+    // Stratified rounding can leave a small cohort with no validation
+    // subject (0.2 of 2 per class rounds to 0): keep at least one.
+    if val.is_empty() && val_fraction > 0.0 && s.train.len() > 1 {
+        val.extend(s.train.last().cloned());
+    }
+    (0..source.len()).partition(|&i| !val.contains(&source.info(i).subject))
 }
 
 /// The training clips of `epoch` in order: `train` shuffled with stream
@@ -268,4 +274,41 @@ fn synthetic_clips(
         data,
         infos,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` subjects with two clips each, labels alternating.
+    fn clips(n: usize) -> MemoryClips {
+        MemoryClips {
+            clip_len: 1,
+            data: vec![0.0; 2 * n],
+            infos: (0..2 * n)
+                .map(|i| ClipInfo {
+                    subject: format!("s{}", i / 2),
+                    label: Some((i / 2 % 2) as u32),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_small_cohort_keeps_one_validation_subject_and_splits_by_subject() {
+        // 4 subjects, 0.2 per class rounds to none: one subject is moved.
+        let source = clips(4);
+        let (train, val) = split(&source, 0.2, 7);
+        assert_eq!(val.len(), 2, "both clips of one subject");
+        assert_eq!(source.info(val[0]).subject, source.info(val[1]).subject);
+        assert_eq!(train.len(), 6);
+        assert!(
+            train
+                .iter()
+                .all(|&i| source.info(i).subject != source.info(val[0]).subject)
+        );
+        // No validation asked: none given.
+        let (train, val) = split(&source, 0.0, 7);
+        assert!(val.is_empty() && train.len() == 8);
+    }
 }
