@@ -2,6 +2,7 @@
 //! thin layer in its own file over the library.
 
 pub mod atlas;
+pub mod attribute;
 pub mod bench;
 pub mod dataset;
 pub mod finetune;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Fine-tune a pretrained encoder for diagnosis (frozen + linear head,
     /// or `--full`) and report subject-level metrics.
     Finetune(finetune::FinetuneArgs),
+    /// Region attribution of a pretrained model (occlusion ΔMSE per AAL3
+    /// region and lobe) as CSV and a NIfTI map.
+    Attribute(attribute::AttributeArgs),
     /// Open the desktop viewer on a NIfTI file (or the built-in demo).
     View(view::ViewArgs),
     /// Draw the viewer off screen to a PNG (same layout and shaders).
@@ -74,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Pretrain(args)) => pretrain::run(&args),
         Some(Command::Runs(args)) => runs::run(&args),
         Some(Command::Finetune(args)) => finetune::run(&args),
+        Some(Command::Attribute(args)) => attribute::run(&args),
         Some(Command::View(args)) => view::run(&args),
         Some(Command::Render(args)) => render::run(&args),
         None => view::run(&view::ViewArgs::default()),

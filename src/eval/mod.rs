@@ -2,12 +2,16 @@
 //! classification metrics, fine-tuning (frozen encoder + linear head, or
 //! full) with honest held-out test subjects, and region attribution.
 
+pub mod attribute_run;
+pub mod attribution;
 pub mod finetune;
 pub mod fit;
 pub mod ft_config;
 pub mod metrics;
 pub mod pretrained;
 
+pub use attribute_run::{AttributeOptions, RunAttribution, attribute_run};
+pub use attribution::{Occlusion, RegionScore};
 pub use finetune::{FinetuneResult, ProtocolResult, finetune};
 pub use ft_config::FinetuneConfig;
 pub use metrics::{ClassificationReport, SubjectPrediction};
