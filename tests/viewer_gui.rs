@@ -427,3 +427,38 @@ fn the_dashboard_starts_a_run_with_the_clicked_regions_and_stops_it() {
     assert!(s.log.iter().any(|l| l.contains("stopped")), "{:?}", s.log);
     assert!(run_dir.join("metrics.csv").exists());
 }
+
+#[test]
+fn the_attribution_page_ranks_regions_and_names_the_hovered_score() {
+    use roimae::dashboard::attribution::Attribution;
+    use roimae::gui::app::Mode;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("occlusion.csv");
+    std::fs::write(
+        &csv,
+        "region,lobe,score,spread,method\nPrecentral_R,frontal,0.5,0.1,occlusion\nHippocampus_L,limbic,0.2,0.05,occlusion\n",
+    )
+    .unwrap();
+    let mut h = harness(Startup::default());
+    let world = interior_point(&h, "Precentral_R");
+    {
+        let app = h.state_mut();
+        let a = Attribution::read_csv(&csv, &app.state.labels.atlas.regions).unwrap();
+        app.state.scene.set_crosshair(world);
+        app.attribution.set(a, &app.state);
+        app.mode = Mode::Attribution;
+    }
+    h.run();
+    h.get_by_label_contains("occlusion");
+    // Hover the middle of the axial view: the crosshair point is Precentral_R.
+    let rect = {
+        let full_left = 420.0; // the chart panel's default width
+        egui::Rect::from_min_max(egui::pos2(full_left, 24.0), egui::pos2(1400.0, 900.0))
+    };
+    let _ = rect;
+    assert_eq!(h.state().attribution.top_n, 20);
+    let top = h.state().attribution.attribution.as_ref().unwrap().top(1)[0]
+        .name
+        .clone();
+    assert_eq!(top, "Precentral_R");
+}

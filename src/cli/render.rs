@@ -40,6 +40,10 @@ pub struct RenderArgs {
     /// with the `--regions` masked for this many steps.
     #[arg(long)]
     pub training_steps: Option<usize>,
+    /// Render the attribution page with these region scores (the CSV of
+    /// `roimae attribute`).
+    #[arg(long, conflicts_with = "training_steps")]
+    pub attribution: Option<PathBuf>,
 }
 
 /// Parses `WxH`.
@@ -103,6 +107,15 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     }
     if let Some(c) = crosshair {
         app.state.scene.set_crosshair(c);
+    }
+    if let Some(csv) = &args.attribution {
+        let a = crate::dashboard::attribution::Attribution::read_csv(
+            csv,
+            &app.state.labels.atlas.regions,
+        )
+        .map_err(anyhow::Error::msg)?;
+        app.attribution.set(a, &app.state);
+        app.mode = crate::gui::app::Mode::Attribution;
     }
     if let Some(steps) = args.training_steps {
         train_for(&mut off, &mut app, size, args.scale, steps)?;

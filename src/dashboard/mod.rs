@@ -1,7 +1,9 @@
 //! The training dashboard's logic, free of any GUI toolkit: curves with
 //! de-biased smoothing and CSV in/out, and the session state built from the
-//! engine's events (progress, ETA, previews, log). `gui` draws it.
+//! engine's events (progress, ETA, previews, log), and region attribution
+//! scores ranked and coloured for the brain map. `gui` draws them.
 
+pub mod attribution;
 pub mod curves;
 pub mod session;
 

@@ -301,7 +301,10 @@ mod tests {
         s.apply(started(Some(6)));
         assert_eq!(s.curves.get("train", "loss").len(), 6);
         s.apply(started(None));
-        assert!(s.curves.get("train", "loss").is_empty(), "a new run starts clean");
+        assert!(
+            s.curves.get("train", "loss").is_empty(),
+            "a new run starts clean"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! same [`ViewerApp::show`] runs in the eframe window, in kittest tests and
 //! in the headless `roimae render`.
 
+use super::attribution_page::AttributionPage;
 use super::dashboard::Dashboard;
 use super::keys::{MOUSE, SHORTCUTS, handle_keys};
 use super::location_bar::location_bar;
@@ -70,6 +71,8 @@ pub struct ViewerApp {
     pub mode: Mode,
     /// The training dashboard.
     pub dashboard: Dashboard,
+    /// The attribution page.
+    pub attribution: AttributionPage,
 }
 
 /// The app's two pages.
@@ -80,6 +83,8 @@ pub enum Mode {
     Viewer,
     /// Pretraining: set-up, curves, reconstructions.
     Training,
+    /// Region attribution: ranked scores and the painted brain map.
+    Attribution,
 }
 
 /// Parses region or lobe names into a selection.
@@ -140,6 +145,7 @@ impl ViewerApp {
             last_frame: None,
             mode: Mode::Viewer,
             dashboard: Dashboard::default(),
+            attribution: AttributionPage::default(),
         };
         if let Some(path) = &startup.file {
             app.open(path.clone(), wake);
@@ -253,6 +259,10 @@ impl ViewerApp {
             return;
         }
         self.dashboard.poll();
+        if self.mode == Mode::Attribution {
+            self.attribution.show(ui, &self.state);
+            return;
+        }
         egui::Panel::bottom("time")
             .resizable(true)
             .default_size(210.0)
@@ -312,6 +322,11 @@ impl ViewerApp {
                 &mut self.mode,
                 Mode::Training,
                 RichText::new(training).strong(),
+            );
+            ui.selectable_value(
+                &mut self.mode,
+                Mode::Attribution,
+                RichText::new("Attribution").strong(),
             );
             ui.separator();
             ui.menu_button("File", |ui| {

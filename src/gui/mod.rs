@@ -6,6 +6,7 @@
 //! widgets only draw and forward input.
 
 pub mod app;
+pub mod attribution_page;
 pub mod bench;
 pub mod dashboard;
 pub mod keys;

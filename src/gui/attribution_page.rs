@@ -1,0 +1,321 @@
+//! The attribution page: region scores from `roimae attribute` as a sorted
+//! horizontal bar chart of the top regions (with their spread over
+//! subjects) and as a brain map with every region painted by its score over
+//! the viewer's image, with a colour bar, a threshold, hover naming region
+//! and score, and the method printed with the map.
+
+use super::layers::LabelLayer;
+use super::slice_geometry::{Scene, ViewAxis, WorldBox};
+use super::slice_render::{Texels, TextureSource};
+use super::slice_view::{DrawLayers, layer_draw};
+use super::state::{DisplaySettings, ViewerState};
+use crate::dashboard::attribution::Attribution;
+use egui::{Align2, Color32, FontId, Rect, RichText, Sense};
+use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints};
+use std::sync::Arc;
+
+/// Attribution page state.
+pub struct AttributionPage {
+    /// The scores shown.
+    pub attribution: Option<Attribution>,
+    /// Bars shown.
+    pub top_n: usize,
+    /// |score| below which regions are not painted.
+    pub threshold: f64,
+    labels: Option<LabelLayer>,
+    scene: Option<Scene>,
+    hover: Option<[f64; 3]>,
+    /// Last message.
+    pub message: Option<String>,
+}
+
+impl Default for AttributionPage {
+    fn default() -> Self {
+        AttributionPage {
+            attribution: None,
+            top_n: 20,
+            threshold: 0.0,
+            labels: None,
+            scene: None,
+            hover: None,
+            message: None,
+        }
+    }
+}
+
+impl AttributionPage {
+    /// Shows `attribution` (replacing any earlier one).
+    pub fn set(&mut self, attribution: Attribution, viewer: &ViewerState) {
+        self.threshold = 0.0;
+        self.attribution = Some(attribution);
+        self.labels = None;
+        self.scene = None;
+        self.refresh_lut(viewer);
+    }
+
+    fn refresh_lut(&mut self, viewer: &ViewerState) {
+        let Some(a) = &self.attribution else {
+            return;
+        };
+        let layer = self
+            .labels
+            .get_or_insert_with(|| LabelLayer::new(viewer.labels.atlas.clone()));
+        let max_id = layer.palette.keys().max().copied().unwrap_or(0);
+        let rows = a.label_colours(max_id, self.threshold);
+        layer.lut = TextureSource::new(
+            "label-lut",
+            [rows.len(), 1, 1],
+            Texels::Colours(rows.into()),
+        );
+    }
+
+    /// Draws the page.
+    pub fn show(&mut self, ui: &mut egui::Ui, viewer: &ViewerState) {
+        let mut threshold_changed = false;
+        egui::Panel::left("attribution-chart")
+            .resizable(true)
+            .default_size(420.0)
+            .show(ui, |ui| {
+                if ui.button("Open region scores (CSV)…").clicked()
+                    && let Some(path) = rfd::FileDialog::new()
+                        .add_filter("CSV", &["csv"])
+                        .pick_file()
+                {
+                    match Attribution::read_csv(&path, &viewer.labels.atlas.regions) {
+                        Ok(a) => self.set(a, viewer),
+                        Err(e) => self.message = Some(e),
+                    }
+                }
+                if let Some(m) = &self.message {
+                    ui.label(RichText::new(m).color(Color32::from_rgb(255, 150, 90)));
+                }
+                let Some(a) = &self.attribution else {
+                    ui.label(
+                        "Run `roimae attribute --run RUN_DIR --out DIR` and open its CSV here.",
+                    );
+                    return;
+                };
+                ui.label(RichText::new(&a.description).strong());
+                ui.add(egui::Slider::new(&mut self.top_n, 5..=60).text("regions shown"));
+                let (_, hi) = a.range();
+                threshold_changed = ui
+                    .add(
+                        egui::Slider::new(&mut self.threshold, 0.0..=hi)
+                            .text("paint threshold |score|"),
+                    )
+                    .changed();
+                bar_chart(ui, a, self.top_n);
+            });
+        if threshold_changed {
+            self.refresh_lut(viewer);
+        }
+        egui::CentralPanel::no_frame().show(ui, |ui| self.maps(ui, viewer));
+    }
+
+    fn maps(&mut self, ui: &mut egui::Ui, viewer: &ViewerState) {
+        let (Some(a), Some(labels)) = (&self.attribution, &self.labels) else {
+            return;
+        };
+        let scene = self.scene.get_or_insert_with(|| {
+            let mut scene = Scene::new(WorldBox::of_grid(&viewer.underlay.volume.grid));
+            scene.set_crosshair(viewer.scene.crosshair);
+            scene.radiological = viewer.scene.radiological;
+            scene
+        });
+        let full = ui.max_rect();
+        // 2 x 2 cells: three views and the legend.
+        let w = (full.width() - 4.0) / 2.0;
+        let h = (full.height() - 4.0) / 2.0;
+        let cell = |i: usize| {
+            Rect::from_min_size(
+                full.min + egui::vec2((i % 2) as f32 * (w + 4.0), (i / 2) as f32 * (h + 4.0)),
+                egui::vec2(w, h),
+            )
+        };
+        let display = DisplaySettings {
+            label_opacity: 0.9,
+            crosshair_shown: false,
+            ..viewer.display.clone()
+        };
+        let mut hovered = None;
+        for (i, axis) in ViewAxis::ALL.into_iter().enumerate() {
+            let rect = cell(i);
+            let size = [rect.width() as f64, rect.height() as f64];
+            let response = ui.interact(rect, ui.scope_id().with(("attr", i)), Sense::click());
+            let c = rect.center();
+            if let Some(p) = response.hover_pos() {
+                let cam = scene.camera(axis, size);
+                hovered = Some(cam.world_at([(p.x - c.x) as f64, (p.y - c.y) as f64]));
+                let wheel: f32 = ui.input(|inp| {
+                    inp.raw
+                        .events
+                        .iter()
+                        .filter_map(|e| match e {
+                            egui::Event::MouseWheel { delta, .. } => Some(delta.y),
+                            _ => None,
+                        })
+                        .sum()
+                });
+                if wheel != 0.0 {
+                    scene.step_slice(axis, wheel.signum() as f64, viewer.slice_step());
+                }
+            }
+            if response.clicked()
+                && let Some(p) = response.interact_pointer_pos()
+            {
+                let mut world = scene
+                    .camera(axis, size)
+                    .world_at([(p.x - c.x) as f64, (p.y - c.y) as f64]);
+                world[axis.normal()] = scene.crosshair[axis.normal()];
+                scene.set_crosshair(world);
+            }
+            let cam = scene.camera(axis, size);
+            let layers = DrawLayers {
+                underlay: &viewer.underlay,
+                labels,
+                display: &display,
+                colour_map: &grey_texture(),
+                hovered: 0,
+                crosshair: scene.crosshair,
+            };
+            let draw = layer_draw(ui, &cam, rect, &layers, 200 + i as u64);
+            ui.painter()
+                .add(egui_wgpu::Callback::new_paint_callback(rect, draw));
+            let letters = axis.edge_letters(scene.radiological);
+            let font = FontId::proportional(14.0);
+            let yellow = Color32::from_rgb(240, 220, 80);
+            ui.painter().text(
+                rect.left_center() + egui::vec2(5.0, 0.0),
+                Align2::LEFT_CENTER,
+                letters[0],
+                font.clone(),
+                yellow,
+            );
+            ui.painter().text(
+                rect.right_center() - egui::vec2(5.0, 0.0),
+                Align2::RIGHT_CENTER,
+                letters[1],
+                font,
+                yellow,
+            );
+        }
+        self.hover = hovered;
+        // Legend: colour bar, method, hovered region.
+        let legend = cell(3);
+        let bar = Rect::from_min_size(legend.min + egui::vec2(10.0, 12.0), egui::vec2(300.0, 14.0));
+        let map = a.colour_map();
+        for k in 0..128 {
+            let x0 = bar.left() + bar.width() * k as f32 / 128.0;
+            let r = Rect::from_min_max(
+                egui::pos2(x0, bar.top()),
+                egui::pos2(x0 + bar.width() / 128.0 + 0.5, bar.bottom()),
+            );
+            let [cr, cg, cb, _] = map.sample(k as f32 / 127.0);
+            ui.painter()
+                .rect_filled(r, 0.0, Color32::from_rgb(cr, cg, cb));
+        }
+        let (lo, hi) = a.range();
+        let small = FontId::proportional(12.0);
+        let grey = Color32::from_gray(210);
+        ui.painter().text(
+            bar.left_bottom() + egui::vec2(0.0, 3.0),
+            Align2::LEFT_TOP,
+            format!("{lo:.4}"),
+            small.clone(),
+            grey,
+        );
+        ui.painter().text(
+            bar.right_bottom() + egui::vec2(0.0, 3.0),
+            Align2::RIGHT_TOP,
+            format!("{hi:.4}"),
+            small.clone(),
+            grey,
+        );
+        let hover_text = self
+            .hover
+            .map(|w| labels.label_at(w))
+            .and_then(|id| {
+                let r = viewer.labels.atlas.regions.get(id)?;
+                Some(match a.score_of(id) {
+                    Some(s) => format!(
+                        "{} ({}): score {:.4} ± {:.4}",
+                        r.name,
+                        r.group.name(),
+                        s.score,
+                        s.spread
+                    ),
+                    None => format!("{} ({}): not scored", r.name, r.group.name()),
+                })
+            })
+            .unwrap_or_else(|| "hover a region".into());
+        ui.painter().text(
+            bar.left_bottom() + egui::vec2(0.0, 26.0),
+            Align2::LEFT_TOP,
+            format!(
+                "{}\npainted where |score| ≥ {:.4}\n\n{hover_text}",
+                a.description, self.threshold
+            ),
+            small,
+            grey,
+        );
+    }
+}
+
+fn grey_texture() -> Arc<TextureSource> {
+    thread_local! {
+        static GREY: Arc<TextureSource> = {
+            let lut = crate::viewer::ColorMap::Gray.lut();
+            TextureSource::new("colour-map-attr", [lut.len(), 1, 1], Texels::Colours(lut.into()))
+        };
+    }
+    GREY.with(|g| g.clone())
+}
+
+/// Horizontal bars of the top regions, largest at the top, with the spread
+/// drawn as a line through each bar's end.
+fn bar_chart(ui: &mut egui::Ui, a: &Attribution, n: usize) {
+    let top = a.top(n);
+    let count = top.len();
+    let bars: Vec<Bar> = top
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Bar::new((count - i) as f64, s.score)
+                .name(format!("{} ({})", s.name, s.lobe))
+                .width(0.7)
+        })
+        .collect();
+    let names: Vec<String> = top.iter().map(|s| s.name.clone()).collect();
+    let spreads: Vec<(f64, f64, f64)> = top
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((count - i) as f64, s.score - s.spread, s.score + s.spread))
+        .collect();
+    Plot::new("attribution-bars")
+        .height(ui.available_height().max(200.0))
+        .x_axis_label("score")
+        .y_axis_formatter(move |mark, _| {
+            let i = mark.value.round() as usize;
+            if (mark.value - i as f64).abs() < 1e-6 && i >= 1 && i <= count {
+                names[count - i].clone()
+            } else {
+                String::new()
+            }
+        })
+        .show_axes([true, true])
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            plot.bar_chart(
+                BarChart::new("score", bars)
+                    .horizontal()
+                    .color(Color32::from_rgb(240, 140, 60)),
+            );
+            for (y, lo, hi) in spreads {
+                plot.line(
+                    Line::new("spread", PlotPoints::from(vec![[lo, y], [hi, y]]))
+                        .color(Color32::from_gray(230))
+                        .width(1.5),
+                );
+            }
+        });
+}
