@@ -220,14 +220,14 @@ impl AttributionPage {
         ui.painter().text(
             bar.left_bottom() + egui::vec2(0.0, 3.0),
             Align2::LEFT_TOP,
-            format!("{lo:.4}"),
+            fmt_score(lo),
             small.clone(),
             grey,
         );
         ui.painter().text(
             bar.right_bottom() + egui::vec2(0.0, 3.0),
             Align2::RIGHT_TOP,
-            format!("{hi:.4}"),
+            fmt_score(hi),
             small.clone(),
             grey,
         );
@@ -238,26 +238,41 @@ impl AttributionPage {
                 let r = viewer.labels.atlas.regions.get(id)?;
                 Some(match a.score_of(id) {
                     Some(s) => format!(
-                        "{} ({}): score {:.4} ± {:.4}",
+                        "{} ({}): score {} ± {}",
                         r.name,
                         r.group.name(),
-                        s.score,
-                        s.spread
+                        fmt_score(s.score),
+                        fmt_score(s.spread)
                     ),
                     None => format!("{} ({}): not scored", r.name, r.group.name()),
                 })
             })
             .unwrap_or_else(|| "hover a region".into());
-        ui.painter().text(
-            bar.left_bottom() + egui::vec2(0.0, 26.0),
-            Align2::LEFT_TOP,
-            format!(
-                "{}\npainted where |score| ≥ {:.4}\n\n{hover_text}",
-                a.description, self.threshold
-            ),
-            small,
-            grey,
+        let text_rect = Rect::from_min_max(
+            bar.left_bottom() + egui::vec2(0.0, 24.0),
+            legend.right_bottom(),
         );
+        let mut text_ui = ui.new_child(egui::UiBuilder::new().max_rect(text_rect));
+        text_ui.label(RichText::new(&a.description).color(grey).size(12.0));
+        text_ui.label(
+            RichText::new(format!(
+                "painted where |score| ≥ {}",
+                fmt_score(self.threshold)
+            ))
+            .color(grey)
+            .size(12.0),
+        );
+        text_ui.add_space(6.0);
+        text_ui.label(RichText::new(hover_text).strong());
+    }
+}
+
+/// A score with 4 significant digits, in scientific notation when tiny.
+pub fn fmt_score(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-3 {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
     }
 }
 
