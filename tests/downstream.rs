@@ -441,3 +441,108 @@ fn attribute_cli_on_a_tiny_pretrained_run_writes_csv_and_a_nifti_map() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn experiment_cli_runs_a_two_strategy_grid_and_writes_tidy_results() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 strategies × 1 seed, 6 pretraining steps each, on 8 subjects with
+    // a limbic effect; attribution of the ROI run.
+    let cfg = r#"
+seeds = [3]
+attribute = "roi"
+top = 5
+
+[pretrain]
+preset = "tiny"
+batch_size = 2
+max_steps = 6
+val_every = 3
+val_fraction = 0.25
+device = "cpu"
+preview_every = 0
+keep_last = 1
+[pretrain.data]
+kind = "synthetic"
+subjects = 8
+frames = 24
+effect_lobes = ["limbic"]
+effect_size = 4.0
+sites = 1
+
+[finetune]
+epochs = 5
+bootstrap = 50
+val_fraction = 0.25
+test_fraction = 0.25
+device = "cpu"
+
+[grid]
+random = 0.5
+lobes = ["limbic"]
+"#;
+    let path = dir.path().join("exp.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let out = dir.path().join("exp");
+    let t0 = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+        .args(["experiment", "--config"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    eprintln!(
+        "{stdout}\n{}\nexperiment took {:.1} s",
+        String::from_utf8_lossy(&o.stderr),
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(o.status.success());
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "strategy,seed,masked_fraction,val_masked_mse,test_acc,test_bal_acc,test_auroc"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert_eq!((rows[0][0], rows[1][0]), ("random", "roi-limbic"));
+    for r in &rows {
+        assert_eq!(r.len(), 7);
+        assert_eq!(r[1], "3");
+        for cell in &r[2..] {
+            let v: f64 = cell.parse().unwrap_or_else(|_| panic!("'{cell}' in {csv}"));
+            assert!(v.is_finite() && v >= 0.0, "{csv}");
+        }
+    }
+    let random_fraction: f64 = rows[0][2].parse().unwrap();
+    assert!((random_fraction - 0.5).abs() < 0.01, "{csv}");
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains(
+        "| strategy | seeds | masked fraction | masked MSE (val) | ACC | balanced ACC | AUROC |"
+    ));
+    assert!(md.contains("| random | 1 | 0.500 ± – |"), "{md}");
+    assert!(md.contains("| roi-limbic | 1 |"), "{md}");
+    assert!(
+        md.contains("### roi-limbic") && md.contains("## Verdicts"),
+        "{md}"
+    );
+    assert!(stdout.contains("random masking") && stdout.contains("attribution of roi-limbic"));
+    let attr = std::fs::read_to_string(out.join("attribution.csv")).unwrap();
+    assert!(attr.starts_with("strategy,seed,rank,region,lobe,score,spread\nroi-limbic,3,1,"));
+    assert!(
+        out.join("runs/roi-limbic-s3/attribution/occlusion_regions.nii.gz")
+            .exists()
+    );
+    assert!(out.join("runs/random-s3/finetune/finetune.json").exists());
+    // The same folder again is refused with one line and exit code 2.
+    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+        .args(["experiment", "--config"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
+}

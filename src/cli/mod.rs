@@ -5,6 +5,7 @@ pub mod atlas;
 pub mod attribute;
 pub mod bench;
 pub mod dataset;
+pub mod experiment;
 pub mod finetune;
 pub mod info;
 pub mod model;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Region attribution of a pretrained model (occlusion ΔMSE per AAL3
     /// region and lobe) as CSV and a NIfTI map.
     Attribute(attribute::AttributeArgs),
+    /// The paper's experiment: pretrain every masking strategy × seed,
+    /// fine-tune each frozen encoder, attribute; `results.csv`/`results.md`.
+    Experiment(experiment::ExperimentArgs),
     /// Open the desktop viewer on a NIfTI file (or the built-in demo).
     View(view::ViewArgs),
     /// Draw the viewer off screen to a PNG (same layout and shaders).
@@ -79,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Runs(args)) => runs::run(&args),
         Some(Command::Finetune(args)) => finetune::run(&args),
         Some(Command::Attribute(args)) => attribute::run(&args),
+        Some(Command::Experiment(args)) => experiment::run(&args),
         Some(Command::View(args)) => view::run(&args),
         Some(Command::Render(args)) => render::run(&args),
         None => view::run(&view::ViewArgs::default()),

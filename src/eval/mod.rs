@@ -4,6 +4,9 @@
 
 pub mod attribute_run;
 pub mod attribution;
+pub mod exp_config;
+pub mod exp_table;
+pub mod experiment;
 pub mod finetune;
 pub mod fit;
 pub mod ft_config;
@@ -12,6 +15,8 @@ pub mod pretrained;
 
 pub use attribute_run::{AttributeOptions, RunAttribution, attribute_run};
 pub use attribution::{Occlusion, RegionScore};
+pub use exp_config::ExperimentConfig;
+pub use experiment::{ExperimentResult, run_experiment};
 pub use finetune::{FinetuneResult, ProtocolResult, finetune};
 pub use ft_config::FinetuneConfig;
 pub use metrics::{ClassificationReport, SubjectPrediction};

@@ -1,0 +1,344 @@
+//! The experiment config (`exp.toml`): one pretraining run config shared by
+//! every strategy, the seeds, the fine-tuning config, which runs get
+//! occlusion attribution, and the masking strategies — a `[grid]`
+//! shorthand (random, window, each lobe alone, combinations, partial ROI)
+//! plus any explicit `[[strategies]]`.
+
+use super::ft_config::FinetuneConfig;
+use crate::atlas::Lobe;
+use crate::masking::{MaskLevel, MaskStrategy, RegionSelection};
+use crate::train::{DataConfig, OptimConfig, RunConfig, SyntheticData};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One masking strategy of the grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Strategy {
+    /// Its name in the tables and the run folder (letters, digits, `-+_.`).
+    pub name: String,
+    /// What is masked (the `[mask]` table of a run config, without seed).
+    pub mask: MaskStrategy,
+}
+
+/// Shorthand for the paper's grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Grid {
+    /// Random-token masking at this ratio (`random`).
+    pub random: Option<f64>,
+    /// Reference 4⁴ window masking at this ratio (`window`).
+    pub window: Option<f64>,
+    /// Each lobe alone, ROI masked at token level (`roi-<lobe>`).
+    pub lobes: Vec<Lobe>,
+    /// Lobe combinations (`roi-<a>+<b>`).
+    pub combinations: Vec<Vec<Lobe>>,
+    /// Partial ROI: this fraction of each combination's tokens (of each
+    /// lobe when there is no combination), `…-p<percent>`.
+    pub partial: Option<f64>,
+}
+
+/// Which runs get occlusion attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttributeWhich {
+    /// None.
+    None,
+    /// ROI-masked strategies (every seed).
+    #[default]
+    Roi,
+    /// Every strategy.
+    All,
+}
+
+/// Everything that defines an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Seeds; each seeds the run (init, split, clip order), its masks and
+    /// the fine-tuning split, so strategies are compared on the same splits.
+    pub seeds: Vec<u64>,
+    /// The pretraining run config; its `[mask]` and `seed` are replaced.
+    pub pretrain: RunConfig,
+    /// Fine-tuning of each frozen encoder; its `seed` is replaced.
+    pub finetune: FinetuneConfig,
+    /// Which runs get occlusion attribution.
+    pub attribute: AttributeWhich,
+    /// Regions listed per strategy in the attribution ranking.
+    pub top: usize,
+    /// The grid shorthand.
+    pub grid: Grid,
+    /// Explicit strategies, after the grid's.
+    pub strategies: Vec<Strategy>,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        ExperimentConfig {
+            seeds: vec![0, 1, 2],
+            pretrain: RunConfig::demo(),
+            finetune: FinetuneConfig::default(),
+            attribute: AttributeWhich::Roi,
+            top: 10,
+            grid: Grid {
+                random: Some(0.5),
+                window: Some(0.5),
+                ..Grid::default()
+            },
+            strategies: Vec::new(),
+        }
+    }
+}
+
+fn roi(lobes: &[Lobe], partial: Option<f64>) -> MaskStrategy {
+    MaskStrategy::Roi {
+        regions: RegionSelection {
+            lobes: lobes.to_vec(),
+            names: Vec::new(),
+        },
+        partial,
+        level: MaskLevel::Token,
+    }
+}
+
+fn lobe_names(lobes: &[Lobe]) -> String {
+    lobes.iter().map(|l| l.name()).collect::<Vec<_>>().join("+")
+}
+
+impl ExperimentConfig {
+    /// The small CPU demo: `tiny` on 32 synthetic subjects with an effect
+    /// planted in limbic + cerebellum; random / window / limbic ROI /
+    /// cerebellum ROI, one seed, 100 pretraining steps each, attribution of
+    /// the ROI runs.
+    pub fn demo() -> Self {
+        let pretrain = RunConfig {
+            data: DataConfig::Synthetic(SyntheticData {
+                subjects: 32,
+                frames: 24,
+                seed: 7,
+                effect_lobes: vec![Lobe::Limbic, Lobe::Cerebellum],
+                effect_size: 2.0,
+                sites: 1,
+            }),
+            optim: OptimConfig {
+                lr: 1e-3,
+                warmup_steps: 10,
+                cosine: true,
+                min_lr: 1e-5,
+                grad_clip: Some(1.0),
+                ..OptimConfig::default()
+            },
+            batch_size: 4,
+            epochs: 100,
+            max_steps: Some(100),
+            val_every: 50,
+            preview_every: 0,
+            keep_last: 1,
+            ..RunConfig::default()
+        };
+        ExperimentConfig {
+            seeds: vec![0],
+            pretrain,
+            finetune: FinetuneConfig {
+                epochs: 40,
+                bootstrap: 200,
+                val_fraction: 0.25,
+                test_fraction: 0.25,
+                ..FinetuneConfig::default()
+            },
+            attribute: AttributeWhich::Roi,
+            top: 10,
+            grid: Grid {
+                random: Some(0.5),
+                window: Some(0.5),
+                lobes: vec![Lobe::Limbic, Lobe::Cerebellum],
+                ..Grid::default()
+            },
+            strategies: Vec::new(),
+        }
+    }
+
+    /// The lobes with a planted effect (synthetic data only).
+    pub fn planted_lobes(&self) -> Vec<Lobe> {
+        match &self.pretrain.data {
+            DataConfig::Synthetic(s) => s.effect_lobes.clone(),
+            DataConfig::Cache { .. } => Vec::new(),
+        }
+    }
+
+    /// The strategies in order: the grid's, then the explicit ones.
+    pub fn all_strategies(&self) -> Vec<Strategy> {
+        let g = &self.grid;
+        let mut out = Vec::new();
+        if let Some(ratio) = g.random {
+            out.push(Strategy {
+                name: "random".into(),
+                mask: MaskStrategy::Random { ratio },
+            });
+        }
+        if let Some(ratio) = g.window {
+            out.push(Strategy {
+                name: "window".into(),
+                mask: MaskStrategy::Window {
+                    ratio,
+                    window: [4, 4, 4, 4],
+                },
+            });
+        }
+        for &lobe in &g.lobes {
+            out.push(Strategy {
+                name: format!("roi-{}", lobe.name()),
+                mask: roi(&[lobe], None),
+            });
+        }
+        for combo in &g.combinations {
+            out.push(Strategy {
+                name: format!("roi-{}", lobe_names(combo)),
+                mask: roi(combo, None),
+            });
+        }
+        if let Some(p) = g.partial {
+            let sets: Vec<Vec<Lobe>> = if g.combinations.is_empty() {
+                g.lobes.iter().map(|&l| vec![l]).collect()
+            } else {
+                g.combinations.clone()
+            };
+            for set in sets {
+                out.push(Strategy {
+                    name: format!("roi-{}-p{}", lobe_names(&set), (p * 100.0).round()),
+                    mask: roi(&set, Some(p)),
+                });
+            }
+        }
+        out.extend(self.strategies.iter().cloned());
+        out
+    }
+
+    /// Checks the seeds, the strategies (names unique and usable as folder
+    /// names, masks valid) and both configs; the error is one line.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.seeds.is_empty() {
+            return Err("seeds must list at least one seed".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &self.seeds {
+            if !seen.insert(*s) {
+                return Err(format!("seed {s} is listed twice in seeds"));
+            }
+        }
+        let strategies = self.all_strategies();
+        if strategies.is_empty() {
+            return Err("no strategy: fill [grid] or add [[strategies]]".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for s in &strategies {
+            let ok = !s.name.is_empty()
+                && s.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-+_.".contains(c));
+            if !ok {
+                return Err(format!(
+                    "strategy name '{}' must be non-empty letters, digits or -+_.",
+                    s.name
+                ));
+            }
+            if !names.insert(s.name.clone()) {
+                return Err(format!("strategy '{}' appears twice", s.name));
+            }
+            let mut run = self.pretrain.clone();
+            run.mask.strategy = s.mask.clone();
+            run.validate()
+                .map_err(|e| format!("strategy '{}': {e}", s.name))?;
+        }
+        self.finetune
+            .validate()
+            .map_err(|e| format!("[finetune]: {e}"))
+    }
+
+    /// The run config of `strategy` under `seed`.
+    pub fn run_config(&self, strategy: &Strategy, seed: u64) -> RunConfig {
+        let mut run = self.pretrain.clone();
+        run.mask.strategy = strategy.mask.clone();
+        run.mask.seed = seed;
+        run.seed = seed;
+        run
+    }
+
+    /// Reads and validates an experiment config.
+    pub fn load(path: &Path) -> Result<ExperimentConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "{}: cannot read the experiment config ({e}); check the path",
+                path.display()
+            )
+        })?;
+        let cfg: ExperimentConfig = toml::from_str(&text).map_err(|e| {
+            format!(
+                "{}: not a valid experiment config ({}); see `roimae experiment --help`",
+                path.display(),
+                e.message().replace('\n', " ")
+            )
+        })?;
+        cfg.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_expands_to_named_strategies() {
+        let cfg = ExperimentConfig {
+            grid: Grid {
+                random: Some(0.5),
+                window: Some(0.5),
+                lobes: vec![Lobe::Limbic, Lobe::Cerebellum],
+                combinations: vec![vec![Lobe::Limbic, Lobe::Cerebellum]],
+                partial: Some(0.5),
+            },
+            ..ExperimentConfig::default()
+        };
+        let names: Vec<String> = cfg.all_strategies().into_iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "random",
+                "window",
+                "roi-limbic",
+                "roi-cerebellum",
+                "roi-limbic+cerebellum",
+                "roi-limbic+cerebellum-p50"
+            ]
+        );
+        cfg.validate().unwrap();
+        assert!(ExperimentConfig::demo().validate().is_ok());
+    }
+
+    #[test]
+    fn a_toml_config_round_trips_and_bad_ones_name_the_problem() {
+        let text = r#"
+seeds = [1, 2]
+[grid]
+random = 0.75
+lobes = ["limbic"]
+[[strategies]]
+name = "hippo"
+mask = { kind = "roi", regions = { names = ["Hippocampus_L"] } }
+"#;
+        let cfg: ExperimentConfig = toml::from_str(text).unwrap();
+        cfg.validate().unwrap();
+        let names: Vec<String> = cfg.all_strategies().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["random", "roi-limbic", "hippo"]);
+        let run = cfg.run_config(&cfg.all_strategies()[0], 2);
+        assert_eq!((run.seed, run.mask.seed), (2, 2));
+        let dup = ExperimentConfig {
+            seeds: vec![1, 1],
+            ..cfg.clone()
+        };
+        assert!(dup.validate().unwrap_err().contains("twice"));
+        assert!(toml::from_str::<ExperimentConfig>("sedes = [1]").is_err());
+    }
+}

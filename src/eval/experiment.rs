@@ -1,0 +1,396 @@
+//! The paper's experiment on one dataset: for every strategy × seed,
+//! pretrain (the same run config, only the mask differs), fine-tune the
+//! frozen encoder (honest protocol: held-out test subjects) and optionally
+//! attribute by region occlusion; then `results.csv`, `results.md`,
+//! `attribution.csv` and, for a synthetic cohort, plain verdicts on the
+//! planted lobes.
+//!
+//! Layout of the output folder: `runs/<strategy>-s<seed>/` (the run, with
+//! `finetune/` and `attribution/` inside), `experiment.toml`, the tables.
+
+use super::attribute_run::{AttributeOptions, attribute_run};
+use super::attribution::{RegionScore, write_outputs as write_attribution};
+use super::exp_config::{AttributeWhich, ExperimentConfig, Strategy};
+use super::exp_table::{ResultRow, format_mean_sd, mean_sd, results_csv, summary_table};
+use super::finetune::{finetune, write_outputs as write_finetune};
+use crate::atlas::{Atlas, Lobe};
+use crate::data::loader::ClipCache;
+use crate::masking::{MaskSpec, MaskStrategy, Masker};
+use crate::train::config::{preset_geometry, preset_source_grid};
+use crate::train::{DataConfig, RunConfig, TrainEvent, TrainHandle};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// One attributed run's region ranking.
+#[derive(Debug, Clone)]
+pub struct RunRanking {
+    /// Strategy name.
+    pub strategy: String,
+    /// Seed.
+    pub seed: u64,
+    /// Regions, highest occlusion score first.
+    pub regions: Vec<RegionScore>,
+}
+
+/// What an experiment produced.
+#[derive(Debug, Clone)]
+pub struct ExperimentResult {
+    /// One row per strategy × seed.
+    pub rows: Vec<ResultRow>,
+    /// Attributed runs.
+    pub rankings: Vec<RunRanking>,
+    /// Plain-language verdicts about the planted lobes (synthetic data).
+    pub verdicts: Vec<String>,
+    /// The Markdown written to `results.md`.
+    pub markdown: String,
+    /// Seconds for everything.
+    pub wall_s: f64,
+}
+
+/// Mean fraction of tokens masked per clip by `mask` (over 64 clips).
+fn masked_fraction(run: &RunConfig, atlas: &Atlas) -> Result<f64, String> {
+    let geometry = preset_geometry(&run.preset)?;
+    let grid = match &run.data {
+        DataConfig::Synthetic(_) => preset_source_grid(&run.preset).grid(),
+        DataConfig::Cache { path } => ClipCache::open(path)?.manifest.config.grid.grid(),
+    };
+    let labels = atlas.input_labels(&grid, geometry);
+    let spec = MaskSpec {
+        strategy: run.mask.strategy.clone(),
+        seed: run.mask.seed,
+    };
+    let masker = Masker::new(&spec, &labels, &atlas.regions, run.model()?.frames)?;
+    let n = masker.grid().n_tokens() as f64;
+    let draws = 64;
+    Ok((0..draws)
+        .map(|c| masker.mask(c).counts().tokens as f64 / n)
+        .sum::<f64>()
+        / draws as f64)
+}
+
+/// Pretrains `run` into `dir` in the foreground; the best (else last)
+/// validation masked MSE.
+fn pretrain(
+    run: RunConfig,
+    dir: &Path,
+    log: &mut dyn FnMut(String),
+) -> Result<Option<f64>, String> {
+    let me = std::thread::current();
+    let handle = TrainHandle::start(run, dir.to_path_buf(), false, move || me.unpark())?;
+    let mut last_val = None;
+    let mut best = None;
+    loop {
+        let events = handle.poll();
+        let done = events.is_empty() && !handle.is_running();
+        for e in events {
+            match e {
+                TrainEvent::Validation { step, loss, .. } => {
+                    log(format!("  step {step}: val masked MSE {loss:.4}"));
+                    last_val = Some(loss);
+                }
+                TrainEvent::Finished { best_val, .. } => best = best_val,
+                TrainEvent::Failed(e) => return Err(format!("{}: {e}", dir.display())),
+                _ => {}
+            }
+        }
+        if done {
+            break;
+        }
+        std::thread::park_timeout(Duration::from_millis(200));
+    }
+    Ok(best.or(last_val))
+}
+
+fn wants_attribution(which: AttributeWhich, s: &Strategy) -> bool {
+    match which {
+        AttributeWhich::None => false,
+        AttributeWhich::Roi => matches!(s.mask, MaskStrategy::Roi { .. }),
+        AttributeWhich::All => true,
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| {
+        format!(
+            "{}: cannot write ({e}); check the folder is writable",
+            path.display()
+        )
+    })
+}
+
+/// The lobes an ROI strategy selects when it names whole lobes only.
+fn roi_lobes(s: &Strategy) -> Option<(Vec<Lobe>, bool)> {
+    match &s.mask {
+        MaskStrategy::Roi {
+            regions, partial, ..
+        } if regions.names.is_empty() && !regions.lobes.is_empty() => {
+            Some((regions.lobes.clone(), partial.is_some()))
+        }
+        _ => None,
+    }
+}
+
+/// Region scores averaged over the seeds of one strategy, highest first.
+pub fn mean_ranking(runs: &[&RunRanking]) -> Vec<(String, String, f64, usize)> {
+    let mut by: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for r in runs {
+        for s in &r.regions {
+            by.entry((s.name.clone(), s.lobe.clone()))
+                .or_default()
+                .push(s.score);
+        }
+    }
+    let mut out: Vec<(String, String, f64, usize)> = by
+        .into_iter()
+        .map(|((name, lobe), v)| (name, lobe, v.iter().sum::<f64>() / v.len() as f64, v.len()))
+        .collect();
+    out.sort_by(|a, b| b.2.total_cmp(&a.2));
+    out
+}
+
+/// The verdicts on the planted lobes: ROI of planted lobes vs random on
+/// test AUROC, and whether attribution ranked a planted-lobe region first.
+pub fn verdicts(
+    cfg: &ExperimentConfig,
+    rows: &[ResultRow],
+    rankings: &[RunRanking],
+    test_subjects: usize,
+) -> Vec<String> {
+    let planted = cfg.planted_lobes();
+    if planted.is_empty() {
+        return vec![
+            "no planted effect (not a synthetic cohort): no verdict on planted lobes".into(),
+        ];
+    }
+    let planted_names: Vec<&str> = planted.iter().map(|l| l.name()).collect();
+    let mut out = Vec::new();
+    let auroc = |name: &str| {
+        let v: Vec<Option<f64>> = rows
+            .iter()
+            .filter(|r| r.strategy == name)
+            .map(|r| r.test_auroc)
+            .collect();
+        (mean_sd(&v).map(|(m, _)| m), format_mean_sd(&v, 3))
+    };
+    let strategies = cfg.all_strategies();
+    let random = strategies
+        .iter()
+        .find(|s| matches!(s.mask, MaskStrategy::Random { .. }));
+    for s in &strategies {
+        let Some((lobes, _)) = roi_lobes(s) else {
+            continue;
+        };
+        if !lobes.iter().all(|l| planted.contains(l)) {
+            continue;
+        }
+        let Some(random) = random else {
+            out.push(format!(
+                "{}: no random-masking strategy in the grid to compare with",
+                s.name
+            ));
+            continue;
+        };
+        let (mine, mine_text) = auroc(&s.name);
+        let (base, base_text) = auroc(&random.name);
+        let verdict = match (mine, base) {
+            (Some(a), Some(b)) if a > b => "BEAT",
+            (Some(a), Some(b)) if a == b => "TIED",
+            (Some(_), Some(_)) => "did NOT beat",
+            _ => "could not be compared with (AUROC undefined)",
+        };
+        out.push(format!(
+            "ROI masking of planted lobe(s) {} ({}) {verdict} random masking ({}) on test AUROC: {mine_text} vs {base_text}",
+            lobes.iter().map(|l| l.name()).collect::<Vec<_>>().join("+"),
+            s.name,
+            random.name
+        ));
+    }
+    for name in super::exp_table::strategies(rows) {
+        let runs: Vec<&RunRanking> = rankings.iter().filter(|r| r.strategy == name).collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let ranking = mean_ranking(&runs);
+        if let Some((region, lobe, score, _)) = ranking.first() {
+            let planted_rank = ranking
+                .iter()
+                .position(|(_, l, _, _)| planted_names.contains(&l.as_str()))
+                .map_or("none".into(), |p| format!("#{}", p + 1));
+            out.push(format!(
+                "attribution of {name}: the top region is {region} ({lobe}, ΔMSE {score:.4}) — {}; first planted-lobe region at rank {planted_rank} of {}",
+                if planted_names.contains(&lobe.as_str()) {
+                    "a planted lobe: YES"
+                } else {
+                    "not a planted lobe: NO"
+                },
+                ranking.len()
+            ));
+        }
+    }
+    if cfg.seeds.len() < 3 || test_subjects < 20 {
+        out.push(format!(
+            "caution: {} seed(s) and {test_subjects} test subjects per seed; differences this small are within noise, so neither outcome is evidence either way",
+            cfg.seeds.len()
+        ));
+    }
+    out
+}
+
+/// Runs the experiment into `out` (created; must not already hold runs of
+/// the same names). `log` gets progress lines.
+pub fn run_experiment(
+    cfg: &ExperimentConfig,
+    out: &Path,
+    log: &mut dyn FnMut(String),
+) -> Result<ExperimentResult, String> {
+    let t0 = Instant::now();
+    cfg.validate()?;
+    std::fs::create_dir_all(out.join("runs")).map_err(|e| {
+        format!(
+            "{}: cannot create the experiment folder ({e}); check the path",
+            out.display()
+        )
+    })?;
+    let text =
+        toml::to_string(cfg).map_err(|e| format!("cannot encode the experiment config ({e})"))?;
+    write(&out.join("experiment.toml"), &text)?;
+    let atlas = Atlas::aal3().map_err(|e| e.to_string())?;
+    let strategies = cfg.all_strategies();
+    let mut rows = Vec::new();
+    let mut rankings = Vec::new();
+    let mut test_subjects = 0;
+    let total = strategies.len() * cfg.seeds.len();
+    for &seed in &cfg.seeds {
+        for s in &strategies {
+            let k = rows.len() + 1;
+            let run = cfg.run_config(s, seed);
+            let fraction = masked_fraction(&run, &atlas)?;
+            let dir: PathBuf = out.join("runs").join(format!("{}-s{seed}", s.name));
+            log(format!(
+                "[{k}/{total}] {} seed {seed}: {} (masks {:.1} % of tokens) → {}",
+                s.name,
+                run.mask.describe(),
+                fraction * 100.0,
+                dir.display()
+            ));
+            let t = Instant::now();
+            let val = pretrain(run, &dir, log)?;
+            log(format!(
+                "  pretrained in {:.1} s",
+                t.elapsed().as_secs_f64()
+            ));
+            let mut ft = cfg.finetune.clone();
+            ft.seed = seed;
+            let result = finetune(&dir, &ft, None, &mut |l| log(format!("  {l}")))?;
+            write_finetune(&result, &dir.join("finetune"))?;
+            let h = &result.honest.report;
+            test_subjects = h.subjects;
+            log(format!(
+                "  honest test ({} subjects): acc {:.3}  bal.acc {:.3}  AUROC {}",
+                h.subjects,
+                h.accuracy,
+                h.balanced_accuracy,
+                h.auroc.map_or("undefined".into(), |a| format!("{a:.3}"))
+            ));
+            rows.push(ResultRow {
+                strategy: s.name.clone(),
+                seed,
+                masked_fraction: fraction,
+                val_masked_mse: val,
+                test_acc: h.accuracy,
+                test_bal_acc: h.balanced_accuracy,
+                test_auroc: h.auroc,
+            });
+            if wants_attribution(cfg.attribute, s) {
+                let opts = AttributeOptions {
+                    device: cfg.pretrain.device,
+                    ..AttributeOptions::default()
+                };
+                let a = attribute_run(&dir, &opts, &mut |l| log(format!("  {l}")))?;
+                write_attribution(&a.occlusion, &a.map, &dir.join("attribution"))?;
+                rankings.push(RunRanking {
+                    strategy: s.name.clone(),
+                    seed,
+                    regions: a.occlusion.regions,
+                });
+            }
+            // Keep partial results on disk as the grid goes.
+            write(&out.join("results.csv"), &results_csv(&rows))?;
+        }
+    }
+    let mut attr_csv = String::from("strategy,seed,rank,region,lobe,score,spread\n");
+    for r in &rankings {
+        for (i, s) in r.regions.iter().enumerate() {
+            let _ = writeln!(
+                attr_csv,
+                "{},{},{},{},{},{},{}",
+                r.strategy,
+                r.seed,
+                i + 1,
+                s.name,
+                s.lobe,
+                s.score,
+                s.spread
+            );
+        }
+    }
+    write(&out.join("attribution.csv"), &attr_csv)?;
+    let verdicts = verdicts(cfg, &rows, &rankings, test_subjects);
+    let markdown = markdown(cfg, &rows, &rankings, &verdicts, test_subjects);
+    write(&out.join("results.md"), &markdown)?;
+    Ok(ExperimentResult {
+        rows,
+        rankings,
+        verdicts,
+        markdown,
+        wall_s: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// `results.md`: the summary table, the attribution ranking and verdicts.
+fn markdown(
+    cfg: &ExperimentConfig,
+    rows: &[ResultRow],
+    rankings: &[RunRanking],
+    verdicts: &[String],
+    test_subjects: usize,
+) -> String {
+    let mut md = String::from("# ROI-MAE experiment\n\n");
+    let _ = writeln!(
+        md,
+        "Preset `{}`, {} pretraining steps at most, seeds {:?}; frozen encoder + linear head, honest protocol (epoch chosen on validation loss, scored on {test_subjects} held-out test subjects). Each cell: mean ± sample sd over seeds (`± –`: one seed). Masked MSE is each run's best validation loss under its own mask, so it is not comparable across strategies.\n",
+        cfg.pretrain.preset,
+        cfg.pretrain
+            .max_steps
+            .map_or("(epochs)".into(), |s| s.to_string()),
+        cfg.seeds
+    );
+    md += &summary_table(rows);
+    if !rankings.is_empty() {
+        md += "\n## Attribution ranking (occlusion ΔMSE, mean over seeds)\n";
+        for name in super::exp_table::strategies(rows) {
+            let runs: Vec<&RunRanking> = rankings.iter().filter(|r| r.strategy == name).collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                md,
+                "\n### {name}\n\n| rank | region | lobe | ΔMSE |\n|---|---|---|---|"
+            );
+            for (i, (region, lobe, score, _)) in
+                mean_ranking(&runs).iter().take(cfg.top).enumerate()
+            {
+                let _ = writeln!(md, "| {} | {region} | {lobe} | {score:.4} |", i + 1);
+            }
+        }
+    }
+    if !verdicts.is_empty() {
+        md += "\n## Verdicts\n\n";
+        for v in verdicts {
+            let _ = writeln!(md, "- {v}");
+        }
+    }
+    md
+}
