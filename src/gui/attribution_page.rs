@@ -25,6 +25,8 @@ pub struct AttributionPage {
     labels: Option<LabelLayer>,
     scene: Option<Scene>,
     hover: Option<[f64; 3]>,
+    /// Where each map view was last laid out (axial, coronal, sagittal).
+    pub view_rects: [Option<Rect>; 3],
     /// Last message.
     pub message: Option<String>,
 }
@@ -38,6 +40,7 @@ impl Default for AttributionPage {
             labels: None,
             scene: None,
             hover: None,
+            view_rects: [None; 3],
             message: None,
         }
     }
@@ -51,6 +54,17 @@ impl AttributionPage {
         self.labels = None;
         self.scene = None;
         self.refresh_lut(viewer);
+    }
+
+    /// The screen position of a world point (RAS mm) in one map view, once
+    /// the page has been laid out.
+    pub fn screen_of(&self, axis: ViewAxis, world: [f64; 3]) -> Option<egui::Pos2> {
+        let rect = self.view_rects[axis as usize]?;
+        let scene = self.scene.as_ref()?;
+        let cam = scene.camera(axis, [rect.width() as f64, rect.height() as f64]);
+        let o = cam.offset_of(world);
+        let c = rect.center();
+        Some(egui::pos2(c.x + o[0] as f32, c.y + o[1] as f32))
     }
 
     fn refresh_lut(&mut self, viewer: &ViewerState) {
@@ -140,6 +154,7 @@ impl AttributionPage {
         let mut hovered = None;
         for (i, axis) in ViewAxis::ALL.into_iter().enumerate() {
             let rect = cell(i);
+            self.view_rects[i] = Some(rect);
             let size = [rect.width() as f64, rect.height() as f64];
             let response = ui.interact(rect, ui.scope_id().with(("attr", i)), Sense::click());
             let c = rect.center();
