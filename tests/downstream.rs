@@ -22,11 +22,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A tiny pretraining run of `steps` steps on 4 synthetic subjects.
-fn pretrain(dir: &Path, steps: usize) {
+/// A tiny pretraining run of `steps` steps on `subjects` synthetic subjects.
+fn pretrain(dir: &Path, steps: usize, subjects: usize) {
     let mut cfg = RunConfig {
         data: DataConfig::Synthetic(SyntheticData {
-            subjects: 4,
+            subjects,
             frames: 24,
             ..SyntheticData::default()
         }),
@@ -130,7 +130,7 @@ fn linear_head_recovers_a_planted_feature_signal_on_held_out_subjects() {
 fn finetune_cli_on_a_tiny_pretrained_run_writes_subject_level_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    pretrain(&run, 30);
+    pretrain(&run, 30, 4);
     // Fine-tune on a larger labelled cohort with a strong limbic effect.
     let ft = FinetuneConfig {
         epochs: 60,
@@ -390,7 +390,8 @@ fn nibabel_check(path: &Path, voxel: (usize, usize, usize), value: f32, affine: 
 fn attribute_cli_on_a_tiny_pretrained_run_writes_csv_and_a_nifti_map() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    pretrain(&run, 10);
+    // 8 subjects: the IG head needs training, validation and test subjects.
+    pretrain(&run, 10, 8);
     let out = dir.path().join("attr");
     let t0 = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
@@ -433,13 +434,74 @@ fn attribute_cli_on_a_tiny_pretrained_run_writes_csv_and_a_nifti_map() {
             .any(|&v| (v as f64 - top.score).abs() < 1e-6 * top.score.abs().max(1.0)),
         "the map holds the top region's score"
     );
-    // ig is announced as missing, with exit code 2.
+    // Integrated gradients of the frozen encoder + fitted head on the same run.
+    let ig_out = dir.path().join("ig");
     let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
-        .args(["attribute", "--method", "ig", "--run"])
+        .args([
+            "attribute",
+            "--device",
+            "cpu",
+            "--method",
+            "ig",
+            "--steps",
+            "8",
+            "--run",
+        ])
+        .arg(&run)
+        .arg("--out")
+        .arg(&ig_out)
+        .output()
+        .unwrap();
+    eprintln!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success());
+    let ig = read_region_scores(&ig_out.join("ig_regions.csv")).unwrap();
+    assert!(ig.len() > 20, "{} regions", ig.len());
+    assert!(ig.iter().all(|s| s.score.is_finite() && s.score >= 0.0));
+    assert!(ig.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(ig[0].score > 0.0, "some region carries attribution");
+    let lobes = std::fs::read_to_string(ig_out.join("ig_lobes.csv")).unwrap();
+    assert_eq!(lobes.lines().count(), 8, "{lobes}");
+    // Completeness (the attributions sum to f(x) − f(baseline)) holds up to
+    // the midpoint rule's error.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ig_out.join("ig.json")).unwrap()).unwrap();
+    let completeness = json["completeness_error"].as_f64().unwrap();
+    assert!(completeness < 0.05, "completeness error {completeness}");
+    let voxels = read_volume(ig_out.join("ig_voxels.nii.gz")).unwrap();
+    assert_eq!(voxels.grid.dims, [24, 24, 24]);
+    assert!(voxels.data.iter().any(|&v| v != 0.0));
+    let map = read_volume(ig_out.join("ig_regions.nii.gz")).unwrap();
+    assert!(
+        map.data
+            .iter()
+            .any(|&v| (v as f64 - ig[0].score).abs() < 1e-6 * ig[0].score.max(1.0)),
+        "the region map holds the top region's score"
+    );
+    // The GUI's reader takes the method line from ig.json.
+    let atlas = Atlas::aal3().unwrap();
+    let shown = roimae::dashboard::attribution::Attribution::read_csv(
+        &ig_out.join("ig_regions.csv"),
+        &atlas.regions,
+    )
+    .unwrap();
+    assert!(
+        shown.description.contains("integrated gradients"),
+        "{}",
+        shown.description
+    );
+    // A bad option is one clear line and a non-zero exit.
+    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+        .args(["attribute", "--method", "ig", "--noise=-1", "--run"])
         .arg(&run)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--noise"), "{err}");
 }
 
 #[test]

@@ -71,11 +71,16 @@ impl Attribution {
                     .unwrap_or(0),
             });
         }
-        // `roimae attribute` keeps the method line in occlusion.json beside the CSV.
+        // `roimae attribute` keeps the method line in METHOD.json beside
+        // METHOD_regions.csv (occlusion.json, ig.json).
         if method.is_none() {
+            let stem = path
+                .file_stem()
+                .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+            let json = format!("{}.json", stem.trim_end_matches("_regions"));
             method = path
                 .parent()
-                .map(|d| d.join("occlusion.json"))
+                .map(|d| d.join(&json))
                 .and_then(|j| std::fs::read_to_string(j).ok())
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
                 .and_then(|v| v.get("method")?.as_str().map(str::to_string));

@@ -277,8 +277,10 @@ mod tests {
 
     #[test]
     fn a_resumed_run_keeps_its_curve_up_to_the_checkpoint() {
-        let mut s = Session::default();
-        s.curves = RunCurves::new("r2");
+        let mut s = Session {
+            curves: RunCurves::new("r2"),
+            ..Default::default()
+        };
         for step in 1..=10 {
             let p = Point {
                 step,

@@ -84,7 +84,7 @@ pub struct FinetuneResult {
 }
 
 /// Reads clips into a `[B, 1, n, n, n, T]` tensor.
-fn clip_batch(
+pub fn clip_batch(
     source: &dyn ClipSource,
     clips: &[usize],
     n: usize,
@@ -104,7 +104,7 @@ fn clip_batch(
 }
 
 /// Mean over all output tokens of `encoded` `[B, x, y, z, T, C]` → `[B, C]`.
-fn mean_token(encoded: Tensor<6>) -> Tensor<2> {
+pub fn mean_token(encoded: Tensor<6>) -> Tensor<2> {
     let [b, x, y, z, t, c] = encoded.dims();
     encoded
         .reshape([b, x * y * z * t, c])
@@ -153,6 +153,31 @@ pub fn train_head_on_features(
     device: &Device,
     log: &mut dyn FnMut(String),
 ) -> Result<Fit, String> {
+    train_scaled_head(features, subjects, labels, sets, classes, cfg, device, log).map(|(f, _)| f)
+}
+
+/// The feature scaling a head was trained with: `(f - mean) / sd`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaling {
+    /// Per-feature mean of the training clips (0 without standardising).
+    pub mean: Vec<f64>,
+    /// Per-feature SD of the training clips (1 without standardising).
+    pub sd: Vec<f64>,
+}
+
+/// [`train_head_on_features`], also returning the feature scaling (the
+/// fitted head's best copy is in `Fit::best_model` as `Box<ClassifierHead>`).
+#[allow(clippy::too_many_arguments)]
+pub fn train_scaled_head(
+    features: &[Vec<f32>],
+    subjects: &[String],
+    labels: &[Option<u32>],
+    sets: &Sets,
+    classes: usize,
+    cfg: &FinetuneConfig,
+    device: &Device,
+    log: &mut dyn FnMut(String),
+) -> Result<(Fit, Scaling), String> {
     let dim = sets
         .train
         .first()
@@ -201,9 +226,10 @@ pub fn train_head_on_features(
         let x = Tensor::<2>::from_data(TensorData::new(rows, [clips.len(), dim]), dev);
         Ok(head.fc.forward(x))
     };
-    fit::fit(
+    let fit = fit::fit(
         head, forward, subjects, labels, sets, classes, cfg, device, log,
-    )
+    )?;
+    Ok((fit, Scaling { mean, sd }))
 }
 
 /// The two protocols' results of a fit.
@@ -233,15 +259,41 @@ pub fn protocols(
     (honest, reference)
 }
 
-/// Fine-tunes the encoder of the run in `run_dir` and, when `out` is
-/// given, writes `finetune.json` and `metrics.csv` there.
-pub fn finetune(
+/// The labelled data and splits of a fine-tuning (shared with attribution).
+pub struct Prepared {
+    /// The pretraining run's config.
+    pub run_cfg: RunConfig,
+    /// The device chosen.
+    pub picked: device::PickedDevice,
+    /// Its autodiff form.
+    pub ad: Device,
+    /// Its plain form.
+    pub plain: Device,
+    /// The clips.
+    pub data: TrainData,
+    /// Subject of every clip.
+    pub subjects: Vec<String>,
+    /// Label of every clip.
+    pub labels: Vec<Option<u32>>,
+    /// Subjects per split.
+    pub split: Split,
+    /// Clips per split.
+    pub sets: Sets,
+    /// Number of classes.
+    pub classes: usize,
+    /// Frames per clip.
+    pub frames: usize,
+    /// Input voxels per axis.
+    pub input: usize,
+}
+
+/// Loads the run's config and data (or `cfg.data`), and splits the
+/// labelled clips by subject as fine-tuning does.
+pub fn prepare(
     run_dir: &Path,
     cfg: &FinetuneConfig,
-    out: Option<&Path>,
     log: &mut dyn FnMut(String),
-) -> Result<FinetuneResult, String> {
-    let t0 = Instant::now();
+) -> Result<Prepared, String> {
     cfg.validate()?;
     let run_cfg = pretrained::load_run_config(run_dir)?;
     pretrained::pick_checkpoint(run_dir)?;
@@ -286,6 +338,46 @@ pub fn finetune(
     ));
     let frames = run_cfg.model()?.frames;
     let input = data.geometry.input;
+    Ok(Prepared {
+        run_cfg,
+        picked,
+        ad,
+        plain,
+        data,
+        subjects,
+        labels,
+        split,
+        sets,
+        classes,
+        frames,
+        input,
+    })
+}
+
+/// Fine-tunes the encoder of the run in `run_dir` and, when `out` is
+/// given, writes `finetune.json` and `metrics.csv` there.
+pub fn finetune(
+    run_dir: &Path,
+    cfg: &FinetuneConfig,
+    out: Option<&Path>,
+    log: &mut dyn FnMut(String),
+) -> Result<FinetuneResult, String> {
+    let t0 = Instant::now();
+    let Prepared {
+        run_cfg: _,
+        picked,
+        ad,
+        plain,
+        data,
+        subjects,
+        labels,
+        split,
+        sets,
+        classes,
+        frames,
+        input,
+    } = prepare(run_dir, cfg, log)?;
+    let source = data.source.as_ref();
     let (fit, info) = if cfg.full {
         let (_, mae, info) = pretrained::load_mae(run_dir, &ad)?;
         log(format!(

@@ -149,6 +149,9 @@ pub struct EpochRow {
 
 /// Everything a fit produced.
 pub struct Fit {
+    /// The model (non-autodiff copy) of the epoch with the lowest
+    /// validation loss, as `Box<M>` (downcast to the fitted type).
+    pub best_model: Option<Box<dyn std::any::Any + Send>>,
     /// Per-epoch numbers.
     pub history: Vec<EpochRow>,
     /// Subject predictions on validation, per epoch.
@@ -191,7 +194,7 @@ pub type Forward<'a, M> = dyn Fn(&M, &[usize], &Device) -> Result<Tensor<2>, Str
 /// Trains `model` (on the autodiff `device`) with `forward` and records the
 /// validation/test predictions after every epoch. `labels` is per clip.
 #[allow(clippy::too_many_arguments)]
-pub fn fit<M: Module>(
+pub fn fit<M: Module + Send + 'static>(
     mut model: M,
     forward: &Forward<M>,
     subjects: &[String],
@@ -209,6 +212,7 @@ pub fn fit<M: Module>(
     let lr = cfg.learning_rate();
     let label = |i: usize| labels[i].unwrap_or(0);
     let mut out = Fit {
+        best_model: None,
         history: Vec::new(),
         val: Vec::new(),
         test: Vec::new(),
@@ -270,6 +274,9 @@ pub fn fit<M: Module>(
             "epoch {}: train loss {:.4}, val loss {:.4}, val acc {:.3}",
             row.epoch, row.train_loss, row.val_loss, row.val_accuracy
         ));
+        if out.history.iter().all(|r| row.val_loss < r.val_loss) {
+            out.best_model = Some(Box::new(frozen.clone()));
+        }
         out.history.push(row);
         out.val.push(val);
         out.test.push(test);

@@ -10,6 +10,7 @@ pub mod experiment;
 pub mod finetune;
 pub mod fit;
 pub mod ft_config;
+pub mod integrated_gradients;
 pub mod metrics;
 pub mod pretrained;
 
