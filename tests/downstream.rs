@@ -144,7 +144,7 @@ fn finetune_cli_on_a_tiny_pretrained_run_writes_subject_level_metrics() {
             seed: 5,
             effect_lobes: vec![Lobe::Limbic],
             effect_size: 8.0,
-            sites: 1,
+            sites: 3,
         })),
         ..FinetuneConfig::default()
     };
@@ -157,6 +157,7 @@ fn finetune_cli_on_a_tiny_pretrained_run_writes_subject_level_metrics() {
         .arg(&run)
         .arg("--config")
         .arg(&ft_path)
+        .arg("--leave-site-out")
         .arg("--out")
         .arg(&out)
         .output()
@@ -199,6 +200,20 @@ fn finetune_cli_on_a_tiny_pretrained_run_writes_subject_level_metrics() {
     assert!(csv.contains("honest,test,balanced_accuracy,"));
     assert!(csv.contains("reference,validation,auroc,"));
     eprintln!("{csv}");
+    // Leave-one-site-out: 3 sites of 16 subjects, each scored by a head
+    // trained on the other two; every subject once in the pooled report.
+    let loso = &json["leave_site_out"];
+    let folds = loso["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3, "{loso}");
+    for f in folds {
+        assert_eq!(f["report"]["subjects"], 16, "{f}");
+        assert_eq!(f["subjects"][2], 16, "{f}");
+    }
+    assert_eq!(loso["pooled"]["subjects"], 48);
+    assert!(loso["pooled"]["auroc"].as_f64().unwrap() >= 0.7, "{loso}");
+    assert!(csv.contains("leave-site-out,site:site1,accuracy,"));
+    assert!(csv.contains("leave-site-out,pooled,auroc,"));
+    assert!(stdout.contains("leave-one-site-out over 3 sites"));
 
     // A folder that is not a run fails with one line and exit code 2.
     let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
@@ -512,6 +527,7 @@ fn experiment_cli_runs_a_two_strategy_grid_and_writes_tidy_results() {
     let cfg = r#"
 seeds = [3]
 attribute = "roi"
+attribute_methods = ["occlusion", "ig"]
 top = 5
 
 [pretrain]
@@ -586,16 +602,41 @@ lobes = ["limbic"]
     assert!(md.contains("| random | 1 | 0.500 ± – |"), "{md}");
     assert!(md.contains("| roi-limbic | 1 |"), "{md}");
     assert!(
-        md.contains("### roi-limbic") && md.contains("## Verdicts"),
+        md.contains("### roi-limbic (occlusion)")
+            && md.contains("### roi-limbic (ig)")
+            && md.contains("## Verdicts"),
         "{md}"
     );
-    assert!(stdout.contains("random masking") && stdout.contains("attribution of roi-limbic"));
-    let attr = std::fs::read_to_string(out.join("attribution.csv")).unwrap();
-    assert!(attr.starts_with("strategy,seed,rank,region,lobe,score,spread\nroi-limbic,3,1,"));
     assert!(
-        out.join("runs/roi-limbic-s3/attribution/occlusion_regions.nii.gz")
-            .exists()
+        !md.contains("### random"),
+        "only ROI runs are attributed: {md}"
     );
+    assert!(
+        stdout.contains("random masking")
+            && stdout.contains("occlusion attribution of roi-limbic")
+            && stdout.contains("ig attribution of roi-limbic"),
+        "{stdout}"
+    );
+    let attr = std::fs::read_to_string(out.join("attribution.csv")).unwrap();
+    assert!(
+        attr.starts_with(
+            "method,strategy,seed,rank,region,lobe,score,spread\nocclusion,roi-limbic,3,1,"
+        ),
+        "{attr}"
+    );
+    assert!(attr.contains("\nig,roi-limbic,3,1,"), "{attr}");
+    for file in [
+        "occlusion_regions.nii.gz",
+        "ig_regions.nii.gz",
+        "ig_voxels.nii.gz",
+    ] {
+        assert!(
+            out.join("runs/roi-limbic-s3/attribution")
+                .join(file)
+                .exists(),
+            "{file}"
+        );
+    }
     assert!(out.join("runs/random-s3/finetune/finetune.json").exists());
     // The same folder again is refused with one line and exit code 2.
     let o = Command::new(env!("CARGO_BIN_EXE_roimae"))

@@ -12,11 +12,12 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct ExperimentArgs {
     /// The experiment config (TOML: seeds, [pretrain], [finetune], [grid],
-    /// [[strategies]], attribute).
+    /// [[strategies]], attribute, attribute_methods).
     #[arg(long, conflicts_with = "demo")]
     pub config: Option<PathBuf>,
     /// A small CPU demo: tiny preset, synthetic cohort with effects planted
-    /// in limbic + cerebellum; random / window / limbic ROI / cerebellum ROI.
+    /// in limbic + cerebellum; random / window / limbic ROI / cerebellum ROI;
+    /// occlusion and integrated-gradients attribution of every run.
     #[arg(long)]
     pub demo: bool,
     /// Output folder (default `experiments/<config name>` or

@@ -2,6 +2,7 @@
 //! [--full]`: fine-tunes a pretrained encoder for diagnosis and prints the
 //! subject-level metrics of the honest and the reference protocol.
 
+use crate::eval::metrics::ClassificationReport;
 use crate::eval::{FinetuneConfig, ProtocolResult, finetune};
 use crate::train::DeviceChoice;
 use anyhow::anyhow;
@@ -22,6 +23,9 @@ pub struct FinetuneArgs {
     /// Train the encoder too (default: frozen encoder, linear head only).
     #[arg(long)]
     pub full: bool,
+    /// Also evaluate leave-one-site-out (one head per left-out site).
+    #[arg(long)]
+    pub leave_site_out: bool,
     /// Override the config's epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -30,13 +34,17 @@ pub struct FinetuneArgs {
     pub device: Option<DeviceChoice>,
 }
 
-fn line(p: &ProtocolResult) -> String {
-    let r = &p.report;
-    let auroc = match (r.auroc, r.auroc_ci95) {
+fn auroc_text(r: &ClassificationReport) -> String {
+    match (r.auroc, r.auroc_ci95) {
         (Some(a), Some((lo, hi))) => format!("{a:.3} [{lo:.3}, {hi:.3}]"),
         (Some(a), None) => format!("{a:.3}"),
         _ => "undefined (one class)".into(),
-    };
+    }
+}
+
+fn line(p: &ProtocolResult) -> String {
+    let r = &p.report;
+    let auroc = auroc_text(r);
     format!(
         "{:<9} on {:<10} epoch {:>3}  n {:>3}  acc {:.3}  bal.acc {:.3}  AUROC {auroc}  confusion {:?}",
         p.protocol,
@@ -56,6 +64,8 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
         None => FinetuneConfig::default(),
     };
     cfg.full |= args.full;
+    cfg.leave_site_out |= args.leave_site_out;
+    cfg.validate().map_err(|e| anyhow!(e))?;
     if let Some(e) = args.epochs {
         cfg.epochs = e;
     }
@@ -87,6 +97,28 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
         "{}  (test = validation; optimistic)",
         line(&result.reference)
     );
+    if let Some(l) = &result.leave_site_out {
+        println!("{}", l.description);
+        for f in &l.folds {
+            let r = &f.report;
+            println!(
+                "  site {:<10} n {:>3}  acc {:.3}  bal.acc {:.3}  AUROC {}",
+                f.site,
+                r.subjects,
+                r.accuracy,
+                r.balanced_accuracy,
+                auroc_text(r)
+            );
+        }
+        let r = &l.pooled;
+        println!(
+            "  pooled          n {:>3}  acc {:.3}  bal.acc {:.3}  AUROC {}",
+            r.subjects,
+            r.accuracy,
+            r.balanced_accuracy,
+            auroc_text(r)
+        );
+    }
     println!("wrote {}", out.join("finetune.json").display());
     Ok(())
 }

@@ -51,6 +51,34 @@ pub enum AttributeWhich {
     All,
 }
 
+/// An attribution method of the experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttrMethod {
+    /// Region occlusion of the reconstruction (ΔMSE).
+    Occlusion,
+    /// Integrated gradients of the frozen-encoder classifier (mean |IG|).
+    Ig,
+}
+
+impl AttrMethod {
+    /// The name used in files and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttrMethod::Occlusion => "occlusion",
+            AttrMethod::Ig => "ig",
+        }
+    }
+
+    /// What its score means, for table headers.
+    pub fn score_name(self) -> &'static str {
+        match self {
+            AttrMethod::Occlusion => "ΔMSE",
+            AttrMethod::Ig => "mean |IG|",
+        }
+    }
+}
+
 /// Everything that defines an experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -62,8 +90,10 @@ pub struct ExperimentConfig {
     pub pretrain: RunConfig,
     /// Fine-tuning of each frozen encoder; its `seed` is replaced.
     pub finetune: FinetuneConfig,
-    /// Which runs get occlusion attribution.
+    /// Which runs get attribution.
     pub attribute: AttributeWhich,
+    /// The attribution methods run on them.
+    pub attribute_methods: Vec<AttrMethod>,
     /// Regions listed per strategy in the attribution ranking.
     pub top: usize,
     /// The grid shorthand.
@@ -79,6 +109,7 @@ impl Default for ExperimentConfig {
             pretrain: RunConfig::demo(),
             finetune: FinetuneConfig::default(),
             attribute: AttributeWhich::Roi,
+            attribute_methods: vec![AttrMethod::Occlusion],
             top: 10,
             grid: Grid {
                 random: Some(0.5),
@@ -108,8 +139,8 @@ fn lobe_names(lobes: &[Lobe]) -> String {
 impl ExperimentConfig {
     /// The small CPU demo: `tiny` on 32 synthetic subjects with an effect
     /// planted in limbic + cerebellum; random / window / limbic ROI /
-    /// cerebellum ROI, one seed, 100 pretraining steps each, attribution of
-    /// the ROI runs.
+    /// cerebellum ROI, one seed, 100 pretraining steps each, occlusion and
+    /// integrated-gradients attribution of every run.
     pub fn demo() -> Self {
         let pretrain = RunConfig {
             data: DataConfig::Synthetic(SyntheticData {
@@ -146,7 +177,8 @@ impl ExperimentConfig {
                 test_fraction: 0.25,
                 ..FinetuneConfig::default()
             },
-            attribute: AttributeWhich::Roi,
+            attribute: AttributeWhich::All,
+            attribute_methods: vec![AttrMethod::Occlusion, AttrMethod::Ig],
             top: 10,
             grid: Grid {
                 random: Some(0.5),
@@ -225,6 +257,15 @@ impl ExperimentConfig {
             if !seen.insert(*s) {
                 return Err(format!("seed {s} is listed twice in seeds"));
             }
+        }
+        if self.attribute != AttributeWhich::None && self.attribute_methods.is_empty() {
+            return Err("attribute_methods is empty; list \"occlusion\" and/or \"ig\", or set attribute = \"none\"".into());
+        }
+        if self.attribute_methods.contains(&AttrMethod::Ig) && self.finetune.full {
+            return Err(
+                "attribute_methods = [\"ig\"] needs the frozen-encoder head; drop [finetune] full"
+                    .into(),
+            );
         }
         let strategies = self.all_strategies();
         if strategies.is_empty() {

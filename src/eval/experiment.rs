@@ -1,7 +1,8 @@
 //! The paper's experiment on one dataset: for every strategy × seed,
 //! pretrain (the same run config, only the mask differs), fine-tune the
 //! frozen encoder (honest protocol: held-out test subjects) and optionally
-//! attribute by region occlusion; then `results.csv`, `results.md`,
+//! attribute by region occlusion and/or integrated gradients of the
+//! classifier; then `results.csv`, `results.md`,
 //! `attribution.csv` and, for a synthetic cohort, plain verdicts on the
 //! planted lobes.
 //!
@@ -10,9 +11,10 @@
 
 use super::attribute_run::{AttributeOptions, attribute_run};
 use super::attribution::{RegionScore, write_outputs as write_attribution};
-use super::exp_config::{AttributeWhich, ExperimentConfig, Strategy};
+use super::exp_config::{AttrMethod, AttributeWhich, ExperimentConfig, Strategy};
 use super::exp_table::{ResultRow, format_mean_sd, mean_sd, results_csv, summary_table};
 use super::finetune::{finetune, write_outputs as write_finetune};
+use super::integrated_gradients::{IgOptions, ig_attribute_run, write_ig_outputs};
 use crate::atlas::{Atlas, Lobe};
 use crate::data::loader::ClipCache;
 use crate::masking::{MaskSpec, MaskStrategy, Masker};
@@ -23,15 +25,19 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// One attributed run's region ranking.
+/// One attributed run's region ranking under one method.
 #[derive(Debug, Clone)]
 pub struct RunRanking {
     /// Strategy name.
     pub strategy: String,
     /// Seed.
     pub seed: u64,
-    /// Regions, highest occlusion score first.
+    /// The attribution method.
+    pub method: AttrMethod,
+    /// Regions, highest score first.
     pub regions: Vec<RegionScore>,
+    /// Lobes (name = lobe), highest score first.
+    pub lobes: Vec<RegionScore>,
 }
 
 /// What an experiment produced.
@@ -134,9 +140,20 @@ fn roi_lobes(s: &Strategy) -> Option<(Vec<Lobe>, bool)> {
 
 /// Region scores averaged over the seeds of one strategy, highest first.
 pub fn mean_ranking(runs: &[&RunRanking]) -> Vec<(String, String, f64, usize)> {
+    mean_scores(runs.iter().map(|r| &r.regions))
+}
+
+/// Lobe scores averaged over the seeds of one strategy, highest first.
+pub fn mean_lobe_ranking(runs: &[&RunRanking]) -> Vec<(String, String, f64, usize)> {
+    mean_scores(runs.iter().map(|r| &r.lobes))
+}
+
+fn mean_scores<'a>(
+    lists: impl Iterator<Item = &'a Vec<RegionScore>>,
+) -> Vec<(String, String, f64, usize)> {
     let mut by: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-    for r in runs {
-        for s in &r.regions {
+    for list in lists {
+        for s in list {
             by.entry((s.name.clone(), s.lobe.clone()))
                 .or_default()
                 .push(s.score);
@@ -207,25 +224,46 @@ pub fn verdicts(
             random.name
         ));
     }
-    for name in super::exp_table::strategies(rows) {
-        let runs: Vec<&RunRanking> = rankings.iter().filter(|r| r.strategy == name).collect();
-        if runs.is_empty() {
-            continue;
-        }
-        let ranking = mean_ranking(&runs);
-        if let Some((region, lobe, score, _)) = ranking.first() {
+    for method in methods_of(rankings) {
+        for name in super::exp_table::strategies(rows) {
+            let runs: Vec<&RunRanking> = rankings
+                .iter()
+                .filter(|r| r.strategy == name && r.method == method)
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let ranking = mean_ranking(&runs);
+            let Some((region, lobe, score, _)) = ranking.first() else {
+                continue;
+            };
             let planted_rank = ranking
                 .iter()
                 .position(|(_, l, _, _)| planted_names.contains(&l.as_str()))
                 .map_or("none".into(), |p| format!("#{}", p + 1));
+            let lobes = mean_lobe_ranking(&runs);
+            let lobe_ranks: Vec<String> = lobes
+                .iter()
+                .enumerate()
+                .filter(|(_, (l, _, _, _))| planted_names.contains(&l.as_str()))
+                .map(|(i, (l, _, _, _))| format!("{l} #{}", i + 1))
+                .collect();
             out.push(format!(
-                "attribution of {name}: the top region is {region} ({lobe}, ΔMSE {score:.4}) — {}; first planted-lobe region at rank {planted_rank} of {}",
+                "{} attribution of {name}: the top region is {region} ({lobe}, {} {score:.4}) — {}; first planted-lobe region at rank {planted_rank} of {}; planted lobes rank {} of {} lobes",
+                method.name(),
+                method.score_name(),
                 if planted_names.contains(&lobe.as_str()) {
                     "a planted lobe: YES"
                 } else {
                     "not a planted lobe: NO"
                 },
-                ranking.len()
+                ranking.len(),
+                if lobe_ranks.is_empty() {
+                    "(none scored)".to_string()
+                } else {
+                    lobe_ranks.join(", ")
+                },
+                lobes.len()
             ));
         }
     }
@@ -236,6 +274,12 @@ pub fn verdicts(
         ));
     }
     out
+}
+
+/// The methods present in `rankings`, in config order.
+fn methods_of(rankings: &[RunRanking]) -> Vec<AttrMethod> {
+    let set: std::collections::BTreeSet<AttrMethod> = rankings.iter().map(|r| r.method).collect();
+    set.into_iter().collect()
 }
 
 /// Runs the experiment into `out` (created; must not already hold runs of
@@ -303,29 +347,57 @@ pub fn run_experiment(
                 test_bal_acc: h.balanced_accuracy,
                 test_auroc: h.auroc,
             });
-            if wants_attribution(cfg.attribute, s) {
-                let opts = AttributeOptions {
-                    device: cfg.pretrain.device,
-                    ..AttributeOptions::default()
+            let methods = if wants_attribution(cfg.attribute, s) {
+                cfg.attribute_methods.clone()
+            } else {
+                Vec::new()
+            };
+            for method in methods {
+                let (regions, lobes) = match method {
+                    AttrMethod::Occlusion => {
+                        let opts = AttributeOptions {
+                            device: cfg.pretrain.device,
+                            ..AttributeOptions::default()
+                        };
+                        let a = attribute_run(&dir, &opts, &mut |l| log(format!("  {l}")))?;
+                        write_attribution(&a.occlusion, &a.map, &dir.join("attribution"))?;
+                        (a.occlusion.regions, a.occlusion.lobes)
+                    }
+                    AttrMethod::Ig => {
+                        // The head is fitted with the same config and seed
+                        // as the fine-tuning above, so it is the same split.
+                        let opts = IgOptions {
+                            finetune: ft.clone(),
+                            ..IgOptions::default()
+                        };
+                        let r = ig_attribute_run(&dir, &opts, &mut |l| log(format!("  ig: {l}")))?;
+                        write_ig_outputs(&r, &dir.join("attribution"))?;
+                        log(format!(
+                            "  ig completeness error {:.3}",
+                            r.completeness_error
+                        ));
+                        (r.regions, r.lobes)
+                    }
                 };
-                let a = attribute_run(&dir, &opts, &mut |l| log(format!("  {l}")))?;
-                write_attribution(&a.occlusion, &a.map, &dir.join("attribution"))?;
                 rankings.push(RunRanking {
                     strategy: s.name.clone(),
                     seed,
-                    regions: a.occlusion.regions,
+                    method,
+                    regions,
+                    lobes,
                 });
             }
             // Keep partial results on disk as the grid goes.
             write(&out.join("results.csv"), &results_csv(&rows))?;
         }
     }
-    let mut attr_csv = String::from("strategy,seed,rank,region,lobe,score,spread\n");
+    let mut attr_csv = String::from("method,strategy,seed,rank,region,lobe,score,spread\n");
     for r in &rankings {
         for (i, s) in r.regions.iter().enumerate() {
             let _ = writeln!(
                 attr_csv,
-                "{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{}",
+                r.method.name(),
                 r.strategy,
                 r.seed,
                 i + 1,
@@ -368,16 +440,31 @@ fn markdown(
         cfg.seeds
     );
     md += &summary_table(rows);
-    if !rankings.is_empty() {
-        md += "\n## Attribution ranking (occlusion ΔMSE, mean over seeds)\n";
+    for method in methods_of(rankings) {
+        let _ = writeln!(
+            md,
+            "\n## Attribution ranking ({} {}, mean over seeds)",
+            method.name(),
+            method.score_name()
+        );
         for name in super::exp_table::strategies(rows) {
-            let runs: Vec<&RunRanking> = rankings.iter().filter(|r| r.strategy == name).collect();
+            let runs: Vec<&RunRanking> = rankings
+                .iter()
+                .filter(|r| r.strategy == name && r.method == method)
+                .collect();
             if runs.is_empty() {
                 continue;
             }
+            let lobes: Vec<String> = mean_lobe_ranking(&runs)
+                .iter()
+                .map(|(l, _, v, _)| format!("{l} {v:.4}"))
+                .collect();
             let _ = writeln!(
                 md,
-                "\n### {name}\n\n| rank | region | lobe | ΔMSE |\n|---|---|---|---|"
+                "\n### {name} ({})\n\nLobes: {}\n\n| rank | region | lobe | {} |\n|---|---|---|---|",
+                method.name(),
+                lobes.join(" > "),
+                method.score_name()
             );
             for (i, (region, lobe, score, _)) in
                 mean_ranking(&runs).iter().take(cfg.top).enumerate()
@@ -393,4 +480,87 @@ fn markdown(
         }
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(name: &str, lobe: &str, score: f64) -> RegionScore {
+        RegionScore {
+            id: 1,
+            name: name.into(),
+            lobe: lobe.into(),
+            score,
+            spread: 0.0,
+            tokens: 1,
+        }
+    }
+
+    fn row(strategy: &str, seed: u64, auroc: f64) -> ResultRow {
+        ResultRow {
+            strategy: strategy.into(),
+            seed,
+            masked_fraction: 0.5,
+            val_masked_mse: Some(1.0),
+            test_acc: 0.5,
+            test_bal_acc: 0.5,
+            test_auroc: Some(auroc),
+        }
+    }
+
+    #[test]
+    fn verdicts_compare_mean_auroc_and_rank_planted_regions_over_seeds() {
+        // Demo: planted limbic + cerebellum; random, window, roi-limbic, roi-cerebellum.
+        let cfg = ExperimentConfig::demo();
+        let rows = vec![
+            row("random", 0, 0.6),
+            row("random", 1, 0.8),
+            row("window", 0, 0.7),
+            row("window", 1, 0.7),
+            row("roi-limbic", 0, 0.9),
+            row("roi-limbic", 1, 0.8),
+            row("roi-cerebellum", 0, 0.8),
+            row("roi-cerebellum", 1, 0.6),
+        ];
+        // IG of roi-limbic: seed 0 puts Precentral_L first, seed 1 puts
+        // Hippocampus_L far ahead, so the seed mean ranks Hippocampus_L
+        // first: (0.1 + 0.9) / 2 = 0.5 > (0.4 + 0.2) / 2 = 0.3.
+        let ranking = |seed, hippo, pre, limbic, frontal| RunRanking {
+            strategy: "roi-limbic".into(),
+            seed,
+            method: AttrMethod::Ig,
+            regions: vec![
+                score("Precentral_L", "frontal", pre),
+                score("Hippocampus_L", "limbic", hippo),
+            ],
+            lobes: vec![
+                score("frontal", "frontal", frontal),
+                score("limbic", "limbic", limbic),
+            ],
+        };
+        let rankings = vec![
+            ranking(0, 0.1, 0.4, 0.1, 0.3),
+            ranking(1, 0.9, 0.2, 0.2, 0.1),
+        ];
+        let v = verdicts(&cfg, &rows, &rankings, 8);
+        assert!(
+            v[0].starts_with("ROI masking of planted lobe(s) limbic (roi-limbic) BEAT random masking (random) on test AUROC: 0.850"),
+            "{v:?}"
+        );
+        assert!(
+            v[1].contains("cerebellum (roi-cerebellum) TIED random"),
+            "{v:?}"
+        );
+        // Lobes: frontal (0.3 + 0.1) / 2 = 0.2 > limbic (0.1 + 0.2) / 2 = 0.15.
+        assert_eq!(
+            v[2],
+            "ig attribution of roi-limbic: the top region is Hippocampus_L (limbic, mean |IG| 0.5000) — a planted lobe: YES; first planted-lobe region at rank #1 of 2; planted lobes rank limbic #2 of 2 lobes"
+        );
+        assert!(
+            v[3].starts_with("caution: 1 seed(s) and 8 test subjects"),
+            "{v:?}"
+        );
+        assert_eq!(v.len(), 4);
+    }
 }

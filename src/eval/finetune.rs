@@ -15,6 +15,7 @@ use super::fit::{self, EpochRow, Fit, Forward, Labels, Sets};
 use super::ft_config::FinetuneConfig;
 use super::metrics::{ClassificationReport, SubjectPrediction, report};
 use super::pretrained::{self, PretrainedInfo};
+use super::site_out::{SiteOutResult, leave_site_out};
 use crate::atlas::Atlas;
 use crate::data::split::Split;
 use crate::model::encoder::Encoder;
@@ -77,6 +78,8 @@ pub struct FinetuneResult {
     pub honest: ProtocolResult,
     /// The paper's protocol (test = validation), optimistic.
     pub reference: ProtocolResult,
+    /// Leave-one-site-out folds and pooled metrics, when asked for.
+    pub leave_site_out: Option<SiteOutResult>,
     /// Per-epoch losses and validation accuracy.
     pub history: Vec<EpochRow>,
     /// Seconds for the whole fine-tuning.
@@ -378,6 +381,7 @@ pub fn finetune(
         input,
     } = prepare(run_dir, cfg, log)?;
     let source = data.source.as_ref();
+    let mut site_out = None;
     let (fit, info) = if cfg.full {
         let (_, mae, info) = pretrained::load_mae(run_dir, &ad)?;
         log(format!(
@@ -427,6 +431,14 @@ pub fn finetune(
             mean_token_features(&mae.encoder, source, &wanted, input, frames, 8, &plain)?;
         let fit =
             train_head_on_features(&features, &subjects, &labels, &sets, classes, cfg, &ad, log)?;
+        if cfg.leave_site_out {
+            let sites: Vec<Option<String>> = (0..source.len())
+                .map(|i| source.info(i).site.clone())
+                .collect();
+            site_out = Some(leave_site_out(
+                &features, &subjects, &labels, &sites, classes, cfg, &ad, log,
+            )?);
+        }
         (fit, info)
     };
     let (honest, reference) = protocols(&fit, classes, cfg);
@@ -441,6 +453,7 @@ pub fn finetune(
         split,
         honest,
         reference,
+        leave_site_out: site_out,
         history: fit.history,
         wall_s: t0.elapsed().as_secs_f64(),
     };
@@ -489,6 +502,28 @@ pub fn write_outputs(result: &FinetuneResult, dir: &Path) -> Result<(), String> 
                 csv += &format!(
                     "{},{},confusion_{t}_{q},{count},,\n",
                     p.protocol, p.evaluated_on
+                );
+            }
+        }
+    }
+    if let Some(l) = &result.leave_site_out {
+        let folds = l
+            .folds
+            .iter()
+            .map(|f| (format!("site:{}", f.site), &f.report));
+        for (split, r) in folds.chain(std::iter::once(("pooled".to_string(), &l.pooled))) {
+            let (lo, hi) = r.auroc_ci95.unzip();
+            for (metric, v, lo, hi) in [
+                ("subjects", Some(r.subjects as f64), None, None),
+                ("accuracy", Some(r.accuracy), None, None),
+                ("balanced_accuracy", Some(r.balanced_accuracy), None, None),
+                ("auroc", r.auroc, lo, hi),
+            ] {
+                csv += &format!(
+                    "leave-site-out,{split},{metric},{},{},{}\n",
+                    num(v),
+                    num(lo),
+                    num(hi)
                 );
             }
         }

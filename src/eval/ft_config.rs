@@ -32,6 +32,8 @@ pub struct FinetuneConfig {
     /// clips' mean and sd (an affine change of the linear head's input,
     /// which only conditions the optimisation).
     pub standardize: bool,
+    /// Also run leave-one-site-out (frozen encoder; needs sites in the data).
+    pub leave_site_out: bool,
     /// Where to compute.
     pub device: DeviceChoice,
     /// Labelled data to fine-tune on; default: the pretraining run's data.
@@ -51,6 +53,7 @@ impl Default for FinetuneConfig {
             seed: 0,
             bootstrap: 1000,
             standardize: true,
+            leave_site_out: false,
             device: DeviceChoice::Auto,
             data: None,
         }
@@ -83,6 +86,11 @@ impl FinetuneConfig {
             return Err(format!(
                 "val_fraction and test_fraction must be > 0 with a sum < 1, got {v} and {t}"
             ));
+        }
+        if self.leave_site_out && self.full {
+            return Err(
+                "leave_site_out trains one head per site on the frozen encoder; drop full".into(),
+            );
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ pub mod ft_config;
 pub mod integrated_gradients;
 pub mod metrics;
 pub mod pretrained;
+pub mod site_out;
 
 pub use attribute_run::{AttributeOptions, RunAttribution, attribute_run};
 pub use attribution::{Occlusion, RegionScore};

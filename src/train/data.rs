@@ -21,6 +21,8 @@ pub struct ClipInfo {
     pub subject: String,
     /// Diagnosis label, when known.
     pub label: Option<u32>,
+    /// Acquisition site, when known (for leave-one-site-out evaluation).
+    pub site: Option<String>,
 }
 
 /// Random access to preprocessed clips (`input³ × frames`, t fastest).
@@ -147,6 +149,7 @@ impl TrainData {
                         ClipInfo {
                             subject: e.subject.clone(),
                             label: e.label,
+                            site: e.site.clone(),
                         }
                     })
                     .collect();
@@ -266,6 +269,7 @@ fn synthetic_clips(
             infos.push(ClipInfo {
                 subject: subject.id.clone(),
                 label: Some(subject.diagnosis),
+                site: Some(subject.site.clone()),
             });
         }
     }
@@ -289,6 +293,7 @@ mod tests {
                 .map(|i| ClipInfo {
                     subject: format!("s{}", i / 2),
                     label: Some((i / 2 % 2) as u32),
+                    site: None,
                 })
                 .collect(),
         }
