@@ -487,3 +487,73 @@ fn the_attribution_page_ranks_regions_and_names_the_hovered_score() {
     h.run();
     h.get_by_label_contains("Hippocampus_L (limbic): score 0.2000 ± 0.0500");
 }
+
+#[test]
+fn a_signed_voxel_map_beside_the_scores_is_shown_and_read_under_the_mouse() {
+    use roimae::gui::app::Mode;
+    use roimae::volume::{Affine, Grid, Volume, VolumeMeta, write_volume};
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("ig_regions.csv");
+    std::fs::write(
+        &csv,
+        "region,lobe,score,spread\nPrecentral_R,frontal,0.5,0.1\nHippocampus_L,limbic,0.2,0.05\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("ig.json"),
+        r#"{"method": "integrated gradients test"}"#,
+    )
+    .unwrap();
+    // 45 x 54 x 45 voxels of 4 mm from (-90, -126, -72); value = i - 22
+    // (signed: negative on the left, positive on the right).
+    let dims = [45, 54, 45];
+    let mut m = nalgebra::Matrix4::<f64>::identity();
+    for a in 0..3 {
+        m[(a, a)] = 4.0;
+    }
+    m[(0, 3)] = -90.0;
+    m[(1, 3)] = -126.0;
+    m[(2, 3)] = -72.0;
+    let grid = Grid::new(dims, Affine(m));
+    let data: Vec<f32> = (0..dims[0] * dims[1] * dims[2])
+        .map(|n| (n % dims[0]) as f32 - 22.0)
+        .collect();
+    let meta = VolumeMeta::new_f32(&grid, 1, None, true);
+    write_volume(
+        &Volume::from_data(grid, 1, data, meta),
+        dir.path().join("ig_voxels.nii.gz"),
+    )
+    .unwrap();
+    let mut h = harness(Startup::default());
+    let world = interior_point(&h, "Precentral_R");
+    {
+        let app = h.state_mut();
+        app.state.scene.set_crosshair(world);
+        let viewer = &app.state;
+        app.attribution.open(&csv, viewer).unwrap();
+        app.mode = Mode::Attribution;
+    }
+    h.run();
+    h.run();
+    let page = &h.state().attribution;
+    assert!(page.show_voxels, "the voxel map is shown when present");
+    // |value| runs 0..22; the symmetric range is its 99.5th percentile.
+    let limit = page.voxels.as_ref().unwrap().limit;
+    assert!((21.0..=22.0).contains(&limit), "limit {limit}");
+    h.get_by_label("voxel map (signed)");
+    let pos = h
+        .state()
+        .attribution
+        .screen_of(ViewAxis::Axial, world)
+        .unwrap();
+    h.event(Event::PointerMoved(pos));
+    h.run();
+    let expected = ((world[0] + 90.0) / 4.0).round() - 22.0;
+    h.get_by_label_contains("Precentral_R (frontal): score 0.5000");
+    h.get_by_label(&format!("voxel value {expected:.4}"));
+    // Back to region scores: no voxel value line.
+    h.get_by_label("region scores").click();
+    h.run();
+    assert!(!h.state().attribution.show_voxels);
+    assert_eq!(h.query_all_by_label_contains("voxel value").count(), 0);
+}

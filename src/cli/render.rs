@@ -109,12 +109,9 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         app.state.scene.set_crosshair(c);
     }
     if let Some(csv) = &args.attribution {
-        let a = crate::dashboard::attribution::Attribution::read_csv(
-            csv,
-            &app.state.labels.atlas.regions,
-        )
-        .map_err(anyhow::Error::msg)?;
-        app.attribution.set(a, &app.state);
+        app.attribution
+            .open(csv, &app.state)
+            .map_err(anyhow::Error::msg)?;
         app.mode = crate::gui::app::Mode::Attribution;
     }
     if let Some(steps) = args.training_steps {

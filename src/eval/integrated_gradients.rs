@@ -412,8 +412,13 @@ pub fn ig_attribute_run(
     } else {
         completeness.iter().sum::<f64>() / completeness.len() as f64
     };
+    let target = if outputs == 1 {
+        "patient-vs-control logit (class 1)".to_string()
+    } else {
+        format!("class-{column} logit")
+    };
     let method = format!(
-        "{kind} of the class-{column} logit of the frozen encoder ({} checkpoint, step {}) + linear head on the mean token; {} midpoint steps from baseline = clip minimum (background); region score = mean |attribution| per voxel over frames; {clips_done} clips of {} subjects",
+        "{kind} of the {target} of the frozen encoder ({} checkpoint, step {}) + linear head on the mean token; {} midpoint steps from baseline = clip minimum (background); region score = mean |attribution| per voxel over frames; {clips_done} clips of {} subjects",
         info.which,
         info.step,
         opts.steps,

@@ -2,17 +2,60 @@
 //! horizontal bar chart of the top regions (with their spread over
 //! subjects) and as a brain map with every region painted by its score over
 //! the viewer's image, with a colour bar, a threshold, hover naming region
-//! and score, and the method printed with the map.
+//! and score, and the method printed with the map. When a voxel map sits
+//! beside the scores (`ig_voxels.nii.gz` beside `ig_regions.csv`), the views
+//! can show it instead: signed values in a symmetric diverging map with the
+//! atlas outlines on top.
 
-use super::layers::LabelLayer;
+use super::layers::{LabelLayer, ScalarLayer};
 use super::slice_geometry::{Scene, ViewAxis, WorldBox};
 use super::slice_render::{Texels, TextureSource};
 use super::slice_view::{DrawLayers, layer_draw};
 use super::state::{DisplaySettings, ViewerState};
 use crate::dashboard::attribution::Attribution;
+use crate::viewer::{ColorMap, robust_range};
+use crate::volume::read_volume;
 use egui::{Align2, Color32, FontId, Rect, RichText, Sense};
 use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints};
+use std::path::Path;
 use std::sync::Arc;
+
+/// A voxel attribution map shown in a symmetric diverging colour map.
+pub struct VoxelMap {
+    /// The image (its own GPU slot).
+    pub layer: ScalarLayer,
+    /// Display range is `-limit..limit` (99.5th percentile of |value|).
+    pub limit: f32,
+    colours: Arc<TextureSource>,
+    outlines: LabelLayer,
+}
+
+impl VoxelMap {
+    /// A map of `volume`, or `None` when it is empty or all zero.
+    pub fn new(
+        name: &str,
+        volume: crate::volume::Volume,
+        viewer: &ViewerState,
+    ) -> Option<VoxelMap> {
+        let abs: Vec<f32> = volume.data.iter().map(|v| v.abs()).collect();
+        let (_, limit) = robust_range(&abs, 0.0, 99.5, true)?;
+        if !(limit.is_finite() && limit > 0.0) {
+            return None;
+        }
+        let layer = ScalarLayer::with_slot(name, Arc::new(volume), "attribution-voxels")?;
+        let lut = ColorMap::RedBlue.lut();
+        Some(VoxelMap {
+            layer,
+            limit,
+            colours: TextureSource::new(
+                "attribution-voxel-lut",
+                [lut.len(), 1, 1],
+                Texels::Colours(lut.into()),
+            ),
+            outlines: LabelLayer::new(viewer.labels.atlas.clone()),
+        })
+    }
+}
 
 /// Attribution page state.
 pub struct AttributionPage {
@@ -27,6 +70,10 @@ pub struct AttributionPage {
     hover: Option<[f64; 3]>,
     /// Where each map view was last laid out (axial, coronal, sagittal).
     pub view_rects: [Option<Rect>; 3],
+    /// The voxel map beside the scores, if any.
+    pub voxels: Option<VoxelMap>,
+    /// Show the voxel map instead of the region-painted scores.
+    pub show_voxels: bool,
     /// Last message.
     pub message: Option<String>,
 }
@@ -41,14 +88,41 @@ impl Default for AttributionPage {
             scene: None,
             hover: None,
             view_rects: [None; 3],
+            voxels: None,
+            show_voxels: false,
             message: None,
         }
     }
 }
 
 impl AttributionPage {
-    /// Shows `attribution` (replacing any earlier one).
+    /// Opens `METHOD_regions.csv` and, when present beside it,
+    /// `METHOD_voxels.nii.gz` (shown as a signed voxel map).
+    pub fn open(&mut self, csv: &Path, viewer: &ViewerState) -> Result<(), String> {
+        let a = Attribution::read_csv(csv, &viewer.labels.atlas.regions)?;
+        self.set(a, viewer);
+        let stem = csv
+            .file_stem()
+            .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+        let voxel_path = csv.with_file_name(format!(
+            "{}_voxels.nii.gz",
+            stem.trim_end_matches("_regions")
+        ));
+        if voxel_path.exists() {
+            let volume = read_volume(&voxel_path).map_err(|e| e.to_string())?;
+            let name = voxel_path
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+            self.voxels = VoxelMap::new(&name, volume, viewer);
+            self.show_voxels = self.voxels.is_some();
+        }
+        Ok(())
+    }
+
+    /// Shows `attribution` (replacing any earlier one and its voxel map).
     pub fn set(&mut self, attribution: Attribution, viewer: &ViewerState) {
+        self.voxels = None;
+        self.show_voxels = false;
         self.threshold = 0.0;
         self.attribution = Some(attribution);
         self.labels = None;
@@ -95,8 +169,8 @@ impl AttributionPage {
                         .add_filter("CSV", &["csv"])
                         .pick_file()
                 {
-                    match Attribution::read_csv(&path, &viewer.labels.atlas.regions) {
-                        Ok(a) => self.set(a, viewer),
+                    match self.open(&path, viewer) {
+                        Ok(()) => self.message = None,
                         Err(e) => self.message = Some(e),
                     }
                 }
@@ -110,6 +184,14 @@ impl AttributionPage {
                     return;
                 };
                 ui.label(RichText::new(&a.description).strong());
+                if let Some(v) = &self.voxels {
+                    ui.horizontal(|ui| {
+                        ui.label("map:");
+                        ui.radio_value(&mut self.show_voxels, false, "region scores");
+                        ui.radio_value(&mut self.show_voxels, true, "voxel map (signed)")
+                            .on_hover_text(v.layer.name.clone());
+                    });
+                }
                 ui.add(egui::Slider::new(&mut self.top_n, 5..=60).text("regions shown"));
                 let (_, hi) = a.range();
                 threshold_changed = ui
@@ -146,10 +228,25 @@ impl AttributionPage {
                 egui::vec2(w, h),
             )
         };
-        let display = DisplaySettings {
-            label_opacity: 0.9,
-            crosshair_shown: false,
-            ..viewer.display.clone()
+        let voxels = self.voxels.as_ref().filter(|_| self.show_voxels);
+        let display = match voxels {
+            Some(v) => DisplaySettings {
+                colour_map: ColorMap::RedBlue,
+                range: (-v.limit, v.limit),
+                label_opacity: 0.6,
+                fill_unmasked: false,
+                crosshair_shown: false,
+                ..viewer.display.clone()
+            },
+            None => DisplaySettings {
+                label_opacity: 0.9,
+                crosshair_shown: false,
+                ..viewer.display.clone()
+            },
+        };
+        let (underlay, labels, colour_map) = match voxels {
+            Some(v) => (&v.layer, &v.outlines, v.colours.clone()),
+            None => (&viewer.underlay, labels, grey_texture()),
         };
         let mut hovered = None;
         for (i, axis) in ViewAxis::ALL.into_iter().enumerate() {
@@ -186,10 +283,10 @@ impl AttributionPage {
             }
             let cam = scene.camera(axis, size);
             let layers = DrawLayers {
-                underlay: &viewer.underlay,
+                underlay,
                 labels,
                 display: &display,
-                colour_map: &grey_texture(),
+                colour_map: &colour_map,
                 hovered: 0,
                 crosshair: scene.crosshair,
             };
@@ -218,7 +315,11 @@ impl AttributionPage {
         // Legend: colour bar, method, hovered region.
         let legend = cell(3);
         let bar = Rect::from_min_size(legend.min + egui::vec2(10.0, 12.0), egui::vec2(300.0, 14.0));
-        let map = a.colour_map();
+        let map = if voxels.is_some() {
+            ColorMap::RedBlue
+        } else {
+            a.colour_map()
+        };
         for k in 0..128 {
             let x0 = bar.left() + bar.width() * k as f32 / 128.0;
             let r = Rect::from_min_max(
@@ -229,7 +330,10 @@ impl AttributionPage {
             ui.painter()
                 .rect_filled(r, 0.0, Color32::from_rgb(cr, cg, cb));
         }
-        let (lo, hi) = a.range();
+        let (lo, hi) = match voxels {
+            Some(v) => (-v.limit as f64, v.limit as f64),
+            None => a.range(),
+        };
         let small = FontId::proportional(12.0);
         let grey = Color32::from_gray(210);
         ui.painter().text(
@@ -263,22 +367,33 @@ impl AttributionPage {
                 })
             })
             .unwrap_or_else(|| "hover a region".into());
+        let voxel_text = voxels.zip(self.hover).and_then(|(v, w)| {
+            let ijk = v.layer.voxel_at(w)?;
+            Some(format!(
+                "voxel value {}",
+                fmt_score(v.layer.value(ijk)? as f64)
+            ))
+        });
         let text_rect = Rect::from_min_max(
             bar.left_bottom() + egui::vec2(0.0, 24.0),
             legend.right_bottom(),
         );
         let mut text_ui = ui.new_child(egui::UiBuilder::new().max_rect(text_rect));
         text_ui.label(RichText::new(&a.description).color(grey).size(12.0));
-        text_ui.label(
-            RichText::new(format!(
-                "painted where |score| ≥ {}",
-                fmt_score(self.threshold)
-            ))
-            .color(grey)
-            .size(12.0),
-        );
+        let paint_line = match voxels {
+            Some(v) => format!(
+                "{}: signed voxel values, colour range ±{} (99.5th percentile of |value|); outlines = AAL3",
+                v.layer.name,
+                fmt_score(v.limit as f64)
+            ),
+            None => format!("painted where |score| ≥ {}", fmt_score(self.threshold)),
+        };
+        text_ui.label(RichText::new(paint_line).color(grey).size(12.0));
         text_ui.add_space(6.0);
         text_ui.label(RichText::new(hover_text).strong());
+        if let Some(t) = voxel_text {
+            text_ui.label(RichText::new(t).strong());
+        }
     }
 }
 
