@@ -226,10 +226,7 @@ pub fn verdicts(
     }
     for method in methods_of(rankings) {
         for name in super::exp_table::strategies(rows) {
-            let runs: Vec<&RunRanking> = rankings
-                .iter()
-                .filter(|r| r.strategy == name && r.method == method)
-                .collect();
+            let runs = runs_of(rankings, &name, method);
             if runs.is_empty() {
                 continue;
             }
@@ -276,7 +273,19 @@ pub fn verdicts(
     out
 }
 
-/// The methods present in `rankings`, in config order.
+/// The rankings of one strategy under one method (one per seed).
+fn runs_of<'a>(
+    rankings: &'a [RunRanking],
+    strategy: &str,
+    method: AttrMethod,
+) -> Vec<&'a RunRanking> {
+    rankings
+        .iter()
+        .filter(|r| r.strategy == strategy && r.method == method)
+        .collect()
+}
+
+/// The methods present in `rankings` (occlusion before ig).
 fn methods_of(rankings: &[RunRanking]) -> Vec<AttrMethod> {
     let set: std::collections::BTreeSet<AttrMethod> = rankings.iter().map(|r| r.method).collect();
     set.into_iter().collect()
@@ -448,10 +457,7 @@ fn markdown(
             method.score_name()
         );
         for name in super::exp_table::strategies(rows) {
-            let runs: Vec<&RunRanking> = rankings
-                .iter()
-                .filter(|r| r.strategy == name && r.method == method)
-                .collect();
+            let runs = runs_of(rankings, &name, method);
             if runs.is_empty() {
                 continue;
             }

@@ -463,6 +463,26 @@ pub fn finetune(
     Ok(result)
 }
 
+/// Appends the subjects / accuracy / balanced accuracy / AUROC (with its
+/// interval) rows of one report to `metrics.csv` text.
+fn report_rows(csv: &mut String, protocol: &str, split: &str, r: &ClassificationReport) {
+    let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+    let (lo, hi) = r.auroc_ci95.unzip();
+    for (metric, v, lo, hi) in [
+        ("subjects", Some(r.subjects as f64), None, None),
+        ("accuracy", Some(r.accuracy), None, None),
+        ("balanced_accuracy", Some(r.balanced_accuracy), None, None),
+        ("auroc", r.auroc, lo, hi),
+    ] {
+        *csv += &format!(
+            "{protocol},{split},{metric},{},{},{}\n",
+            num(v),
+            num(lo),
+            num(hi)
+        );
+    }
+}
+
 /// Writes `finetune.json` and `metrics.csv` (protocol, split, metric,
 /// value, ci_low, ci_high; confusion cells as `confusion_T_P`).
 pub fn write_outputs(result: &FinetuneResult, dir: &Path) -> Result<(), String> {
@@ -477,27 +497,9 @@ pub fn write_outputs(result: &FinetuneResult, dir: &Path) -> Result<(), String> 
     let path = dir.join("finetune.json");
     std::fs::write(&path, json).map_err(|e| fail(&path, e.to_string()))?;
     let mut csv = String::from("protocol,split,metric,value,ci_low,ci_high\n");
-    let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
     for p in [&result.honest, &result.reference] {
-        let r = &p.report;
-        let (lo, hi) = r.auroc_ci95.unzip();
-        let rows = [
-            ("subjects", Some(r.subjects as f64), None, None),
-            ("accuracy", Some(r.accuracy), None, None),
-            ("balanced_accuracy", Some(r.balanced_accuracy), None, None),
-            ("auroc", r.auroc, lo, hi),
-        ];
-        for (metric, v, lo, hi) in rows {
-            csv += &format!(
-                "{},{},{metric},{},{},{}\n",
-                p.protocol,
-                p.evaluated_on,
-                num(v),
-                num(lo),
-                num(hi)
-            );
-        }
-        for (t, row) in r.confusion.iter().enumerate() {
+        report_rows(&mut csv, &p.protocol, &p.evaluated_on, &p.report);
+        for (t, row) in p.report.confusion.iter().enumerate() {
             for (q, count) in row.iter().enumerate() {
                 csv += &format!(
                     "{},{},confusion_{t}_{q},{count},,\n",
@@ -507,26 +509,15 @@ pub fn write_outputs(result: &FinetuneResult, dir: &Path) -> Result<(), String> 
         }
     }
     if let Some(l) = &result.leave_site_out {
-        let folds = l
-            .folds
-            .iter()
-            .map(|f| (format!("site:{}", f.site), &f.report));
-        for (split, r) in folds.chain(std::iter::once(("pooled".to_string(), &l.pooled))) {
-            let (lo, hi) = r.auroc_ci95.unzip();
-            for (metric, v, lo, hi) in [
-                ("subjects", Some(r.subjects as f64), None, None),
-                ("accuracy", Some(r.accuracy), None, None),
-                ("balanced_accuracy", Some(r.balanced_accuracy), None, None),
-                ("auroc", r.auroc, lo, hi),
-            ] {
-                csv += &format!(
-                    "leave-site-out,{split},{metric},{},{},{}\n",
-                    num(v),
-                    num(lo),
-                    num(hi)
-                );
-            }
+        for f in &l.folds {
+            report_rows(
+                &mut csv,
+                "leave-site-out",
+                &format!("site:{}", f.site),
+                &f.report,
+            );
         }
+        report_rows(&mut csv, "leave-site-out", "pooled", &l.pooled);
     }
     let path = dir.join("metrics.csv");
     std::fs::write(&path, csv).map_err(|e| fail(&path, e.to_string()))
