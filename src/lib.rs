@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod data;
 pub mod eval;
 pub mod gui;
+pub mod interop;
 pub mod masking;
 pub mod model;
 pub mod train;

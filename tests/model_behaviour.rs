@@ -103,6 +103,7 @@ fn masked_loss_has_its_closed_form() {
     let mask = BatchMask {
         tokens: Tensor::from_data(TensorData::new(tokens, [2, 16]), &device),
         voxels: None,
+        token: Default::default(),
     };
     let loss = masked_mse(pred.clone(), target.clone(), &mask, 3).into_scalar::<f32>();
     assert!((loss - (9.0 + 1.0 + 1.0) / 3.0).abs() < 1e-6, "{loss}");
@@ -116,6 +117,7 @@ fn masked_loss_has_its_closed_form() {
             TensorData::new(vox, [2, 6, 6, 6]),
             &device,
         )),
+        token: Default::default(),
     };
     let loss = masked_mse(pred, target, &mask, 3).into_scalar::<f32>();
     assert!((loss - 12.0 / 4.0).abs() < 1e-6, "{loss}");
@@ -139,6 +141,7 @@ pub fn tiny_window_mask(batch: usize, device: &Device) -> BatchMask {
     BatchMask {
         tokens: Tensor::from_data(TensorData::new(m, [batch, 4096]), device),
         voxels: None,
+        token: Default::default(),
     }
 }
 

@@ -50,6 +50,7 @@ fn half_mask(device: &Device) -> BatchMask {
     BatchMask {
         tokens: Tensor::from_data(TensorData::new(m, [2, 4096]), device),
         voxels: None,
+        token: Default::default(),
     }
 }
 

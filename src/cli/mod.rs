@@ -4,6 +4,7 @@
 pub mod atlas;
 pub mod attribute;
 pub mod bench;
+pub mod checkpoint;
 pub mod dataset;
 pub mod experiment;
 pub mod finetune;
@@ -11,6 +12,7 @@ pub mod info;
 pub mod model;
 pub mod prepare;
 pub mod pretrain;
+pub mod reconstruct;
 pub mod render;
 pub mod runs;
 pub mod synth;
@@ -52,6 +54,12 @@ pub enum Command {
     /// Pretrain the masked autoencoder: `--config run.toml`, `--demo`, or
     /// `--resume RUN_DIR`.
     Pretrain(pretrain::PretrainArgs),
+    /// NeuroSTORM checkpoints: `import CKPT --out RUN_DIR`, `export RUN_DIR
+    /// --format neurostorm|safetensors --out FILE`, `inspect CKPT`.
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// One masked forward pass of a checkpoint on a clip and token mask
+    /// (NeuroSTORM's pred and latent into an .npz).
+    Reconstruct(reconstruct::ReconstructArgs),
     /// Summarise training run folders: `roimae runs list DIR`.
     Runs(runs::RunsArgs),
     /// Fine-tune a pretrained encoder for diagnosis (frozen + linear head,
@@ -80,6 +88,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Model(args)) => model::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Pretrain(args)) => pretrain::run(&args),
+        Some(Command::Checkpoint(args)) => checkpoint::run(&args),
+        Some(Command::Reconstruct(args)) => reconstruct::run(&args),
         Some(Command::Runs(args)) => runs::run(&args),
         Some(Command::Finetune(args)) => finetune::run(&args),
         Some(Command::Attribute(args)) => attribute::run(&args),

@@ -27,6 +27,10 @@ pub struct PretrainArgs {
     /// Stop after this many steps (overrides max_steps).
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Start from these weights: a NeuroSTORM .ckpt/.pt/.safetensors or a
+    /// roimae run folder (the optimiser starts fresh).
+    #[arg(long)]
+    pub init_from: Option<PathBuf>,
     /// Override the config's device.
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
@@ -47,6 +51,18 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
     }
     if let Some(device) = args.device {
         cfg.device = device;
+    }
+    if let Some(source) = &args.init_from {
+        if args.resume.is_some() {
+            bail!("--init-from starts a new run; it cannot be combined with --resume");
+        }
+        cfg.init_from = Some(source.clone());
+    }
+    if args.resume.is_none()
+        && let Some(note) =
+            crate::interop::run_folder::adopt_source_model(&mut cfg).map_err(|e| anyhow!(e))?
+    {
+        println!("init from {}: {note}", cfg.init_from.as_ref().map_or_else(String::new, |p| p.display().to_string()));
     }
     cfg.validate().map_err(|e| anyhow!(e))?;
     let run_dir = match (&args.resume, &args.out, &args.config) {

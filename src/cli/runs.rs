@@ -29,6 +29,7 @@ pub fn mask_summary(strategy: &MaskStrategy) -> String {
     match strategy {
         MaskStrategy::Random { ratio } => format!("random {ratio}"),
         MaskStrategy::Tube { ratio } => format!("tube {ratio}"),
+        MaskStrategy::Atlas { ratio } => format!("atlas {ratio}"),
         MaskStrategy::Window { ratio, .. } => format!("window {ratio}"),
         MaskStrategy::Roi {
             regions,

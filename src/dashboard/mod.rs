@@ -1,10 +1,12 @@
 //! The training dashboard's logic, free of any GUI toolkit: curves with
 //! de-biased smoothing and CSV in/out, and the session state built from the
 //! engine's events (progress, ETA, previews, log), and region attribution
-//! scores ranked and coloured for the brain map. `gui` draws them.
+//! scores ranked and coloured for the brain map, and NeuroSTORM checkpoints
+//! imported as a run's starting point. `gui` draws them.
 
 pub mod attribution;
 pub mod curves;
+pub mod init_source;
 pub mod session;
 
 pub use curves::{Point, RunCurves, XAxis, smooth};

@@ -339,6 +339,16 @@ impl ViewerApp {
                     }
                     ui.close();
                 }
+                if ui.button("Open NeuroSTORM checkpoint…").clicked() {
+                    if let Some(path) = rfd::FileDialog::new()
+                        .add_filter("NeuroSTORM / PyTorch", &["ckpt", "pt", "pth", "safetensors"])
+                        .pick_file()
+                    {
+                        self.dashboard.open_checkpoint(path, Some(ui.ctx().clone()));
+                        self.mode = Mode::Training;
+                    }
+                    ui.close();
+                }
                 if ui.button("Demo subject (synthetic 4D)").clicked() {
                     let (name, volume) = demo_subject(&self.state.labels.atlas);
                     if let Err(e) = self.state.set_underlay(&name, volume) {

@@ -7,6 +7,7 @@
 
 use super::recon_panel::ReconView;
 use super::state::ViewerState;
+use crate::dashboard::init_source::{InitSource, PendingImport};
 use crate::dashboard::{
     RunCurves, RunStatus, Session, XAxis, format_duration, resident_bytes, smooth,
 };
@@ -73,6 +74,11 @@ pub struct Dashboard {
     pub recon: Option<ReconView>,
     /// Last message for the status line.
     pub message: Option<String>,
+    /// The checkpoint the next run starts from (File → Open NeuroSTORM
+    /// checkpoint…), once imported.
+    pub init: Option<(InitSource, usize)>,
+    /// An import still running.
+    pub pending_import: Option<PendingImport>,
 }
 
 impl Default for Dashboard {
@@ -90,6 +96,8 @@ impl Default for Dashboard {
             overlays: Vec::new(),
             recon: None,
             message: None,
+            init: None,
+            pending_import: None,
         }
     }
 }
@@ -132,6 +140,19 @@ impl Dashboard {
         }
         let mut config = self.config.clone();
         config.mask = self.mask_spec(viewer, level);
+        if let Some((init, _)) = &self.init {
+            config.init_from = Some(init.run_dir.clone());
+            config.model = (crate::model::ModelConfig::preset(&init.preset).ok().as_ref()
+                != Some(&init.model))
+                .then(|| init.model.clone());
+            if config.preset != init.preset {
+                self.message = Some(format!(
+                    "the starting checkpoint is a {} model; set preset to {} (or clear the checkpoint)",
+                    init.model.name, init.preset
+                ));
+                return;
+            }
+        }
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -206,8 +227,39 @@ impl Dashboard {
         }
     }
 
-    /// Applies the engine's events (call every frame).
+    /// Imports a NeuroSTORM checkpoint on a worker thread; when done it
+    /// becomes the next run's starting point.
+    pub fn open_checkpoint(&mut self, file: PathBuf, wake: Option<egui::Context>) {
+        self.message = Some(format!("reading {} …", file.display()));
+        self.pending_import = Some(PendingImport::start(file, &self.runs_root, move || {
+            if let Some(ctx) = &wake {
+                ctx.request_repaint();
+            }
+        }));
+    }
+
+    fn poll_import(&mut self) {
+        let Some(result) = self.pending_import.as_ref().and_then(|p| p.poll()) else {
+            return;
+        };
+        self.pending_import = None;
+        match result {
+            Ok((init, report)) => {
+                self.config.preset = init.preset.clone();
+                self.message = Some(format!(
+                    "next run starts from {} (imported to {})",
+                    init.describe(None),
+                    init.run_dir.display()
+                ));
+                self.init = Some((init, report.loaded_values));
+            }
+            Err(e) => self.message = Some(e),
+        }
+    }
+
+    /// Applies the engine's events and a finished import (call every frame).
     pub fn poll(&mut self) {
+        self.poll_import();
         let Some(h) = &self.handle else {
             return;
         };
@@ -268,6 +320,31 @@ impl Dashboard {
     fn setup(&mut self, ui: &mut egui::Ui, viewer: &ViewerState, level: MaskLevel) {
         ui.heading("Run");
         let idle = !self.is_running();
+        if self.pending_import.is_some() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("importing the NeuroSTORM checkpoint…");
+            });
+        }
+        let mut clear = false;
+        if let Some((init, values)) = &self.init {
+            ui.group(|ui| {
+                ui.label(RichText::new("starting point").strong());
+                ui.label(init.describe(Some(*values)));
+                ui.label(
+                    RichText::new(format!(
+                        "inferred preset: {} · run folder {}",
+                        init.preset,
+                        init.run_dir.display()
+                    ))
+                    .small(),
+                );
+                clear = ui.add_enabled(idle, egui::Button::new("clear (fresh weights)")).clicked();
+            });
+        }
+        if clear {
+            self.init = None;
+        }
         ui.add_enabled_ui(idle, |ui| {
             egui::ComboBox::from_label("preset")
                 .selected_text(self.config.preset.clone())

@@ -56,6 +56,8 @@ pub struct ClipMask {
     /// frame) that are filled and scored. `None` at token level, where the
     /// masked tokens' patches are scored.
     pub voxels: Option<Vec<bool>>,
+    /// The learned token that replaces the masked tokens (from the strategy).
+    pub token: crate::model::MaskToken,
 }
 
 impl ClipMask {

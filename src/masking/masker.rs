@@ -24,6 +24,9 @@ pub struct Masker {
     grid: TokenGrid,
     patch: usize,
     roi: Option<RoiTargets>,
+    /// Atlas masking: per region present on the token grid (ascending
+    /// label), its spatial tokens.
+    atlas_regions: Vec<Vec<usize>>,
 }
 
 impl Masker {
@@ -54,11 +57,28 @@ impl Masker {
             }
             _ => None,
         };
+        let atlas_regions = match &spec.strategy {
+            MaskStrategy::Atlas { .. } => {
+                let mut by_label: std::collections::BTreeMap<u16, Vec<usize>> =
+                    Default::default();
+                for (i, &label) in tokens.labels.iter().enumerate().take(grid.n_spatial()) {
+                    if label > 0 {
+                        by_label.entry(label).or_default().push(i);
+                    }
+                }
+                if by_label.is_empty() {
+                    return Err("atlas masking: no atlas region owns a token on this grid".into());
+                }
+                by_label.into_values().collect()
+            }
+            _ => Vec::new(),
+        };
         Ok(Masker {
             spec: spec.clone(),
             grid,
             patch: input.geometry.patch,
             roi,
+            atlas_regions,
         })
     }
 
@@ -89,6 +109,16 @@ impl Masker {
             MaskStrategy::Tube { ratio } => {
                 for s in sample(&mut rng, g.n_spatial(), amount(*ratio, g.n_spatial())) {
                     tokens[s * g.frames..(s + 1) * g.frames].fill(true);
+                }
+            }
+            MaskStrategy::Atlas { ratio } => {
+                // NeuroSTORM: num_mask = max(1, int(R * ratio)) of the R regions.
+                let r = self.atlas_regions.len();
+                let count = (((r as f64) * ratio).floor() as usize).clamp(1, r);
+                for region in sample(&mut rng, r, count) {
+                    for &s in &self.atlas_regions[region] {
+                        tokens[s * g.frames..(s + 1) * g.frames].fill(true);
+                    }
                 }
             }
             MaskStrategy::Window { ratio, window } => {
@@ -141,6 +171,7 @@ impl Masker {
             patch: self.patch,
             tokens,
             voxels,
+            token: self.spec.strategy.mask_token(),
         }
     }
 

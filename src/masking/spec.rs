@@ -2,6 +2,7 @@
 //! ratio or regions, the level (token or voxel) and the seed.
 
 use crate::atlas::{Lobe, RegionTable};
+use crate::model::MaskToken;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -25,6 +26,13 @@ pub enum MaskStrategy {
     /// A token masked across every frame ("tube").
     Tube {
         /// Fraction of spatial token positions masked.
+        ratio: f64,
+    },
+    /// NeuroSTORM's atlas masking: of the R atlas regions present on the
+    /// token grid, `max(1, floor(R·ratio))` drawn per clip are masked at
+    /// every frame (a ratio of regions, not of tokens).
+    Atlas {
+        /// Fraction of the regions present that is masked.
         ratio: f64,
     },
     /// AAL3 regions masked at every frame (region "tube" masking).
@@ -125,6 +133,19 @@ impl Default for MaskSpec {
     }
 }
 
+impl MaskStrategy {
+    /// The learned token that replaces masked tokens under this strategy,
+    /// as in NeuroSTORM: the window table for window masking, the single
+    /// token for random and tube masking, the atlas token for regions.
+    pub fn mask_token(&self) -> MaskToken {
+        match self {
+            MaskStrategy::Window { .. } => MaskToken::Window,
+            MaskStrategy::Random { .. } | MaskStrategy::Tube { .. } => MaskToken::Single,
+            MaskStrategy::Atlas { .. } | MaskStrategy::Roi { .. } => MaskToken::Atlas,
+        }
+    }
+}
+
 impl MaskSpec {
     /// Checks ratios are in (0, 1] and windows are non-empty.
     pub fn validate(&self) -> Result<(), String> {
@@ -136,9 +157,9 @@ impl MaskSpec {
             }
         };
         match &self.strategy {
-            MaskStrategy::Random { ratio } | MaskStrategy::Tube { ratio } => {
-                check("mask ratio", *ratio)
-            }
+            MaskStrategy::Random { ratio }
+            | MaskStrategy::Tube { ratio }
+            | MaskStrategy::Atlas { ratio } => check("mask ratio", *ratio),
             MaskStrategy::Window { ratio, window } => {
                 if window.contains(&0) {
                     return Err(format!("window {window:?} has a zero size"));
@@ -157,6 +178,9 @@ impl MaskSpec {
             MaskStrategy::Random { ratio } => format!("random tokens, ratio {ratio}"),
             MaskStrategy::Window { ratio, window } => format!("window {window:?}, ratio {ratio}"),
             MaskStrategy::Tube { ratio } => format!("tube, ratio {ratio}"),
+            MaskStrategy::Atlas { ratio } => {
+                format!("atlas regions (NeuroSTORM), ratio {ratio} of the regions")
+            }
             MaskStrategy::Roi {
                 regions,
                 partial,

@@ -177,6 +177,7 @@ pub fn bench_mae(
     let mask = BatchMask {
         tokens: Tensor::from_data(TensorData::new(mask, [batch, n]), &device),
         voxels: None,
+        token: Default::default(),
     };
     let secs = time_iters(iters, || {
         let out = model.forward(x.clone(), &mask, scan);

@@ -51,12 +51,25 @@ impl Decoder {
 
     /// Encoder output → per-token predictions `[B, x, y, z, T, p³]`.
     pub fn forward(&self, x: Tensor<6>, scan: ScanImpl) -> Tensor<6> {
+        self.forward_recorded(x, scan, &mut |_| {})
+    }
+
+    /// [`Decoder::forward`], handing the first expanding's output and every
+    /// up-stage's output (after its expanding) to `record`.
+    pub fn forward_recorded(
+        &self,
+        x: Tensor<6>,
+        scan: ScanImpl,
+        record: &mut dyn FnMut(&Tensor<6>),
+    ) -> Tensor<6> {
         let mut x = self.expand_in.forward(x);
+        record(&x);
         for (i, stage) in self.stages.iter().enumerate() {
             x = stage.forward(x, scan);
             if let Some(expand) = self.expands.get(i) {
                 x = expand.forward(x);
             }
+            record(&x);
         }
         self.pred.forward(self.norm.forward(x))
     }

@@ -78,7 +78,18 @@ impl Encoder {
     }
 
     /// Stage-0 tokens → encoder output `[B, x', y', z', T, C']`.
-    pub fn forward_tokens(&self, mut x: Tensor<6>, scan: ScanImpl) -> Tensor<6> {
+    pub fn forward_tokens(&self, x: Tensor<6>, scan: ScanImpl) -> Tensor<6> {
+        self.forward_tokens_recorded(x, scan, &mut |_| {})
+    }
+
+    /// [`Encoder::forward_tokens`], handing every stage's output (after its
+    /// patch merging) to `record`.
+    pub fn forward_tokens_recorded(
+        &self,
+        mut x: Tensor<6>,
+        scan: ScanImpl,
+        record: &mut dyn FnMut(&Tensor<6>),
+    ) -> Tensor<6> {
         for (i, stage) in self.stages.iter().enumerate() {
             x = x
                 + to_channel_last(self.pos_embeds[i].val())
@@ -87,6 +98,7 @@ impl Encoder {
             if let Some(merge) = self.merges.get(i) {
                 x = merge.forward(x);
             }
+            record(&x);
         }
         x
     }

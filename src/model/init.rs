@@ -15,7 +15,9 @@ pub fn rng(seed: u64) -> InitRng {
     ChaCha8Rng::seed_from_u64(seed)
 }
 
-/// Samples N(0, std²) truncated to ±2 std (rejection), as `trunc_normal_`.
+/// Samples N(0, std²) truncated to ±2 in absolute value (rejection), as
+/// torch's `trunc_normal_(std=…)` does with its default bounds `a=-2, b=2`:
+/// at std 0.02 the bound sits at 100σ, so in practice nothing is cut.
 pub fn truncated_normal<const D: usize>(
     rng: &mut InitRng,
     shape: [usize; D],
@@ -26,11 +28,11 @@ pub fn truncated_normal<const D: usize>(
     let values: Vec<f32> = (0..n)
         .map(|_| {
             loop {
-                // Box–Muller; rejection keeps |z| ≤ 2.
+                // Box–Muller; rejection keeps |value| ≤ 2 (absolute).
                 let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
                 let u2: f64 = rng.random();
                 let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                if z.abs() <= 2.0 {
+                if (z * std).abs() <= 2.0 {
                     break (z * std) as f32;
                 }
             }

@@ -5,6 +5,45 @@
 use super::layout::patchify;
 use crate::masking::ClipMask;
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Which learned token replaces masked token embeddings (NeuroSTORM has
+/// all three; its window masking uses the table, random and tube masking
+/// the single token, atlas masking the atlas token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskToken {
+    /// The per-window-position table (`window_mask_token`).
+    #[default]
+    Window,
+    /// The atlas token (`atlas_mask_token`).
+    Atlas,
+    /// The single token (`mask_token`).
+    Single,
+}
+
+impl MaskToken {
+    /// Parses `window`, `atlas` or `single`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "window" => Ok(Self::Window),
+            "atlas" => Ok(Self::Atlas),
+            "single" => Ok(Self::Single),
+            other => Err(format!(
+                "unknown mask token '{other}'; choose window, atlas or single"
+            )),
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Window => "window",
+            Self::Atlas => "atlas",
+            Self::Single => "single",
+        }
+    }
+}
 
 /// The masks of a batch on the model's device.
 #[derive(Debug, Clone)]
@@ -15,6 +54,8 @@ pub struct BatchMask {
     /// `[B, X, Y, Z]` 1 where the input voxel is filled and scored (voxel
     /// level, same every frame); `None` at token level.
     pub voxels: Option<Tensor<4>>,
+    /// Which learned token replaces the masked tokens.
+    pub token: MaskToken,
 }
 
 impl BatchMask {
@@ -42,7 +83,17 @@ impl BatchMask {
                 .collect();
             Tensor::from_data(TensorData::new(values, [b, sx, sy, sz]), device)
         });
-        Self { tokens, voxels }
+        Self {
+            tokens,
+            voxels,
+            token: masks[0].token,
+        }
+    }
+
+    /// The same masks with another learned mask token.
+    pub fn with_token(mut self, token: MaskToken) -> Self {
+        self.token = token;
+        self
     }
 }
 

@@ -20,8 +20,8 @@ pub mod scan;
 pub use config::{ModelConfig, StageGeometry};
 pub use device::Backend;
 pub use head::ClassifierHead;
-pub use loss::{BatchMask, masked_mse};
-pub use mae::{Mae, MaeOutput};
+pub use loss::{BatchMask, MaskToken, masked_mse};
+pub use mae::{Mae, MaeOutput, MaeTrace};
 pub use scan::{ScanImpl, ScanInput, selective_scan};
 
 use burn::module::Module;
@@ -33,12 +33,18 @@ use serde::Serialize;
 pub struct ParamCounts {
     /// The encoder.
     pub encoder_params: usize,
-    /// The whole pretraining model (encoder + mask token + decoder).
+    /// The whole pretraining model (encoder + the three mask tokens +
+    /// decoder), as NeuroSTORM counts it.
     pub mae_params: usize,
     /// The decoder alone.
     pub decoder_params: usize,
-    /// The mask-token table.
+    /// The mask-token table (`window_mask_token`).
     pub mask_token_params: usize,
+    /// NeuroSTORM's two single mask tokens (`mask_token`, `atlas_mask_token`),
+    /// included in `mae_params`.
+    pub extra_token_params: usize,
+    /// The whole model without the two single tokens (SPEC-model's count).
+    pub spec_mae_params: usize,
     /// The binary classification head (Linear(C → 1)).
     pub head_params: usize,
 }
@@ -50,11 +56,14 @@ impl ParamCounts {
         let device = Device::flex();
         let mae = Mae::new(cfg, 0, &device);
         let head = ClassifierHead::new(cfg.stage_dim(cfg.depths.len() - 1), 1, &device);
+        let extra = 2 * cfg.embed_dim;
         Self {
             encoder_params: mae.encoder.num_params(),
             mae_params: mae.num_params(),
             decoder_params: mae.decoder.num_params(),
             mask_token_params: mae.mask_token.dims().iter().product(),
+            extra_token_params: extra,
+            spec_mae_params: mae.num_params() - extra,
             head_params: head.num_params(),
         }
     }

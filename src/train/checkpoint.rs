@@ -87,7 +87,38 @@ pub fn load_state(dir: &Path) -> Result<CheckpointState, String> {
         .map_err(|e| format!("{}: not a checkpoint state ({e})", path.display()))
 }
 
-/// Loads the model and optimiser of a checkpoint into freshly built ones.
+/// Writes a weights-only checkpoint (no optimiser state: an imported
+/// model), atomically.
+pub fn save_model_only(
+    run_dir: &Path,
+    model: &Mae,
+    state: &CheckpointState,
+) -> Result<PathBuf, String> {
+    let final_dir = checkpoint_dir(run_dir, state.step);
+    let tmp = run_dir
+        .join("checkpoints")
+        .join(format!(".step-{:08}.partial", state.step));
+    let fail = |e: String| format!("{}: cannot write the checkpoint ({e})", final_dir.display());
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| fail(e.to_string()))?;
+    model
+        .clone()
+        .save_file(tmp.join("model.bpk"))
+        .map_err(|e| fail(format!("{e:?}")))?;
+    let json = serde_json::to_string_pretty(state).map_err(|e| fail(e.to_string()))?;
+    std::fs::write(tmp.join("state.json"), json).map_err(|e| fail(e.to_string()))?;
+    let _ = std::fs::remove_dir_all(&final_dir);
+    std::fs::rename(&tmp, &final_dir).map_err(|e| fail(e.to_string()))?;
+    Ok(final_dir)
+}
+
+/// Whether a checkpoint has optimiser state (imported ones have none).
+pub fn has_optimiser(dir: &Path) -> bool {
+    dir.join("optim.bpk").is_file()
+}
+
+/// Loads the model and optimiser of a checkpoint into freshly built ones;
+/// a checkpoint without optimiser state keeps the fresh optimiser.
 pub fn load(
     dir: &Path,
     model: Mae,
@@ -96,6 +127,9 @@ pub fn load(
     let model = model
         .try_load_file(dir.join("model.bpk"))
         .map_err(|e| format!("{}: cannot load the model ({e:?})", dir.display()))?;
+    if !has_optimiser(dir) {
+        return Ok((model, optim));
+    }
     let optim = optim
         .load(dir.join("optim.bpk"))
         .map_err(|e| format!("{}: cannot load the optimiser ({e:?})", dir.display()))?;

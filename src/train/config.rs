@@ -15,8 +15,17 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunConfig {
-    /// Model preset: `reference`, `mni4mm` or `tiny`.
+    /// Model preset: `reference`, `mni4mm` or `tiny` (also fixes the data
+    /// geometry: input cube, patch and frames).
     pub preset: String,
+    /// An explicit model instead of the preset's (e.g. the topology of an
+    /// imported NeuroSTORM checkpoint); its input, patch and frames must
+    /// equal the preset's.
+    pub model: Option<ModelConfig>,
+    /// Start from these weights (a NeuroSTORM `.ckpt`/`.pt`/`.safetensors`
+    /// or a roimae run folder) instead of a fresh initialisation; the
+    /// optimiser starts fresh.
+    pub init_from: Option<PathBuf>,
     /// What is masked (the viewer's `[mask]` table).
     pub mask: MaskSpec,
     /// Where clips come from.
@@ -186,6 +195,8 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             preset: "tiny".into(),
+            model: None,
+            init_from: None,
             mask: MaskSpec::default(),
             data: DataConfig::default(),
             optim: OptimConfig::default(),
@@ -245,9 +256,30 @@ impl RunConfig {
         }
     }
 
-    /// The model config of the preset.
+    /// The model: the explicit `[model]` when given (checked against the
+    /// preset's data geometry), else the preset's.
     pub fn model(&self) -> Result<ModelConfig, String> {
-        ModelConfig::preset(&self.preset)
+        let preset = ModelConfig::preset(&self.preset)?;
+        let Some(model) = &self.model else {
+            return Ok(preset);
+        };
+        model.validate().map_err(|e| format!("[model]: {e}"))?;
+        if (model.input, model.patch, model.frames) != (preset.input, preset.patch, preset.frames) {
+            return Err(format!(
+                "[model]: input {}³×{} at patch {} differs from preset '{}' ({}³×{} at patch {}); set preset to the one with the model's data geometry",
+                model.input, model.frames, model.patch, self.preset, preset.input, preset.frames, preset.patch
+            ));
+        }
+        Ok(model.clone())
+    }
+
+    /// The preset whose data geometry (input, patch, frames) is `model`'s.
+    pub fn preset_for_geometry(model: &ModelConfig) -> Option<&'static str> {
+        ModelConfig::PRESETS.into_iter().find(|name| {
+            ModelConfig::preset(name).is_ok_and(|p| {
+                (p.input, p.patch, p.frames) == (model.input, model.patch, model.frames)
+            })
+        })
     }
 
     /// Checks every number and name; the error is one line naming the field.
@@ -358,6 +390,7 @@ impl RunConfig {
     pub fn same_run_as(&self, other: &RunConfig) -> Result<(), String> {
         let checks = [
             ("preset", self.preset == other.preset),
+            ("model", self.model == other.model),
             ("mask", self.mask == other.mask),
             ("data", self.data == other.data),
             ("seed", self.seed == other.seed),

@@ -161,6 +161,13 @@ pub fn train(
     let total = cfg.total_steps(steps_per_epoch);
 
     let mut model = fresh_model(&cfg, &device)?;
+    if let (Some(source), None) = (&cfg.init_from, &resume) {
+        model = crate::interop::init_weights(source, &model_cfg, &device)?;
+        rep.log(format!(
+            "initialised from {} (fresh optimiser)",
+            source.display()
+        ));
+    }
     let mut optim = optimiser(&cfg);
     let mut state = CheckpointState {
         step: 0,
@@ -171,6 +178,12 @@ pub fn train(
     };
     if let Some(dir) = &resume {
         (model, optim) = checkpoint::load(dir, model, optim)?;
+        if !checkpoint::has_optimiser(dir) {
+            rep.log(format!(
+                "{}: no optimiser state (an imported checkpoint); AdamW starts fresh",
+                dir.display()
+            ));
+        }
         state = checkpoint::load_state(dir)?;
         rep.log(format!(
             "resumed from {} (step {})",
