@@ -208,7 +208,10 @@ fn torch_tensors(path: &Path) -> Vec<(String, Vec<usize>, Vec<u8>)> {
         .tensors()
         .iter()
         .filter(|(_, t)| t.dtype() == pytorch_reader::DType::F32)
-        .map(|(k, t)| (k.clone(), t.shape().to_vec(), t.read().unwrap()))
+        .map(|(k, t)| {
+            let key = k.strip_prefix("state_dict.").unwrap_or(k).to_string();
+            (key, t.shape().to_vec(), t.read().unwrap())
+        })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
@@ -426,7 +429,7 @@ fn a_neurostorm_checkpoint_starts_pretraining_and_resumes_as_an_imported_run() {
     let ckpt = fixture("tiny").unwrap().join("model.ckpt");
     let original = torch_tensors(&ckpt)
         .into_iter()
-        .find(|(k, _, _)| k == "state_dict.model.patch_embed.fc.weight")
+        .find(|(k, _, _)| k == "model.patch_embed.fc.weight")
         .map(|(_, _, b)| b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<f32>>())
         .unwrap();
     let config = small_run_toml(tmp.path(), 2);

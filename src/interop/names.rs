@@ -108,7 +108,10 @@ impl ParamMut<'_> {
             *p = old.map(|t| {
                 let dims = t.dims();
                 let data = TensorData::new(values, dims).convert_dtype(t.dtype());
-                Tensor::from_data(data, &t.device())
+                // A fresh tensor is untracked: keep the parameter trainable
+                // on autodiff devices.
+                let grad = t.is_require_grad() || t.device().is_autodiff();
+                Tensor::from_data(data, &t.device()).set_require_grad(grad)
             });
         }
         match self {
