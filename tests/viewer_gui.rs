@@ -557,3 +557,36 @@ fn a_signed_voxel_map_beside_the_scores_is_shown_and_read_under_the_mouse() {
     assert!(!h.state().attribution.show_voxels);
     assert_eq!(h.query_all_by_label_contains("voxel value").count(), 0);
 }
+
+#[test]
+fn a_neurostorm_checkpoint_opened_in_the_app_becomes_the_next_runs_starting_point() {
+    use roimae::gui::app::Mode;
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Startup::default());
+    let ckpt = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/neurostorm/tiny/model.ckpt");
+    {
+        let app = h.state_mut();
+        app.mode = Mode::Training;
+        app.dashboard.runs_root = runs.path().to_path_buf();
+        app.dashboard.config.preset = "reference".into();
+        app.dashboard.open_checkpoint(ckpt, None);
+    }
+    let start = std::time::Instant::now();
+    while h.state().dashboard.init.is_none() {
+        assert!(start.elapsed().as_secs() < 60, "{:?}", h.state().dashboard.message);
+        h.step(); // the spinner repaints every frame while the import runs
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.run();
+    if let Some(path) = std::env::var_os("ROIMAE_SHOT") {
+        h.render().unwrap().save(path).unwrap();
+    }
+    h.get_by_label("starting point");
+    h.get_by_label_contains("model.ckpt: custom (width 12, blocks [2, 2, 2, 2], 24³×8 at patch 3), 609783 values");
+    h.get_by_label_contains("inferred preset: tiny");
+    assert_eq!(h.state().dashboard.config.preset, "tiny");
+    h.get_by_label("clear (fresh weights)").click();
+    h.run();
+    assert!(h.state().dashboard.init.is_none());
+}
