@@ -61,12 +61,18 @@ fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
 fn channel_first(t: Tensor<6>) -> (Vec<usize>, Vec<f32>) {
     let t = t.permute([0, 5, 1, 2, 3, 4]);
     let shape = t.dims().to_vec();
-    (shape, t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap())
+    (
+        shape,
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap(),
+    )
 }
 
 fn flat(t: Tensor<6>) -> (Vec<usize>, Vec<f32>) {
     let shape = t.dims().to_vec();
-    (shape, t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap())
+    (
+        shape,
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap(),
+    )
 }
 
 /// Compares one array; returns its relative L2 error.
@@ -75,7 +81,11 @@ fn check(dir: &Path, name: &str, got: (Vec<usize>, Vec<f32>), tol: f64) -> f64 {
     assert_eq!(got.0, want.shape(), "{name}: shape");
     let want: Vec<f32> = want.iter().copied().collect();
     let err = rel_l2(&got.1, &want);
-    assert!(err <= tol, "{}: {name} relative L2 error {err:.3e} > {tol:.0e}", dir.display());
+    assert!(
+        err <= tol,
+        "{}: {name} relative L2 error {err:.3e} > {tol:.0e}",
+        dir.display()
+    );
     err
 }
 
@@ -89,7 +99,10 @@ fn inputs(dir: &Path, mae: &Mae, token: MaskToken, device: &Device) -> Inputs {
     let clip = arrays::read_clip(&dir.join("input.npy")).unwrap();
     let mask = arrays::read_token_mask(&dir.join("mask.npy")).unwrap();
     let n = cfg.input;
-    let x = Tensor::<6>::from_data(TensorData::new(clip.data, [1, 1, n, n, n, cfg.frames]), device);
+    let x = Tensor::<6>::from_data(
+        TensorData::new(clip.data, [1, 1, n, n, n, cfg.frames]),
+        device,
+    );
     let m: Vec<f32> = mask.data.iter().map(|&b| f32::from(u8::from(b))).collect();
     let len = m.len();
     Inputs {
@@ -103,10 +116,18 @@ fn inputs(dir: &Path, mae: &Mae, token: MaskToken, device: &Device) -> Inputs {
 }
 
 /// The whole forward of a tiny fixture, every stored array compared.
-fn tiny_fixture_matches(name: &str, token: MaskToken, device: Device, tol: f64) -> Vec<(String, f64)> {
+fn tiny_fixture_matches(
+    name: &str,
+    token: MaskToken,
+    device: Device,
+    tol: f64,
+) -> Vec<(String, f64)> {
     let dir = fixture(name).expect("tiny fixtures are copied into tests/data");
     let (mae, report) = load_checkpoint(&dir.join("model.ckpt"), None, &device).unwrap();
-    assert_eq!(report.loaded_tensors, 273, "{name}: every weight of the MAE");
+    assert_eq!(
+        report.loaded_tensors, 273,
+        "{name}: every weight of the MAE"
+    );
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
     let params = meta["params"]["mae"].as_u64().unwrap() as usize;
@@ -117,7 +138,10 @@ fn tiny_fixture_matches(name: &str, token: MaskToken, device: Device, tol: f64) 
     let loss = out.loss.into_scalar::<f32>() as f64;
     let want = expected(&dir, "loss").iter().copied().next().unwrap() as f64;
     let loss_err = (loss - want).abs() / want.abs();
-    assert!(loss_err <= tol, "{name}: loss {loss} vs NeuroSTORM {want} (rel {loss_err:.2e})");
+    assert!(
+        loss_err <= tol,
+        "{name}: loss {loss} vs NeuroSTORM {want} (rel {loss_err:.2e})"
+    );
     errs.push(("loss".to_string(), loss_err));
     let mut push = |n: &str, got| errs.push((n.to_string(), check(&dir, n, got, tol)));
     push("tokens_embedded", channel_first(trace.tokens_embedded));
@@ -171,7 +195,10 @@ fn mni4mm_fixture_matches_neurostorm_on_flex() {
     };
     let device = Device::flex();
     let (mae, report) = load_checkpoint(&dir.join("model.ckpt"), None, &device).unwrap();
-    assert_eq!(report.config.name, "mni4mm", "the checkpoint is our mni4mm preset");
+    assert_eq!(
+        report.config.name, "mni4mm",
+        "the checkpoint is our mni4mm preset"
+    );
     assert_eq!(report.loaded_values, 7_699_167);
     let inp = inputs(&dir, &mae, MaskToken::Window, &device);
     let out = mae.forward(inp.x.clone(), &inp.mask, ScanImpl::Auto);
@@ -186,7 +213,10 @@ fn mni4mm_fixture_matches_neurostorm_on_flex() {
     let (_, pred) = flat(out.reconstruction);
     let idx = expected_i64(&dir, "pred_sample_index");
     let sampled: Vec<f32> = idx.iter().map(|&i| pred[i as usize]).collect();
-    let want: Vec<f32> = expected(&dir, "pred_sample_value").iter().copied().collect();
+    let want: Vec<f32> = expected(&dir, "pred_sample_value")
+        .iter()
+        .copied()
+        .collect();
     let err = rel_l2(&sampled, &want);
     assert!(err <= tol, "pred samples: {err:.3e}");
     // The first frame in full: pred[..., 0].
@@ -231,7 +261,11 @@ fn import_export_round_trip_is_bit_identical_with_neurostorm_keys() {
             "--out",
             run.to_str().unwrap(),
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         if name == "tiny_atlas" {
             assert!(text.contains("skipped: atlas_map"), "{text}");
@@ -245,7 +279,11 @@ fn import_export_round_trip_is_bit_identical_with_neurostorm_keys() {
             "--out",
             ckpt.to_str().unwrap(),
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Keys, order and shapes exactly as meta.json's key table.
         let meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
@@ -257,14 +295,22 @@ fn import_export_round_trip_is_bit_identical_with_neurostorm_keys() {
             .map(|k| {
                 (
                     k["ckpt_key"].as_str().unwrap().to_string(),
-                    k["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect(),
+                    k["shape"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|d| d.as_u64().unwrap() as usize)
+                        .collect(),
                 )
             })
             .collect();
         let back = torch_tensors(&ckpt);
         let mut want_keys: Vec<_> = table.clone();
         want_keys.sort();
-        let got_keys: Vec<_> = back.iter().map(|(k, s, _)| (k.clone(), s.clone())).collect();
+        let got_keys: Vec<_> = back
+            .iter()
+            .map(|(k, s, _)| (k.clone(), s.clone()))
+            .collect();
         assert_eq!(got_keys, want_keys, "{name}: keys and shapes");
         // Every tensor bit for bit.
         let original = torch_tensors(&dir.join("model.ckpt"));
@@ -276,7 +322,8 @@ fn import_export_round_trip_is_bit_identical_with_neurostorm_keys() {
             .arg(dir.join("model.ckpt"))
             .output()
         {
-            let msg = String::from_utf8_lossy(&py.stdout).to_string() + &String::from_utf8_lossy(&py.stderr);
+            let msg = String::from_utf8_lossy(&py.stdout).to_string()
+                + &String::from_utf8_lossy(&py.stderr);
             if !msg.contains("No module named 'numpy'") {
                 assert!(py.status.success(), "{name}: {msg}");
             }
@@ -291,14 +338,26 @@ fn safetensors_export_imports_back_bit_identical() {
     let device = Device::flex();
     let (mae, _) = load_checkpoint(&dir.join("model.ckpt"), None, &device).unwrap();
     let path = tmp.path().join("w.safetensors");
-    interop::export(&mae, &path, interop::ExportFormat::Safetensors, &Default::default()).unwrap();
+    interop::export(
+        &mae,
+        &path,
+        interop::ExportFormat::Safetensors,
+        &Default::default(),
+    )
+    .unwrap();
     let (back, report) = load_checkpoint(&path, None, &device).unwrap();
     assert_eq!(report.format, "safetensors");
     assert_eq!(report.loaded_tensors, 273);
     let a = interop::export::neurostorm_tensors(&mae);
     let b = interop::export::neurostorm_tensors(&back);
-    assert!(a.iter().zip(&b).all(|(x, y)| x.0 == y.0 && x.1 == y.1
-        && x.2.iter().zip(&y.2).all(|(p, q)| p.to_bits() == q.to_bits())));
+    assert!(a.iter().zip(&b).all(|(x, y)| {
+        x.0 == y.0
+            && x.1 == y.1
+            && x.2
+                .iter()
+                .zip(&y.2)
+                .all(|(p, q)| p.to_bits() == q.to_bits())
+    }));
 }
 
 #[test]
@@ -320,7 +379,11 @@ fn reconstruct_cli_writes_neurostorm_pred_and_latent() {
         out_npz.to_str().unwrap(),
         "--json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
@@ -347,14 +410,31 @@ fn edited_checkpoint(path: &Path, edit: impl Fn(&mut Vec<(String, Vec<usize>, Ve
     let (mae, _) = load_checkpoint(&dir.join("model.ckpt"), None, &Device::flex()).unwrap();
     let mut tensors = interop::export::neurostorm_tensors(&mae);
     edit(&mut tensors);
-    let bytes: Vec<TensorBytes<'_>> = tensors.iter().map(|(_, s, d)| TensorBytes { shape: s, data: d }).collect();
-    let sd = tensors.iter().enumerate().map(|(i, (k, _, _))| (format!("model.{k}"), PyValue::Tensor(i))).collect();
-    write_torch_file(path, &PyValue::Dict(vec![("state_dict".into(), PyValue::OrderedDict(sd))]), &bytes).unwrap();
+    let bytes: Vec<TensorBytes<'_>> = tensors
+        .iter()
+        .map(|(_, s, d)| TensorBytes { shape: s, data: d })
+        .collect();
+    let sd = tensors
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _, _))| (format!("model.{k}"), PyValue::Tensor(i)))
+        .collect();
+    write_torch_file(
+        path,
+        &PyValue::Dict(vec![("state_dict".into(), PyValue::OrderedDict(sd))]),
+        &bytes,
+    )
+    .unwrap();
 }
 
 fn error_line(args: &[&str]) -> String {
     let out = common::roimae(args);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -366,21 +446,43 @@ fn bad_checkpoints_give_one_line_errors_naming_the_key_or_file() {
     let tmp = tempfile::tempdir().unwrap();
     let wrong = tmp.path().join("wrong_shape.ckpt");
     edited_checkpoint(&wrong, |t| {
-        let e = t.iter_mut().find(|(k, _, _)| k == "layers.1.blocks.0.mamba.x_proj.weight").unwrap();
+        let e = t
+            .iter_mut()
+            .find(|(k, _, _)| k == "layers.1.blocks.0.mamba.x_proj.weight")
+            .unwrap();
         e.1 = vec![e.1[1], e.1[0]];
     });
     let err = error_line(&["checkpoint", "inspect", wrong.to_str().unwrap()]);
-    assert!(err.contains("layers.1.blocks.0.mamba.x_proj.weight") && err.contains("[48, 34]") && err.contains("[34, 48]"), "{err}");
+    assert!(
+        err.contains("layers.1.blocks.0.mamba.x_proj.weight")
+            && err.contains("[48, 34]")
+            && err.contains("[34, 48]"),
+        "{err}"
+    );
 
     let missing = tmp.path().join("missing.ckpt");
-    edited_checkpoint(&missing, |t| t.retain(|(k, _, _)| k != "layers_up.1.blocks.1.mlp.linear2.bias"));
+    edited_checkpoint(&missing, |t| {
+        t.retain(|(k, _, _)| k != "layers_up.1.blocks.1.mlp.linear2.bias")
+    });
     let err = error_line(&["checkpoint", "inspect", missing.to_str().unwrap()]);
-    assert!(err.contains("missing key 'layers_up.1.blocks.1.mlp.linear2.bias'"), "{err}");
+    assert!(
+        err.contains("missing key 'layers_up.1.blocks.1.mlp.linear2.bias'"),
+        "{err}"
+    );
 
     let unknown = tmp.path().join("unknown.ckpt");
-    edited_checkpoint(&unknown, |t| t.push(("layers.0.blocks.0.attn.qkv.weight".into(), vec![2], vec![0.0, 1.0])));
+    edited_checkpoint(&unknown, |t| {
+        t.push((
+            "layers.0.blocks.0.attn.qkv.weight".into(),
+            vec![2],
+            vec![0.0, 1.0],
+        ))
+    });
     let err = error_line(&["checkpoint", "inspect", unknown.to_str().unwrap()]);
-    assert!(err.contains("unexpected key 'layers.0.blocks.0.attn.qkv.weight'"), "{err}");
+    assert!(
+        err.contains("unexpected key 'layers.0.blocks.0.attn.qkv.weight'"),
+        "{err}"
+    );
 
     let truncated = tmp.path().join("truncated.ckpt");
     let bytes = std::fs::read(fixture("tiny").unwrap().join("model.ckpt")).unwrap();
@@ -391,13 +493,22 @@ fn bad_checkpoints_give_one_line_errors_naming_the_key_or_file() {
     let preset = error_line(&[
         "checkpoint",
         "import",
-        fixture("tiny").unwrap().join("model.ckpt").to_str().unwrap(),
+        fixture("tiny")
+            .unwrap()
+            .join("model.ckpt")
+            .to_str()
+            .unwrap(),
         "--preset",
         "tiny",
         "--out",
         tmp.path().join("r").to_str().unwrap(),
     ]);
-    assert!(preset.contains("patch_embed.fc.weight") && preset.contains("[12, 27]") && preset.contains("[8, 27]"), "{preset}");
+    assert!(
+        preset.contains("patch_embed.fc.weight")
+            && preset.contains("[12, 27]")
+            && preset.contains("[8, 27]"),
+        "{preset}"
+    );
 }
 
 /// A small CPU run config file (tiny geometry, 4 synthetic subjects).
@@ -430,7 +541,11 @@ fn a_neurostorm_checkpoint_starts_pretraining_and_resumes_as_an_imported_run() {
     let original = torch_tensors(&ckpt)
         .into_iter()
         .find(|(k, _, _)| k == "model.patch_embed.fc.weight")
-        .map(|(_, _, b)| b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<f32>>())
+        .map(|(_, _, b)| {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect::<Vec<f32>>()
+        })
         .unwrap();
     let config = small_run_toml(tmp.path(), 2);
     // pretrain --init-from adopts the checkpoint's model (width 12, blocks 2,2,2,2).
@@ -445,20 +560,43 @@ fn a_neurostorm_checkpoint_starts_pretraining_and_resumes_as_an_imported_run() {
         run.to_str().unwrap(),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("width 12"), "{stdout}");
     let log = std::fs::read_to_string(run.join("log.txt")).unwrap();
     assert!(log.contains("initialised from"), "{log}");
     // Two steps at lr 1e-4 move weights by ~1e-4; a fresh init differs by ~0.1.
     let trained = run_patch_embed(&run);
-    let drift = trained.iter().zip(&original).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let drift = trained
+        .iter()
+        .zip(&original)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     assert!(drift < 2e-3, "weights moved {drift} from the checkpoint");
 
     // checkpoint import → pretrain --resume continues from the imported weights.
     let imported = tmp.path().join("imported");
-    let out = common::roimae(&["checkpoint", "import", ckpt.to_str().unwrap(), "--out", imported.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(run_patch_embed(&imported), original, "imported weights are the file's");
+    let out = common::roimae(&[
+        "checkpoint",
+        "import",
+        ckpt.to_str().unwrap(),
+        "--out",
+        imported.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        run_patch_embed(&imported),
+        original,
+        "imported weights are the file's"
+    );
     let mut cfg = roimae::train::RunConfig::load(&imported.join("config.toml")).unwrap();
     cfg.data = roimae::train::RunConfig::load(&config).unwrap().data;
     cfg.max_steps = Some(2);
@@ -469,11 +607,18 @@ fn a_neurostorm_checkpoint_starts_pretraining_and_resumes_as_an_imported_run() {
     cfg.preview_every = 0;
     cfg.save(&imported.join("config.toml")).unwrap();
     let out = common::roimae(&["pretrain", "--resume", imported.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = std::fs::read_to_string(imported.join("log.txt")).unwrap();
     assert!(log.contains("no optimiser state"), "{log}");
-    assert!(roimae::train::checkpoint::list(&imported).iter().any(|(s, _)| *s == 2));
-
+    assert!(
+        roimae::train::checkpoint::list(&imported)
+            .iter()
+            .any(|(s, _)| *s == 2)
+    );
 }
 
 #[test]
@@ -485,16 +630,31 @@ fn the_gui_dashboard_imports_a_checkpoint_off_the_ui_thread() {
     };
     dash.config.preset = "mni4mm".into();
     dash.open_checkpoint(fixture("tiny_random").unwrap().join("model.ckpt"), None);
-    assert!(dash.pending_import.is_some(), "the import runs on a worker thread");
+    assert!(
+        dash.pending_import.is_some(),
+        "the import runs on a worker thread"
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while dash.init.is_none() {
-        assert!(std::time::Instant::now() < deadline, "import did not finish: {:?}", dash.message);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "import did not finish: {:?}",
+            dash.message
+        );
         dash.poll();
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let (init, values) = dash.init.clone().unwrap();
-    assert_eq!((init.model.embed_dim, init.model.depths.clone()), (12, vec![2, 2, 2, 2]));
+    assert_eq!(
+        (init.model.embed_dim, init.model.depths.clone()),
+        (12, vec![2, 2, 2, 2])
+    );
     assert_eq!(values, 609_783);
-    assert_eq!(dash.config.preset, "tiny", "the inferred preset is selected");
-    assert!(init.run_dir.join("config.toml").is_file() && init.run_dir.join("import.json").is_file());
+    assert_eq!(
+        dash.config.preset, "tiny",
+        "the inferred preset is selected"
+    );
+    assert!(
+        init.run_dir.join("config.toml").is_file() && init.run_dir.join("import.json").is_file()
+    );
 }

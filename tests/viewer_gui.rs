@@ -574,7 +574,11 @@ fn a_neurostorm_checkpoint_opened_in_the_app_becomes_the_next_runs_starting_poin
     }
     let start = std::time::Instant::now();
     while h.state().dashboard.init.is_none() {
-        assert!(start.elapsed().as_secs() < 60, "{:?}", h.state().dashboard.message);
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "{:?}",
+            h.state().dashboard.message
+        );
         h.step(); // the spinner repaints every frame while the import runs
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -583,7 +587,9 @@ fn a_neurostorm_checkpoint_opened_in_the_app_becomes_the_next_runs_starting_poin
         h.render().unwrap().save(path).unwrap();
     }
     h.get_by_label("starting point");
-    h.get_by_label_contains("model.ckpt: custom (width 12, blocks [2, 2, 2, 2], 24³×8 at patch 3), 609783 values");
+    h.get_by_label_contains(
+        "model.ckpt: custom (width 12, blocks [2, 2, 2, 2], 24³×8 at patch 3), 609783 values",
+    );
     h.get_by_label_contains("inferred preset: tiny");
     assert_eq!(h.state().dashboard.config.preset, "tiny");
     h.get_by_label("clear (fresh weights)").click();

@@ -69,6 +69,36 @@ fn neurostorm_masking(s: &MaskStrategy) -> (f64, String, String) {
     (r, sp.into(), t.into())
 }
 
+/// What a load found, then one `skipped:` / `note:` line each.
+fn describe(ckpt: &std::path::Path, report: &interop::LoadReport) -> String {
+    let c = &report.config;
+    let mut text = format!(
+        "{} ({}): model {} (width {}, blocks {:?}, {}³×{} at patch {}), {} tensors / {} values{}",
+        ckpt.display(),
+        report.format,
+        c.name,
+        c.embed_dim,
+        c.depths,
+        c.input,
+        c.frames,
+        c.patch,
+        report.loaded_tensors,
+        report.loaded_values,
+        if report.encoder_only {
+            " (encoder only)"
+        } else {
+            ""
+        }
+    );
+    for s in &report.skipped {
+        text.push_str(&format!("\nskipped: {s}"));
+    }
+    for n in &report.notes {
+        text.push_str(&format!("\nnote: {n}"));
+    }
+    text
+}
+
 /// Runs `roimae checkpoint`.
 pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
     match &args.action {
@@ -88,25 +118,7 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!(
-                    "imported {} ({}): model {} (width {}, blocks {:?}, {}³×{} at patch {}), {} tensors / {} values",
-                    ckpt.display(),
-                    report.format,
-                    report.config.name,
-                    report.config.embed_dim,
-                    report.config.depths,
-                    report.config.input,
-                    report.config.frames,
-                    report.config.patch,
-                    report.loaded_tensors,
-                    report.loaded_values
-                );
-                for s in &report.skipped {
-                    println!("skipped: {s}");
-                }
-                for n in &report.notes {
-                    println!("note: {n}");
-                }
+                println!("imported {}", describe(ckpt, &report));
                 println!("run folder: {}", out.display());
             }
             Ok(())
@@ -151,28 +163,12 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
             Ok(())
         }
         CheckpointAction::Inspect { ckpt, json } => {
-            let (_, report) = interop::load_checkpoint(ckpt, None, &Device::flex())
-                .map_err(|e| anyhow!(e))?;
+            let (_, report) =
+                interop::load_checkpoint(ckpt, None, &Device::flex()).map_err(|e| anyhow!(e))?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!(
-                    "{} ({}): loads as model {} — width {}, blocks {:?}, {}³×{} at patch {}; {} tensors / {} values{}",
-                    ckpt.display(),
-                    report.format,
-                    report.config.name,
-                    report.config.embed_dim,
-                    report.config.depths,
-                    report.config.input,
-                    report.config.frames,
-                    report.config.patch,
-                    report.loaded_tensors,
-                    report.loaded_values,
-                    if report.encoder_only { " (encoder only)" } else { "" }
-                );
-                for s in &report.skipped {
-                    println!("skipped: {s}");
-                }
+                println!("{}", describe(ckpt, &report));
             }
             Ok(())
         }

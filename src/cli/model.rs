@@ -62,10 +62,20 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     }
     println!();
     println!("encoder      {:>12}", group(counts.encoder_params));
-    println!("mask tokens  {:>12}  (window table; + {} for the single and atlas tokens)", group(counts.mask_token_params), counts.extra_token_params);
+    println!(
+        "mask tokens  {:>12}  (window table; + {} for the single and atlas tokens)",
+        group(counts.mask_token_params),
+        counts.extra_token_params
+    );
     println!("decoder      {:>12}", group(counts.decoder_params));
-    println!("MAE total    {:>12}  (NeuroSTORM's count, all three mask tokens)", group(counts.mae_params));
-    println!("MAE (spec)   {:>12}  (SPEC-model: without the single and atlas tokens)", group(counts.spec_mae_params));
+    println!(
+        "MAE total    {:>12}  (NeuroSTORM's count, all three mask tokens)",
+        group(counts.mae_params)
+    );
+    println!(
+        "MAE (spec)   {:>12}  (SPEC-model: without the single and atlas tokens)",
+        group(counts.spec_mae_params)
+    );
     println!("head (1 out) {:>12}", group(counts.head_params));
     Ok(())
 }

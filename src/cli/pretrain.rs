@@ -62,7 +62,12 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
         && let Some(note) =
             crate::interop::run_folder::adopt_source_model(&mut cfg).map_err(|e| anyhow!(e))?
     {
-        println!("init from {}: {note}", cfg.init_from.as_ref().map_or_else(String::new, |p| p.display().to_string()));
+        println!(
+            "init from {}: {note}",
+            cfg.init_from
+                .as_ref()
+                .map_or_else(String::new, |p| p.display().to_string())
+        );
     }
     cfg.validate().map_err(|e| anyhow!(e))?;
     let run_dir = match (&args.resume, &args.out, &args.config) {

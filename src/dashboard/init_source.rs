@@ -27,11 +27,21 @@ impl InitSource {
     /// One line for the Training tab, e.g. `model.ckpt: mni4mm (width 36,
     /// blocks [2, 2, 6, 2]), 7,699,167 values`.
     pub fn describe(&self, report_values: Option<usize>) -> String {
-        let name = self.file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let values = report_values.map(|v| format!(", {v} values")).unwrap_or_default();
+        let name = self
+            .file
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let values = report_values
+            .map(|v| format!(", {v} values"))
+            .unwrap_or_default();
         format!(
             "{name}: {} (width {}, blocks {:?}, {}³×{} at patch {}){values}",
-            self.model.name, self.model.embed_dim, self.model.depths, self.model.input, self.model.frames, self.model.patch
+            self.model.name,
+            self.model.embed_dim,
+            self.model.depths,
+            self.model.input,
+            self.model.frames,
+            self.model.patch
         )
     }
 }

@@ -341,7 +341,10 @@ impl ViewerApp {
                 }
                 if ui.button("Open NeuroSTORM checkpoint…").clicked() {
                     if let Some(path) = rfd::FileDialog::new()
-                        .add_filter("NeuroSTORM / PyTorch", &["ckpt", "pt", "pth", "safetensors"])
+                        .add_filter(
+                            "NeuroSTORM / PyTorch",
+                            &["ckpt", "pt", "pth", "safetensors"],
+                        )
                         .pick_file()
                     {
                         self.dashboard.open_checkpoint(path, Some(ui.ctx().clone()));

@@ -142,9 +142,11 @@ impl Dashboard {
         config.mask = self.mask_spec(viewer, level);
         if let Some((init, _)) = &self.init {
             config.init_from = Some(init.run_dir.clone());
-            config.model = (crate::model::ModelConfig::preset(&init.preset).ok().as_ref()
+            config.model = (crate::model::ModelConfig::preset(&init.preset)
+                .ok()
+                .as_ref()
                 != Some(&init.model))
-                .then(|| init.model.clone());
+            .then(|| init.model.clone());
             if config.preset != init.preset {
                 self.message = Some(format!(
                     "the starting checkpoint is a {} model; set preset to {} (or clear the checkpoint)",
@@ -339,7 +341,9 @@ impl Dashboard {
                     ))
                     .small(),
                 );
-                clear = ui.add_enabled(idle, egui::Button::new("clear (fresh weights)")).clicked();
+                clear = ui
+                    .add_enabled(idle, egui::Button::new("clear (fresh weights)"))
+                    .clicked();
             });
         }
         if clear {

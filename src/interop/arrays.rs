@@ -43,14 +43,22 @@ fn four_dims(path: &Path, shape: &[usize], what: &str) -> Result<[usize; 4], Int
     if shape.len() < 4 || shape[..lead].iter().any(|&d| d != 1) {
         return Err(bad(
             path,
-            format!("{what} has shape {shape:?}; expected {}", if what == "the clip" {
-                "(1, 1, X, Y, Z, T) or (X, Y, Z, T)"
-            } else {
-                "(1, gx, gy, gz, T) or (gx, gy, gz, T)"
-            }),
+            format!(
+                "{what} has shape {shape:?}; expected {}",
+                if what == "the clip" {
+                    "(1, 1, X, Y, Z, T) or (X, Y, Z, T)"
+                } else {
+                    "(1, gx, gy, gz, T) or (gx, gy, gz, T)"
+                }
+            ),
         ));
     }
-    Ok([shape[lead], shape[lead + 1], shape[lead + 2], shape[lead + 3]])
+    Ok([
+        shape[lead],
+        shape[lead + 1],
+        shape[lead + 2],
+        shape[lead + 3],
+    ])
 }
 
 /// Reads a clip from `.npy` (float32) or a 4D NIfTI file.
@@ -66,7 +74,8 @@ pub fn read_clip(path: &Path) -> Result<Clip, InteropError> {
             for k in 0..nz {
                 for j in 0..ny {
                     for i in 0..nx {
-                        data[((i * ny + j) * nz + k) * t + f] = vol.data[f * n + (k * ny + j) * nx + i];
+                        data[((i * ny + j) * nz + k) * t + f] =
+                            vol.data[f * n + (k * ny + j) * nx + i];
                     }
                 }
             }
@@ -77,7 +86,10 @@ pub fn read_clip(path: &Path) -> Result<Clip, InteropError> {
         });
     }
     let array: ArrayD<f32> = ndarray_npy::read_npy(path).map_err(|e| {
-        bad(path, format!("cannot read a float32 .npy ({e}); give a float32 array or a NIfTI clip"))
+        bad(
+            path,
+            format!("cannot read a float32 .npy ({e}); give a float32 array or a NIfTI clip"),
+        )
     })?;
     let shape = four_dims(path, array.shape(), "the clip")?;
     Ok(Clip {
@@ -88,14 +100,17 @@ pub fn read_clip(path: &Path) -> Result<Clip, InteropError> {
 
 /// Reads a uint8 (or bool) token mask `.npy`.
 pub fn read_token_mask(path: &Path) -> Result<TokenMask, InteropError> {
-    let (shape, data): (Vec<usize>, Vec<bool>) = match ndarray_npy::read_npy::<_, ArrayD<u8>>(path) {
+    let (shape, data): (Vec<usize>, Vec<bool>) = match ndarray_npy::read_npy::<_, ArrayD<u8>>(path)
+    {
         Ok(a) => (a.shape().to_vec(), a.iter().map(|&v| v != 0).collect()),
         Err(first) => match ndarray_npy::read_npy::<_, ArrayD<bool>>(path) {
             Ok(a) => (a.shape().to_vec(), a.iter().copied().collect()),
             Err(_) => {
                 return Err(bad(
                     path,
-                    format!("cannot read a uint8 token mask .npy ({first}); give uint8 with 1 = masked"),
+                    format!(
+                        "cannot read a uint8 token mask .npy ({first}); give uint8 with 1 = masked"
+                    ),
                 ));
             }
         },

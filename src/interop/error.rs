@@ -8,7 +8,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum InteropError {
     /// The file could not be opened or parsed as a checkpoint at all.
-    #[error("{path}: cannot read it as a {format} checkpoint ({reason}); is the file complete and of that format?")]
+    #[error(
+        "{path}: cannot read it as a {format} checkpoint ({reason}); is the file complete and of that format?"
+    )]
     Unreadable {
         /// The file.
         path: PathBuf,
@@ -38,7 +40,9 @@ pub enum InteropError {
         dtype: String,
     },
     /// The file holds no NeuroSTORM MAE weights (no `patch_embed.fc.weight`).
-    #[error("{path}: no NeuroSTORM MAE weights found (no '{key}' among its {count} tensors); give a NeuroSTORM Lightning .ckpt, a state_dict .pt or a .safetensors export")]
+    #[error(
+        "{path}: no NeuroSTORM MAE weights found (no '{key}' among its {count} tensors); give a NeuroSTORM Lightning .ckpt, a state_dict .pt or a .safetensors export"
+    )]
     NotNeurostorm {
         /// The file.
         path: PathBuf,
@@ -56,7 +60,9 @@ pub enum InteropError {
         reason: String,
     },
     /// The checkpoint's model differs from the one asked for.
-    #[error("{path}: the checkpoint does not match preset '{preset}': key '{key}' has shape {found:?} in the file but {expected:?} in the preset; drop the preset to use the checkpoint's own model")]
+    #[error(
+        "{path}: the checkpoint does not match preset '{preset}': key '{key}' has shape {found:?} in the file but {expected:?} in the preset; drop the preset to use the checkpoint's own model"
+    )]
     PresetMismatch {
         /// The file.
         path: PathBuf,

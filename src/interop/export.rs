@@ -47,17 +47,23 @@ pub fn neurostorm_tensors(mae: &Mae) -> Vec<(String, Vec<usize>, Vec<f32>)> {
 /// `NeuroSTORMMAE` is built from).
 fn hyper_parameters(cfg: &ModelConfig, info: &ExportInfo) -> PyValue {
     let ints = |v: &[usize]| PyValue::List(v.iter().map(|&x| PyValue::Int(x as i64)).collect());
-    let (ratio, spatial, time) = info
-        .masking
-        .clone()
-        .unwrap_or((0.5, "window".into(), "random".into()));
+    let (ratio, spatial, time) =
+        info.masking
+            .clone()
+            .unwrap_or((0.5, "window".into(), "random".into()));
     PyValue::Dict(vec![
-        ("img_size".into(), ints(&[cfg.input, cfg.input, cfg.input, cfg.frames])),
+        (
+            "img_size".into(),
+            ints(&[cfg.input, cfg.input, cfg.input, cfg.frames]),
+        ),
         ("in_chans".into(), PyValue::Int(1)),
         ("embed_dim".into(), PyValue::Int(cfg.embed_dim as i64)),
         ("window_size".into(), ints(&cfg.window)),
         ("first_window_size".into(), ints(&cfg.window)),
-        ("patch_size".into(), ints(&[cfg.patch, cfg.patch, cfg.patch, 1])),
+        (
+            "patch_size".into(),
+            ints(&[cfg.patch, cfg.patch, cfg.patch, 1]),
+        ),
         ("depths".into(), ints(&cfg.depths)),
         ("num_heads".into(), ints(&[3, 6, 12, 24])),
         ("c_multiplier".into(), PyValue::Int(2)),
@@ -95,13 +101,19 @@ pub fn export(
                 ("epoch".into(), PyValue::Int(info.epoch as i64)),
                 ("state_dict".into(), PyValue::OrderedDict(state_dict)),
                 ("hparams_name".into(), PyValue::Str("kwargs".into())),
-                ("hyper_parameters".into(), hyper_parameters(mae.config(), info)),
+                (
+                    "hyper_parameters".into(),
+                    hyper_parameters(mae.config(), info),
+                ),
                 ("optimizer_states".into(), PyValue::List(vec![])),
                 ("lr_schedulers".into(), PyValue::List(vec![])),
                 (
                     "roimae".into(),
                     PyValue::Dict(vec![
-                        ("version".into(), PyValue::Str(env!("CARGO_PKG_VERSION").into())),
+                        (
+                            "version".into(),
+                            PyValue::Str(env!("CARGO_PKG_VERSION").into()),
+                        ),
                         ("source".into(), PyValue::Str(info.source.clone())),
                     ]),
                 ),

@@ -30,15 +30,23 @@ pub fn infer_config(
         });
     };
     let [embed_dim, patch_volume] = fc[..] else {
-        return Err(topo(format!("patch_embed.fc.weight has shape {fc:?}, expected [C, p³]")));
+        return Err(topo(format!(
+            "patch_embed.fc.weight has shape {fc:?}, expected [C, p³]"
+        )));
     };
     let patch = (1..=64usize)
         .find(|p| p.pow(3) == patch_volume)
-        .ok_or_else(|| topo(format!("patch_embed.fc.weight has {patch_volume} inputs, not a cube p³")))?;
-    let pos = shape("pos_embeds.0.pos_embed")
-        .ok_or_else(|| topo("no pos_embeds.0.pos_embed".into()))?;
+        .ok_or_else(|| {
+            topo(format!(
+                "patch_embed.fc.weight has {patch_volume} inputs, not a cube p³"
+            ))
+        })?;
+    let pos =
+        shape("pos_embeds.0.pos_embed").ok_or_else(|| topo("no pos_embeds.0.pos_embed".into()))?;
     let [1, _, gx, gy, gz, 1] = pos[..] else {
-        return Err(topo(format!("pos_embeds.0.pos_embed has shape {pos:?}, expected [1, C, X, Y, Z, 1]")));
+        return Err(topo(format!(
+            "pos_embeds.0.pos_embed has shape {pos:?}, expected [1, C, X, Y, Z, 1]"
+        )));
     };
     if gx != gy || gy != gz {
         return Err(topo(format!(
@@ -48,23 +56,31 @@ pub fn infer_config(
     let time = shape("pos_embeds.0.time_embed")
         .ok_or_else(|| topo("no pos_embeds.0.time_embed".into()))?;
     let [1, _, 1, 1, 1, frames] = time[..] else {
-        return Err(topo(format!("pos_embeds.0.time_embed has shape {time:?}, expected [1, C, 1, 1, 1, T]")));
+        return Err(topo(format!(
+            "pos_embeds.0.time_embed has shape {time:?}, expected [1, C, 1, 1, 1, T]"
+        )));
     };
     let mut depths: Vec<usize> = Vec::new();
     for key in weights.keys() {
-        let Some(rest) = key.strip_prefix("layers.") else { continue };
+        let Some(rest) = key.strip_prefix("layers.") else {
+            continue;
+        };
         let mut parts = rest.split('.');
         let (Some(i), Some("blocks"), Some(j)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        let (Ok(i), Ok(j)) = (i.parse::<usize>(), j.parse::<usize>()) else { continue };
+        let (Ok(i), Ok(j)) = (i.parse::<usize>(), j.parse::<usize>()) else {
+            continue;
+        };
         if depths.len() <= i {
             depths.resize(i + 1, 0);
         }
         depths[i] = depths[i].max(j + 1);
     }
     if depths.is_empty() || depths.contains(&0) {
-        return Err(topo(format!("encoder stages with no blocks (blocks per stage {depths:?})")));
+        return Err(topo(format!(
+            "encoder stages with no blocks (blocks per stage {depths:?})"
+        )));
     }
     let a_log = shape("layers.0.blocks.0.mamba.A_log")
         .ok_or_else(|| topo("no layers.0.blocks.0.mamba.A_log".into()))?;
@@ -74,7 +90,9 @@ pub fn infer_config(
         .ok_or_else(|| topo("no layers.0.blocks.0.mlp.linear1.weight".into()))?;
     let (Some(&d_state), Some(&d_conv), Some(&hidden)) = (a_log.get(1), conv.get(2), mlp.first())
     else {
-        return Err(topo("Mamba or MLP weights of layers.0.blocks.0 have too few dimensions".into()));
+        return Err(topo(
+            "Mamba or MLP weights of layers.0.blocks.0 have too few dimensions".into(),
+        ));
     };
     // NeuroSTORM's last stage (last_layer_full_MSA) sees its whole spatial grid.
     let last_spatial = (gx >> (depths.len() - 1)).max(1);
@@ -131,7 +149,10 @@ pub fn check_against_preset(
     // first weight, rather than at the mask tokens.
     table.sort_by_key(|(key, _)| key.contains("mask_token"));
     for (key, expected) in table {
-        let found = weights.get(&key).map(|t| t.shape.clone()).unwrap_or_default();
+        let found = weights
+            .get(&key)
+            .map(|t| t.shape.clone())
+            .unwrap_or_default();
         if found != expected {
             return Err(InteropError::PresetMismatch {
                 path: path.to_path_buf(),

@@ -57,9 +57,10 @@ pub fn load_checkpoint(
 
 /// Loads the weights of `file` into `mae` (built for the file's model).
 pub fn load_into(mae: &mut Mae, file: &CheckpointFile) -> Result<LoadReport, InteropError> {
-    let encoder_only = !file.weights.keys().any(|k| {
-        !is_encoder_key(k) && !k.starts_with("output_head.")
-    });
+    let encoder_only = !file
+        .weights
+        .keys()
+        .any(|k| !is_encoder_key(k) && !k.starts_with("output_head."));
     let mut problems = Vec::new();
     let mut used: BTreeSet<&str> = BTreeSet::new();
     let mut plan: Vec<(String, Vec<f32>)> = Vec::new();

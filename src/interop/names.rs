@@ -4,9 +4,9 @@
 //! the expected-shape table and the config checks are all built on it, so
 //! there is no name matching anywhere else.
 
+use crate::model::Mae;
 use crate::model::block::SwmBlock;
 use crate::model::patch::{PatchExpanding, PatchMerging};
-use crate::model::Mae;
 use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
@@ -128,9 +128,21 @@ pub type Visit<'v> = dyn FnMut(&str, Layout, ParamMut<'_>) + 'v;
 
 /// Visits every parameter of `mae` in NeuroSTORM's state-dict order.
 pub fn visit_params(mae: &mut Mae, f: &mut Visit<'_>) {
-    f("mask_token", Layout::Same, ParamMut::R1(&mut mae.single_mask_token));
-    f("window_mask_token", Layout::Same, ParamMut::R2(&mut mae.mask_token));
-    f("atlas_mask_token", Layout::Same, ParamMut::R1(&mut mae.atlas_mask_token));
+    f(
+        "mask_token",
+        Layout::Same,
+        ParamMut::R1(&mut mae.single_mask_token),
+    );
+    f(
+        "window_mask_token",
+        Layout::Same,
+        ParamMut::R2(&mut mae.mask_token),
+    );
+    f(
+        "atlas_mask_token",
+        Layout::Same,
+        ParamMut::R1(&mut mae.atlas_mask_token),
+    );
     let enc = &mut mae.encoder;
     linear(f, "patch_embed.fc", &mut enc.patch_embed.proj);
     for (i, (pos, time)) in enc
@@ -139,8 +151,16 @@ pub fn visit_params(mae: &mut Mae, f: &mut Visit<'_>) {
         .zip(enc.time_embeds.iter_mut())
         .enumerate()
     {
-        f(&format!("pos_embeds.{i}.pos_embed"), Layout::LeadingOne, ParamMut::R5(pos));
-        f(&format!("pos_embeds.{i}.time_embed"), Layout::LeadingOne, ParamMut::R5(time));
+        f(
+            &format!("pos_embeds.{i}.pos_embed"),
+            Layout::LeadingOne,
+            ParamMut::R5(pos),
+        );
+        f(
+            &format!("pos_embeds.{i}.time_embed"),
+            Layout::LeadingOne,
+            ParamMut::R5(time),
+        );
     }
     for (i, stage) in enc.stages.iter_mut().enumerate() {
         for (j, block) in stage.blocks.iter_mut().enumerate() {
@@ -165,14 +185,22 @@ pub fn visit_params(mae: &mut Mae, f: &mut Visit<'_>) {
 }
 
 fn linear(f: &mut Visit<'_>, key: &str, l: &mut Linear) {
-    f(&format!("{key}.weight"), Layout::Transposed, ParamMut::R2(&mut l.weight));
+    f(
+        &format!("{key}.weight"),
+        Layout::Transposed,
+        ParamMut::R2(&mut l.weight),
+    );
     if let Some(b) = l.bias.as_mut() {
         f(&format!("{key}.bias"), Layout::Same, ParamMut::R1(b));
     }
 }
 
 fn layer_norm(f: &mut Visit<'_>, key: &str, n: &mut LayerNorm) {
-    f(&format!("{key}.weight"), Layout::Same, ParamMut::R1(&mut n.gamma));
+    f(
+        &format!("{key}.weight"),
+        Layout::Same,
+        ParamMut::R1(&mut n.gamma),
+    );
     if let Some(b) = n.beta.as_mut() {
         f(&format!("{key}.bias"), Layout::Same, ParamMut::R1(b));
     }
@@ -191,8 +219,16 @@ fn expanding(f: &mut Visit<'_>, key: &str, e: &mut PatchExpanding) {
 fn swm_block(f: &mut Visit<'_>, key: &str, b: &mut SwmBlock) {
     layer_norm(f, &format!("{key}.norm1"), &mut b.norm1);
     let m = &mut b.mamba;
-    f(&format!("{key}.mamba.A_log"), Layout::Same, ParamMut::R2(&mut m.a_log));
-    f(&format!("{key}.mamba.D"), Layout::Same, ParamMut::R1(&mut m.d_skip));
+    f(
+        &format!("{key}.mamba.A_log"),
+        Layout::Same,
+        ParamMut::R2(&mut m.a_log),
+    );
+    f(
+        &format!("{key}.mamba.D"),
+        Layout::Same,
+        ParamMut::R1(&mut m.d_skip),
+    );
     linear(f, &format!("{key}.mamba.in_proj"), &mut m.in_proj);
     f(
         &format!("{key}.mamba.conv1d.weight"),
@@ -200,7 +236,11 @@ fn swm_block(f: &mut Visit<'_>, key: &str, b: &mut SwmBlock) {
         ParamMut::R3(&mut m.conv1d.weight),
     );
     if let Some(bias) = m.conv1d.bias.as_mut() {
-        f(&format!("{key}.mamba.conv1d.bias"), Layout::Same, ParamMut::R1(bias));
+        f(
+            &format!("{key}.mamba.conv1d.bias"),
+            Layout::Same,
+            ParamMut::R1(bias),
+        );
     }
     linear(f, &format!("{key}.mamba.x_proj"), &mut m.x_proj);
     linear(f, &format!("{key}.mamba.dt_proj"), &mut m.dt_proj);

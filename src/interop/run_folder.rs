@@ -128,7 +128,10 @@ pub fn adopt_source_model(cfg: &mut RunConfig) -> Result<Option<String>, String>
     };
     let mut note = Vec::new();
     if geometry != cfg.preset {
-        note.push(format!("preset {} → {geometry} (the checkpoint's data geometry)", cfg.preset));
+        note.push(format!(
+            "preset {} → {geometry} (the checkpoint's data geometry)",
+            cfg.preset
+        ));
         cfg.preset = geometry.to_string();
     }
     let preset = ModelConfig::preset(geometry)?;

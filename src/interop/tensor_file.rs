@@ -43,7 +43,11 @@ pub fn read_checkpoint(path: &Path) -> Result<CheckpointFile, InteropError> {
     if !path.is_file() {
         return Err(InteropError::Unreadable {
             path: path.to_path_buf(),
-            format: if is_safetensors { "safetensors" } else { "PyTorch" },
+            format: if is_safetensors {
+                "safetensors"
+            } else {
+                "PyTorch"
+            },
             reason: "no such file".into(),
         });
     }
@@ -90,7 +94,8 @@ fn read_pytorch(path: &Path) -> Result<CheckpointFile, InteropError> {
         let dtype = tensor.dtype();
         let float = matches!(dtype, DType::F32 | DType::F16 | DType::BF16 | DType::F64);
         if !float {
-            out.non_float.insert(key, format!("{dtype:?}").to_lowercase());
+            out.non_float
+                .insert(key, format!("{dtype:?}").to_lowercase());
             continue;
         }
         let bytes = tensor.read().map_err(|e| InteropError::TensorUnreadable {
@@ -117,8 +122,7 @@ fn read_pytorch(path: &Path) -> Result<CheckpointFile, InteropError> {
                 .collect(),
         };
         if dtype != DType::F32 {
-            out.notes
-                .push(format!("{key}: converted {dtype:?} to f32"));
+            out.notes.push(format!("{key}: converted {dtype:?} to f32"));
         }
         out.weights.insert(
             key,
@@ -139,7 +143,8 @@ fn read_safetensors(path: &Path) -> Result<CheckpointFile, InteropError> {
         reason,
     };
     let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| unreadable(one_line(&e.to_string())))?;
+    let file =
+        SafeTensors::deserialize(&bytes).map_err(|e| unreadable(one_line(&e.to_string())))?;
     let mut out = CheckpointFile {
         path: path.to_path_buf(),
         format: "safetensors",

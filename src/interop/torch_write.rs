@@ -82,7 +82,8 @@ struct Pickler<'t> {
 impl Pickler<'_> {
     fn global(&mut self, module: &str, name: &str) {
         self.out.push(op::GLOBAL);
-        self.out.extend_from_slice(format!("{module}\n{name}\n").as_bytes());
+        self.out
+            .extend_from_slice(format!("{module}\n{name}\n").as_bytes());
     }
 
     fn str(&mut self, s: &str) {
@@ -223,7 +224,10 @@ pub fn write_torch_file(
     };
     let archive = path
         .file_stem()
-        .map(|s| s.to_string_lossy().replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_"))
+        .map(|s| {
+            s.to_string_lossy()
+                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_")
+        })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "archive".into());
     let tmp = path.with_extension("partial-write");
@@ -234,7 +238,11 @@ pub fn write_torch_file(
         .last_modified_time(zip::DateTime::default());
     let aligned = stored.with_alignment(64).large_file(false);
     let mut entry = |name: &str, bytes: &[u8], align: bool| -> Result<(), InteropError> {
-        let opts = if align { aligned.clone() } else { stored.clone() };
+        let opts = if align {
+            aligned.clone()
+        } else {
+            stored.clone()
+        };
         zip.start_file(format!("{archive}/{name}"), opts)
             .map_err(|e| fail(e.to_string()))?;
         zip.write_all(bytes).map_err(|e| fail(e.to_string()))
@@ -264,11 +272,21 @@ mod tests {
 
     #[test]
     fn ints_use_the_shortest_opcode() {
-        let bytes = pickle(&PyValue::List(vec![PyValue::Int(7), PyValue::Int(300), PyValue::Int(-1), PyValue::Int(1 << 40)]), &[]);
+        let bytes = pickle(
+            &PyValue::List(vec![
+                PyValue::Int(7),
+                PyValue::Int(300),
+                PyValue::Int(-1),
+                PyValue::Int(1 << 40),
+            ]),
+            &[],
+        );
         assert_eq!(
             bytes,
             [
-                &[0x80, 2, b']', b'(', b'K', 7, b'M', 44, 1, b'J', 255, 255, 255, 255, 0x8a, 8][..],
+                &[
+                    0x80, 2, b']', b'(', b'K', 7, b'M', 44, 1, b'J', 255, 255, 255, 255, 0x8a, 8
+                ][..],
                 &(1i64 << 40).to_le_bytes(),
                 &[b'e', b'.'],
             ]

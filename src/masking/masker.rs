@@ -59,8 +59,7 @@ impl Masker {
         };
         let atlas_regions = match &spec.strategy {
             MaskStrategy::Atlas { .. } => {
-                let mut by_label: std::collections::BTreeMap<u16, Vec<usize>> =
-                    Default::default();
+                let mut by_label: std::collections::BTreeMap<u16, Vec<usize>> = Default::default();
                 for (i, &label) in tokens.labels.iter().enumerate().take(grid.n_spatial()) {
                     if label > 0 {
                         by_label.entry(label).or_default().push(i);

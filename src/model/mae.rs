@@ -154,7 +154,9 @@ impl Mae {
             None => self.swap_in_mask_tokens(tokens, mask.tokens.clone(), mask.token),
         };
         record(&tokens);
-        let latent = self.encoder.forward_tokens_recorded(tokens, scan, &mut record);
+        let latent = self
+            .encoder
+            .forward_tokens_recorded(tokens, scan, &mut record);
         let patches = self
             .decoder
             .forward_recorded(latent.clone(), scan, &mut record);
@@ -171,7 +173,12 @@ impl Mae {
     /// Replaces masked tokens `[B, x, y, z, T, C]` by the chosen learned
     /// token: for the window table, the entry of the token's position inside
     /// its (unshifted) stage-0 window; else the one atlas or single token.
-    fn swap_in_mask_tokens(&self, tokens: Tensor<6>, mask: Tensor<2>, which: MaskToken) -> Tensor<6> {
+    fn swap_in_mask_tokens(
+        &self,
+        tokens: Tensor<6>,
+        mask: Tensor<2>,
+        which: MaskToken,
+    ) -> Tensor<6> {
         let [b, gx, gy, gz, gt, c] = tokens.dims();
         let device = tokens.device();
         let fill = match which {

@@ -38,6 +38,26 @@ pub fn save(
     optim: &ModuleOptimizer,
     state: &CheckpointState,
 ) -> Result<PathBuf, String> {
+    write(run_dir, model, Some(optim), state)
+}
+
+/// Writes a weights-only checkpoint (no optimiser state: an imported
+/// model), atomically.
+pub fn save_model_only(
+    run_dir: &Path,
+    model: &Mae,
+    state: &CheckpointState,
+) -> Result<PathBuf, String> {
+    write(run_dir, model, None, state)
+}
+
+/// The atomic writer behind [`save`] and [`save_model_only`].
+fn write(
+    run_dir: &Path,
+    model: &Mae,
+    optim: Option<&ModuleOptimizer>,
+    state: &CheckpointState,
+) -> Result<PathBuf, String> {
     let final_dir = checkpoint_dir(run_dir, state.step);
     let tmp = run_dir
         .join("checkpoints")
@@ -49,9 +69,11 @@ pub fn save(
         .clone()
         .save_file(tmp.join("model.bpk"))
         .map_err(|e| fail(format!("{e:?}")))?;
-    optim
-        .save(tmp.join("optim.bpk"))
-        .map_err(|e| fail(format!("{e:?}")))?;
+    if let Some(optim) = optim {
+        optim
+            .save(tmp.join("optim.bpk"))
+            .map_err(|e| fail(format!("{e:?}")))?;
+    }
     let json = serde_json::to_string_pretty(state).map_err(|e| fail(e.to_string()))?;
     std::fs::write(tmp.join("state.json"), json).map_err(|e| fail(e.to_string()))?;
     let _ = std::fs::remove_dir_all(&final_dir);
@@ -85,31 +107,6 @@ pub fn load_state(dir: &Path) -> Result<CheckpointState, String> {
         .map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
     serde_json::from_str(&text)
         .map_err(|e| format!("{}: not a checkpoint state ({e})", path.display()))
-}
-
-/// Writes a weights-only checkpoint (no optimiser state: an imported
-/// model), atomically.
-pub fn save_model_only(
-    run_dir: &Path,
-    model: &Mae,
-    state: &CheckpointState,
-) -> Result<PathBuf, String> {
-    let final_dir = checkpoint_dir(run_dir, state.step);
-    let tmp = run_dir
-        .join("checkpoints")
-        .join(format!(".step-{:08}.partial", state.step));
-    let fail = |e: String| format!("{}: cannot write the checkpoint ({e})", final_dir.display());
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| fail(e.to_string()))?;
-    model
-        .clone()
-        .save_file(tmp.join("model.bpk"))
-        .map_err(|e| fail(format!("{e:?}")))?;
-    let json = serde_json::to_string_pretty(state).map_err(|e| fail(e.to_string()))?;
-    std::fs::write(tmp.join("state.json"), json).map_err(|e| fail(e.to_string()))?;
-    let _ = std::fs::remove_dir_all(&final_dir);
-    std::fs::rename(&tmp, &final_dir).map_err(|e| fail(e.to_string()))?;
-    Ok(final_dir)
 }
 
 /// Whether a checkpoint has optimiser state (imported ones have none).

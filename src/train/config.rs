@@ -267,7 +267,13 @@ impl RunConfig {
         if (model.input, model.patch, model.frames) != (preset.input, preset.patch, preset.frames) {
             return Err(format!(
                 "[model]: input {}³×{} at patch {} differs from preset '{}' ({}³×{} at patch {}); set preset to the one with the model's data geometry",
-                model.input, model.frames, model.patch, self.preset, preset.input, preset.frames, preset.patch
+                model.input,
+                model.frames,
+                model.patch,
+                self.preset,
+                preset.input,
+                preset.frames,
+                preset.patch
             ));
         }
         Ok(model.clone())

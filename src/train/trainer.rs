@@ -160,14 +160,16 @@ pub fn train(
     let steps_per_epoch = data.train.len() / cfg.batch_size;
     let total = cfg.total_steps(steps_per_epoch);
 
-    let mut model = fresh_model(&cfg, &device)?;
-    if let (Some(source), None) = (&cfg.init_from, &resume) {
-        model = crate::interop::init_weights(source, &model_cfg, &device)?;
-        rep.log(format!(
-            "initialised from {} (fresh optimiser)",
-            source.display()
-        ));
-    }
+    let mut model = match (&cfg.init_from, &resume) {
+        (Some(source), None) => {
+            rep.log(format!(
+                "initialised from {} (fresh optimiser)",
+                source.display()
+            ));
+            crate::interop::init_weights(source, &model_cfg, &device)?
+        }
+        _ => fresh_model(&cfg, &device)?,
+    };
     let mut optim = optimiser(&cfg);
     let mut state = CheckpointState {
         step: 0,
