@@ -3,7 +3,10 @@
 //! its inverse (PatchExpanding's channel order), and the mask-token index.
 
 use burn::prelude::*;
-use roimae::model::layout::{gather_2x2x2, merge, partition, patchify, scatter_2x2x2, unpatchify};
+use roimae::model::layout::{
+    gather_2x2x2, merge, merge_shifted, partition, partition_shifted, patchify, scatter_2x2x2,
+    unpatchify,
+};
 use roimae::model::mae::window_position_index;
 
 fn iota6(shape: [usize; 6], device: &Device) -> Tensor<6> {
@@ -109,4 +112,46 @@ fn mask_token_index_is_the_position_inside_the_window() {
     // token (5, 2, 3, 6): ((1·4 + 2)·4 + 3)·4 + 2 = 110
     assert_eq!(idx[flat(&[5, 2, 3, 6], &[8, 4, 4, 8])], 110);
     assert_eq!(*idx.iter().max().unwrap(), 255);
+}
+
+/// The shifted-window gather equals the roll it replaces (NeuroSTORM's
+/// `torch.roll(x, -shift)` before partitioning and `+shift` after merging),
+/// forward and in its gradient.
+#[test]
+fn shifted_partition_and_merge_equal_roll_then_partition() {
+    let dev = Device::flex();
+    let shape = [2, 4, 6, 2, 8, 3];
+    let grid = [2, 4, 6, 2, 8];
+    let w = [2, 3, 1, 4];
+    let shift = [1, 2, 0, 3];
+    let back: Vec<i64> = shift.iter().map(|&s| s as i64).collect();
+    let fwd: Vec<i64> = back.iter().map(|s| -s).collect();
+    let x = iota6(shape, &dev);
+    let want = values(partition(x.clone().roll(&fwd, &[1, 2, 3, 4]), w));
+    let got = values(partition_shifted(x.clone(), w, shift));
+    assert_eq!(got, want);
+    let seqs = partition_shifted(x.clone(), w, shift);
+    let want = values(merge(seqs.clone(), w, grid).roll(&back, &[1, 2, 3, 4]));
+    assert_eq!(values(merge_shifted(seqs, w, shift, grid)), want);
+    assert_eq!(
+        values(merge_shifted(
+            partition_shifted(x.clone(), w, shift),
+            w,
+            shift,
+            grid
+        )),
+        values(x)
+    );
+
+    // Gradients: a weighted sum through the gather equals the same weights
+    // gathered back.
+    let ad = Device::flex().autodiff();
+    let x = iota6(shape, &ad).require_grad();
+    let weights = iota6(shape, &ad).cos();
+    let weights_seq = partition(weights.clone().roll(&fwd, &[1, 2, 3, 4]), w);
+    let grads = (partition_shifted(x.clone(), w, shift) * weights_seq)
+        .sum()
+        .backward();
+    let g = x.grad(&grads).expect("gradient");
+    assert_eq!(values(g), values(weights));
 }

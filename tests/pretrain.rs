@@ -370,3 +370,61 @@ fn cli_bad_config_exits_2_with_one_line() {
         "{err}"
     );
 }
+
+/// `bench train` times the trainer's own step: a finite loss, phases that
+/// add up to the step, the model's parameter count, no dispatch count on
+/// the host, and a profile that replays every block op once per block.
+#[test]
+fn bench_train_times_the_real_step_and_profiles_every_block_op() {
+    use roimae::model::profile::CATEGORIES;
+    use roimae::model::{Mae, ModelConfig};
+    use roimae::train::bench::{TrainBenchSpec, bench_train};
+    let model = ModelConfig::tiny();
+    let spec = TrainBenchSpec {
+        model: model.clone(),
+        device: DeviceChoice::Cpu,
+        batch: 1,
+        steps: 2,
+        profile: true,
+    };
+    let r = bench_train(&spec).expect("bench train on the CPU");
+    assert_eq!((r.preset.as_str(), r.batch, r.steps), ("tiny", 1, 2));
+    assert!(
+        r.last_loss.is_finite() && r.last_loss > 0.0,
+        "{}",
+        r.last_loss
+    );
+    assert!(r.forward_s > 0.0 && r.backward_s > 0.0 && r.optimizer_s > 0.0);
+    assert!(r.step_s_min <= r.step_s_median);
+    assert!((r.clips_per_s - 1.0 / r.step_s_median).abs() < 1e-9);
+    let fresh = Mae::new(&model, 0, &burn::prelude::Device::flex());
+    assert_eq!(r.params, burn::module::Module::num_params(&fresh));
+    assert_eq!(r.dispatches_per_step, None);
+    assert!(r.dispatches_note.is_some());
+    assert!(r.peak_rss_mb.is_some_and(|m| m > 1.0));
+
+    let ops = r.profile.expect("a profile");
+    let stages = model.depths.len();
+    let blocks: usize =
+        model.depths.iter().sum::<usize>() + model.depths[..stages - 1].iter().sum::<usize>();
+    let calls = |category: &str, what: &str| -> usize {
+        ops.iter()
+            .filter(|o| o.category == category && o.op.contains(what))
+            .map(|o| o.calls)
+            .sum()
+    };
+    assert_eq!(calls("scan", "selective scan"), blocks);
+    assert_eq!(calls("conv1d", "causal conv1d"), blocks);
+    assert_eq!(calls("layout", "window partition"), blocks);
+    assert_eq!(calls("linear", "in_proj"), blocks);
+    for category in CATEGORIES {
+        assert!(
+            ops.iter().any(|o| o.category == category),
+            "no op of category {category}"
+        );
+    }
+    assert!(
+        ops.iter()
+            .all(|o| o.forward_s >= 0.0 && o.backward_s >= 0.0)
+    );
+}

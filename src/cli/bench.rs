@@ -3,7 +3,10 @@
 //! times.
 
 use crate::model::bench::{Measurement, ScanShape, bench_mae, bench_scan};
+use crate::model::profile::totals;
 use crate::model::{Backend, ModelConfig, ScanImpl};
+use crate::train::DeviceChoice;
+use crate::train::bench::{TrainBench, TrainBenchSpec, bench_train};
 
 /// Arguments of `roimae bench`.
 #[derive(Debug, clap::Args)]
@@ -55,6 +58,28 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 3)]
         iters: usize,
         /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The real training step of `roimae pretrain` (forward, loss, backward,
+    /// AdamW): median seconds per step, phase times, peak memory.
+    Train {
+        /// Model preset (tiny, mni4mm, reference).
+        #[arg(long, default_value = "tiny")]
+        preset: String,
+        /// cpu (Flex), wgpu, or auto (a hardware GPU when there is one).
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Clips per step.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Timed steps after one warm-up step.
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// Also replay every op alone and print a per-op breakdown of one step.
+        #[arg(long)]
+        profile: bool,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -118,6 +143,28 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 *json,
             )?;
         }
+        BenchWhat::Train {
+            preset,
+            device,
+            batch,
+            steps,
+            profile,
+            json,
+        } => {
+            let spec = TrainBenchSpec {
+                model: ModelConfig::preset(preset).map_err(anyhow::Error::msg)?,
+                device: parse_device(device).map_err(anyhow::Error::msg)?,
+                batch: *batch,
+                steps: *steps,
+                profile: *profile,
+            };
+            let result = bench_train(&spec).map_err(anyhow::Error::msg)?;
+            if *json {
+                println!("{}", serde_json::to_string(&result)?);
+            } else {
+                print_train(&result);
+            }
+        }
         BenchWhat::Viewer { frames, size, json } => {
             let size = super::render::parse_size(size).map_err(anyhow::Error::msg)?;
             for t in crate::gui::bench::bench_viewer((*frames).max(1), size)
@@ -153,4 +200,80 @@ fn report(m: &Measurement, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn parse_device(s: &str) -> Result<DeviceChoice, String> {
+    match s {
+        "auto" => Ok(DeviceChoice::Auto),
+        "cpu" | "flex" => Ok(DeviceChoice::Cpu),
+        "wgpu" | "gpu" => Ok(DeviceChoice::Wgpu),
+        other => Err(format!(
+            "unknown device '{other}'; choose cpu, wgpu or auto"
+        )),
+    }
+}
+
+fn print_train(r: &TrainBench) {
+    println!(
+        "train step {} on {}, batch {}, scan {}, {} params: {:.3} s median (min {:.3}) over {} steps, {:.3} clips/s",
+        r.preset,
+        r.device,
+        r.batch,
+        r.scan,
+        r.params,
+        r.step_s_median,
+        r.step_s_min,
+        r.steps,
+        r.clips_per_s
+    );
+    println!(
+        "  forward {:.3} s, backward {:.3} s, optimizer {:.3} s; peak RSS {}; loss {:.4}",
+        r.forward_s,
+        r.backward_s,
+        r.optimizer_s,
+        r.peak_rss_mb
+            .map_or("unknown".into(), |m| format!("{m:.0} MiB")),
+        r.last_loss
+    );
+    match (r.dispatches_per_step, &r.dispatches_note) {
+        (Some(n), _) => {
+            println!("  {n} kernel dispatches per step; most launched:");
+            for (kernel, count) in &r.top_kernels {
+                println!("    {count:>6}  {kernel}");
+            }
+        }
+        (None, Some(note)) => println!("  dispatches: {note}"),
+        (None, None) => {}
+    }
+    let Some(ops) = &r.profile else { return };
+    let sum: f64 = ops.iter().map(|o| o.forward_s + o.backward_s).sum();
+    println!("\nper-op breakdown (each op replayed alone at its shape, x calls per step):");
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>7}",
+        "category", "forward s", "backward s", "total s", "share"
+    );
+    for t in totals(ops) {
+        let total = t.forward_s + t.backward_s;
+        println!(
+            "{:<12} {:>10.3} {:>10.3} {:>10.3} {:>6.1}%",
+            t.category,
+            t.forward_s,
+            t.backward_s,
+            total,
+            100.0 * total / sum.max(1e-12)
+        );
+    }
+    println!(
+        "{:<12} {:>10} {:>10} {:>10.3}  (replayed sum; the real step took {:.3} s)",
+        "all", "", "", sum, r.step_s_median
+    );
+    let mut sorted: Vec<_> = ops.iter().collect();
+    sorted.sort_by(|a, b| (b.forward_s + b.backward_s).total_cmp(&(a.forward_s + a.backward_s)));
+    println!("\nops, slowest first:");
+    for o in sorted {
+        println!(
+            "  {:<12} {:<56} x{:<3} fwd {:>8.4} s  bwd {:>8.4} s",
+            o.category, o.op, o.calls, o.forward_s, o.backward_s
+        );
+    }
 }

@@ -159,26 +159,7 @@ pub fn bench_mae(
         Distribution::Normal(0.0, 1.0),
         &device,
     );
-    let g = cfg.tokens_per_axis();
-    let w = cfg.mask_window();
-    let n = g * g * g * cfg.frames;
-    let mask: Vec<f32> = (0..batch * n)
-        .map(|i| {
-            let (bi, tok) = (i / n, i % n);
-            let (x, y, z, t) = (
-                tok / (g * g * cfg.frames),
-                (tok / (g * cfg.frames)) % g,
-                (tok / cfg.frames) % g,
-                tok % cfg.frames,
-            );
-            ((x / w[0] + y / w[1] + z / w[2] + t / w[3] + bi) % 2) as f32
-        })
-        .collect();
-    let mask = BatchMask {
-        tokens: Tensor::from_data(TensorData::new(mask, [batch, n]), &device),
-        voxels: None,
-        token: Default::default(),
-    };
+    let mask = checkerboard_mask(cfg, batch, &device);
     let secs = time_iters(iters, || {
         let out = model.forward(x.clone(), &mask, scan);
         let grads = out.loss.backward();
@@ -203,4 +184,29 @@ pub fn bench_mae(
         per_second: batch as f64 / secs,
         unit: "clips/s",
     })
+}
+
+/// Half of the masking windows masked, in a checkerboard that shifts by one
+/// window per clip: the fixed mask of the training benchmarks.
+pub fn checkerboard_mask(cfg: &ModelConfig, batch: usize, device: &Device) -> BatchMask {
+    let g = cfg.tokens_per_axis();
+    let w = cfg.mask_window();
+    let n = g * g * g * cfg.frames;
+    let mask: Vec<f32> = (0..batch * n)
+        .map(|i| {
+            let (bi, tok) = (i / n, i % n);
+            let (x, y, z, t) = (
+                tok / (g * g * cfg.frames),
+                (tok / (g * cfg.frames)) % g,
+                (tok / cfg.frames) % g,
+                tok % cfg.frames,
+            );
+            ((x / w[0] + y / w[1] + z / w[2] + t / w[3] + bi) % 2) as f32
+        })
+        .collect();
+    BatchMask {
+        tokens: Tensor::from_data(TensorData::new(mask, [batch, n]), device),
+        voxels: None,
+        token: Default::default(),
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::config::StageGeometry;
 use super::init::InitRng;
-use super::layout::{merge, partition};
+use super::layout::{merge, merge_shifted, partition, partition_shifted};
 use super::mamba::Mamba;
 use super::scan::ScanImpl;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -90,20 +90,15 @@ impl SwmBlock {
 
     fn window_mamba(&self, x: Tensor<6>, scan: ScanImpl) -> Tensor<6> {
         let [b, gx, gy, gz, gt, _] = x.dims();
-        let shifted = self.shift.iter().any(|&s| s > 0);
-        let back: Vec<i64> = self.shift.iter().map(|&s| s as i64).collect();
-        let fwd: Vec<i64> = back.iter().map(|s| -s).collect();
-        let x = if shifted {
-            x.roll(&fwd, &[1, 2, 3, 4])
+        let grid = [b, gx, gy, gz, gt];
+        if self.shift.iter().any(|&s| s > 0) {
+            let seqs = self
+                .mamba
+                .forward(partition_shifted(x, self.window, self.shift), scan);
+            merge_shifted(seqs, self.window, self.shift, grid)
         } else {
-            x
-        };
-        let seqs = self.mamba.forward(partition(x, self.window), scan);
-        let y = merge(seqs, self.window, [b, gx, gy, gz, gt]);
-        if shifted {
-            y.roll(&back, &[1, 2, 3, 4])
-        } else {
-            y
+            let seqs = self.mamba.forward(partition(x, self.window), scan);
+            merge(seqs, self.window, grid)
         }
     }
 }

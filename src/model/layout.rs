@@ -9,17 +9,17 @@ use burn::prelude::*;
 /// returns `[B·nx·ny·nz·nt, wx·wy·wz·wt, C]`, blocks in row-major
 /// (b, bx, by, bz, bt) order and tokens inside a block in (x, y, z, t) order,
 /// t fastest (SPEC-model token order).
+///
+/// One permute and one copy: `b` folds into `nx` and `wt` into `C` (each
+/// pair is adjacent before and after), which keeps the view at eight
+/// dimensions, CubeCL's limit.
 pub fn partition(x: Tensor<6>, w: [usize; 4]) -> Tensor<3> {
     let [b, gx, gy, gz, gt, c] = x.dims();
     let [wx, wy, wz, wt] = w;
     let (nx, ny, nz, nt) = (gx / wx, gy / wy, gz / wz, gt / wt);
     debug_assert!(nx * wx == gx && ny * wy == gy && nz * wz == gz && nt * wt == gt);
-    x.reshape([b * nx, wx, ny, wy, gz * gt * c])
-        .permute([0, 2, 1, 3, 4])
-        .reshape([b * nx * ny, wx * wy, nz, wz, gt * c])
-        .permute([0, 2, 1, 3, 4])
-        .reshape([b * nx * ny * nz, wx * wy * wz, nt, wt, c])
-        .permute([0, 2, 1, 3, 4])
+    x.reshape([b * nx, wx, ny, wy, nz, wz, nt, wt * c])
+        .permute([0, 2, 4, 6, 1, 3, 5, 7])
         .reshape([b * nx * ny * nz * nt, wx * wy * wz * wt, c])
 }
 
@@ -29,12 +29,81 @@ pub fn merge(x: Tensor<3>, w: [usize; 4], grid: [usize; 5]) -> Tensor<6> {
     let c = x.dims()[2];
     let [wx, wy, wz, wt] = w;
     let (nx, ny, nz, nt) = (gx / wx, gy / wy, gz / wz, gt / wt);
-    x.reshape([b * nx * ny * nz, nt, wx * wy * wz, wt, c])
-        .permute([0, 2, 1, 3, 4])
-        .reshape([b * nx * ny, nz, wx * wy, wz, gt * c])
-        .permute([0, 2, 1, 3, 4])
-        .reshape([b * nx, ny, wx, wy, gz * gt * c])
-        .permute([0, 2, 1, 3, 4])
+    x.reshape([b * nx, ny, nz, nt, wx, wy, wz, wt * c])
+        .permute([0, 4, 1, 5, 2, 6, 3, 7])
+        .reshape([b, gx, gy, gz, gt, c])
+}
+
+/// For every row of `partition(roll(x, -shift), w)`, the row of the
+/// flattened grid `[B·X·Y·Z·T]` it comes from (a permutation).
+fn shifted_window_rows(grid: [usize; 5], w: [usize; 4], shift: [usize; 4]) -> Vec<i64> {
+    let [b, gx, gy, gz, gt] = grid;
+    let g = [gx, gy, gz, gt];
+    let n = [gx / w[0], gy / w[1], gz / w[2], gt / w[3]];
+    let mut rows = Vec::with_capacity(b * gx * gy * gz * gt);
+    for bi in 0..b {
+        for bx in 0..n[0] {
+            for by in 0..n[1] {
+                for bz in 0..n[2] {
+                    for bt in 0..n[3] {
+                        let block = [bx, by, bz, bt];
+                        for ix in 0..w[0] {
+                            for iy in 0..w[1] {
+                                for iz in 0..w[2] {
+                                    for it in 0..w[3] {
+                                        let inner = [ix, iy, iz, it];
+                                        let at: [usize; 4] = std::array::from_fn(|d| {
+                                            (block[d] * w[d] + inner[d] + shift[d]) % g[d]
+                                        });
+                                        let row = (((bi * gx + at[0]) * gy + at[1]) * gz + at[2])
+                                            * gt
+                                            + at[3];
+                                        rows.push(row as i64);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// `partition(x.roll(-shift), w)` as one row gather (no roll copies): the
+/// windows of the cyclically shifted grid.
+pub fn partition_shifted(x: Tensor<6>, w: [usize; 4], shift: [usize; 4]) -> Tensor<3> {
+    let [b, gx, gy, gz, gt, c] = x.dims();
+    let rows = shifted_window_rows([b, gx, gy, gz, gt], w, shift);
+    let n = rows.len();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &x.device());
+    x.reshape([n, c]).select(0, idx).reshape([
+        n / (w.iter().product::<usize>()),
+        w.iter().product(),
+        c,
+    ])
+}
+
+/// Inverse of [`partition_shifted`]: `merge(x, w, grid).roll(shift)` as one
+/// row gather through the inverse permutation.
+pub fn merge_shifted(
+    x: Tensor<3>,
+    w: [usize; 4],
+    shift: [usize; 4],
+    grid: [usize; 5],
+) -> Tensor<6> {
+    let [b, gx, gy, gz, gt] = grid;
+    let c = x.dims()[2];
+    let rows = shifted_window_rows(grid, w, shift);
+    let mut inverse = vec![0i64; rows.len()];
+    for (k, &r) in rows.iter().enumerate() {
+        inverse[r as usize] = k as i64;
+    }
+    let n = inverse.len();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &x.device());
+    x.reshape([n, c])
+        .select(0, idx)
         .reshape([b, gx, gy, gz, gt, c])
 }
 

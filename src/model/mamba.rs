@@ -70,6 +70,11 @@ impl Mamba {
         }
     }
 
+    /// `(d_inner, d_state, dt_rank)`.
+    pub fn dims(&self) -> (usize, usize, usize) {
+        (self.d_inner, self.d_state, self.dt_rank)
+    }
+
     /// `[W, L, D]` → `[W, L, D]`, each of the W sequences causal in L.
     pub fn forward(&self, x: Tensor<3>, scan: ScanImpl) -> Tensor<3> {
         let [w, l, _] = x.dims();
@@ -99,7 +104,7 @@ impl Mamba {
 
     /// Depthwise causal convolution along L (PyTorch's `Conv1d(padding=k-1)`
     /// keeping the first L outputs): `out_t = b + Σ_j w_j · u_{t-k+1+j}`.
-    fn causal_conv(&self, u: Tensor<3>) -> Tensor<3> {
+    pub(crate) fn causal_conv(&self, u: Tensor<3>) -> Tensor<3> {
         let [w, l, c] = u.dims();
         let k = self.d_conv;
         let padded = Tensor::cat(vec![Tensor::zeros([w, k - 1, c], &u.device()), u], 1);

@@ -15,6 +15,7 @@ pub mod loss;
 pub mod mae;
 pub mod mamba;
 pub mod patch;
+pub mod profile;
 pub mod scan;
 
 pub use config::{ModelConfig, StageGeometry};

@@ -3,15 +3,18 @@
 //! exact resume, validation per lobe and reconstruction previews.
 //! [`TrainHandle`] is what the CLI and the GUI drive.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod dispatch;
 pub mod engine;
 pub mod evaluate;
 pub mod events;
 pub mod prefetch;
 pub mod run_dir;
+pub mod step;
 pub mod trainer;
 
 pub use config::{DataConfig, DeviceChoice, OptimConfig, RunConfig, SyntheticData};

@@ -10,12 +10,13 @@ use super::evaluate;
 use super::events::TrainEvent;
 use super::prefetch::{BatchPlan, Prefetcher};
 use super::run_dir::RunFiles;
+use super::step;
 use crate::atlas::Atlas;
 use crate::masking::Masker;
-use crate::model::{BatchMask, Mae, ScanImpl};
+use crate::model::{BatchMask, Mae};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -106,8 +107,8 @@ fn fresh_model(cfg: &RunConfig, device: &Device) -> Result<Mae, String> {
     Ok(model)
 }
 
-fn optimiser(cfg: &RunConfig) -> ModuleOptimizer {
-    let o = &cfg.optim;
+/// AdamW as `o` describes it (the optimiser of every run and of `bench train`).
+pub fn optimiser(o: &super::config::OptimConfig) -> ModuleOptimizer {
     AdamWConfig::new()
         .with_beta_1(o.beta1 as f32)
         .with_beta_2(o.beta2 as f32)
@@ -170,7 +171,7 @@ pub fn train(
         }
         _ => fresh_model(&cfg, &device)?,
     };
-    let mut optim = optimiser(&cfg);
+    let mut optim = optimiser(&cfg.optim);
     let mut state = CheckpointState {
         step: 0,
         epoch: 0,
@@ -265,13 +266,8 @@ pub fn train(
             &device,
         );
         let mask = BatchMask::from_clip_masks(&batch.masks, &device);
-        let out = model.forward(x, &mask, ScanImpl::Auto);
-        let loss = out
-            .loss
-            .clone()
-            .try_into_scalar::<f32>()
-            .map_err(|e| format!("step {}: {}", step + 1, device_error(&format!("{e:?}"))))?
-            as f64;
+        let (loss_t, loss) = step::forward_loss(&model, x, &mask)
+            .map_err(|e| format!("step {}: {}", step + 1, device_error(&e)))?;
         if !loss.is_finite() {
             let kept = match last_ckpt {
                 Some(s) => format!("the last good checkpoint (step {s}) is kept"),
@@ -282,8 +278,8 @@ pub fn train(
                 step + 1
             ));
         }
-        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-        model = optim.step(lr, model, grads);
+        (model, _, _) = step::update(model, &mut optim, loss_t, lr, step::Sync::None)
+            .map_err(|e| format!("step {}: {}", step + 1, device_error(&e)))?;
         step += 1;
         recent.push_back(t0.elapsed().as_secs_f64());
         if recent.len() > 20 {

@@ -731,6 +731,14 @@ pub fn supported(device: &Device) -> bool {
     }
 }
 
+/// Whether `device` runs the fused scan as host loops (Flex).
+pub fn is_host(device: &Device) -> bool {
+    matches!(
+        device.clone().without_autodiff().as_dispatch(),
+        DispatchDevice::Flex(_)
+    )
+}
+
 /// The selective scan as one fused kernel: `[W, L, Di]`. Differentiable
 /// through the handwritten backward. Panics on a device where
 /// [`supported`] is false.

@@ -100,8 +100,11 @@ pub const MAX_STATE_BYTES: usize = 64 << 20;
 /// Runs the selective scan: `[W, L, Di]`.
 pub fn selective_scan(input: ScanInput, which: ScanImpl) -> Tensor<3> {
     let which = which.resolve(&input.u.device());
-    if which == ScanImpl::Fused && !input.u.device().is_autodiff() {
-        // Inference: the fused forward keeps no state tensor, so no split.
+    if which == ScanImpl::Fused
+        && (!input.u.device().is_autodiff() || kernel::is_host(&input.u.device()))
+    {
+        // The fused forward keeps no state tensor, and neither does the
+        // host backward (the CubeCL backward's per-channel partials do).
         return kernel::fused_scan(input);
     }
     let [w, l, di] = input.u.dims();
