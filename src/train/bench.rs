@@ -111,10 +111,7 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, String> {
         &dev,
     );
     let mask = checkerboard_mask(cfg, batch, &dev);
-    let counting = !matches!(
-        dev.clone().without_autodiff().as_dispatch(),
-        burn::backend::DispatchDevice::Flex(_)
-    );
+    let counting = !crate::model::scan::kernel::is_host(&dev);
     let mut times: Vec<PhaseTimes> = Vec::new();
     let mut last_loss = f64::NAN;
     let mut counter = None;

@@ -410,6 +410,17 @@ mod tests {
         assert_eq!(exp_lanes(splat(0.0)), splat(1.0));
     }
 
+    fn as_inputs(bufs: &[Vec<f32>; 6]) -> Inputs<'_> {
+        Inputs {
+            u: &bufs[0],
+            delta: &bufs[1],
+            a: &bufs[2],
+            b: &bufs[3],
+            c: &bufs[4],
+            d: &bufs[5],
+        }
+    }
+
     /// The scalar recurrence, written plainly, against the lane kernel on
     /// a shape with a partial last channel block.
     #[test]
@@ -481,29 +492,9 @@ mod tests {
                 d.clone(),
             ];
             bufs[which][i] += h;
-            let plus = {
-                let xi = Inputs {
-                    u: &bufs[0],
-                    delta: &bufs[1],
-                    a: &bufs[2],
-                    b: &bufs[3],
-                    c: &bufs[4],
-                    d: &bufs[5],
-                };
-                scalar(&xi).1
-            };
+            let plus = scalar(&as_inputs(&bufs)).1;
             bufs[which][i] -= 2.0 * h;
-            let minus = {
-                let xi = Inputs {
-                    u: &bufs[0],
-                    delta: &bufs[1],
-                    a: &bufs[2],
-                    b: &bufs[3],
-                    c: &bufs[4],
-                    d: &bufs[5],
-                };
-                scalar(&xi).1
-            };
+            let minus = scalar(&as_inputs(&bufs)).1;
             (plus - minus) / (2.0 * h as f64)
         };
         let analytic = [
