@@ -131,6 +131,23 @@ fn fused_kernel_matches_sequential_on_wgpu() {
     assert_matches_sequential(&device, &[(3, 256), (2, 37)], kernel::fused_scan);
 }
 
+/// The time-parallel CubeCL kernels on wgpu: a full cube of 32 units × 8
+/// steps (L = 256), a ragged last unit (37, 600) and fewer units than 32 (5).
+#[test]
+fn parallel_kernel_matches_sequential_on_wgpu() {
+    let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    assert_eq!(ScanImpl::Parallel.resolve(&device), ScanImpl::Parallel);
+    assert_matches_sequential(
+        &device,
+        &[(3, 256), (2, 37), (2, 5), (1, 600)],
+        kernel::parallel_scan,
+    );
+    // Through the dispatcher as well (the path the model takes).
+    assert_matches_sequential(&device, &[(2, 64)], |i| {
+        selective_scan(i, ScanImpl::Parallel)
+    });
+}
+
 /// The fused scan's CPU form (host loops on Flex, handwritten backward).
 #[test]
 fn fused_host_scan_matches_sequential_on_flex() {
@@ -146,6 +163,7 @@ fn scan_names_parse_and_round_trip() {
         ScanImpl::Sequential,
         ScanImpl::Chunked,
         ScanImpl::Fused,
+        ScanImpl::Parallel,
         ScanImpl::Auto,
     ] {
         assert_eq!(ScanImpl::parse(which.name()), Ok(which));
@@ -153,6 +171,6 @@ fn scan_names_parse_and_round_trip() {
     assert!(
         ScanImpl::parse("magic")
             .unwrap_err()
-            .contains("choose auto, fused, chunked or sequential")
+            .contains("choose auto, fused, parallel, chunked or sequential")
     );
 }

@@ -74,11 +74,11 @@ measure() {
 if [ "$local_run" = 1 ]; then
     export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
     presets="tiny"; batches="1 2"
-    scan_args=(--windows 32 --iters 2 --scan chunked,fused)
+    scan_args=(--windows 32 --iters 2 --scan chunked,fused,parallel)
     frames=5
 else
     presets="tiny mni4mm reference"; batches="1 2 4 8"
-    scan_args=(--iters 5 --scan chunked,fused)
+    scan_args=(--iters 5 --scan chunked,fused,parallel)
     frames=60
 fi
 

@@ -24,8 +24,8 @@ pub enum BenchWhat {
         /// cpu (Flex) or gpu (wgpu).
         #[arg(long, default_value = "cpu")]
         device: String,
-        /// Implementations to run: sequential, chunked, fused (comma-separated).
-        #[arg(long, default_value = "sequential,chunked,fused")]
+        /// Implementations to run: sequential, chunked, fused, parallel (comma-separated).
+        #[arg(long, default_value = "sequential,chunked,fused,parallel")]
         scan: String,
         /// Sequences (windows × batch).
         #[arg(long, default_value_t = 320)]
@@ -237,7 +237,13 @@ fn print_train(r: &TrainBench) {
     );
     match (r.dispatches_per_step, &r.dispatches_note) {
         (Some(n), _) => {
-            println!("  {n} kernel dispatches per step; most launched:");
+            let split = r.dispatches_by_phase.map_or(String::new(), |p| {
+                format!(
+                    " (forward {}, backward {}, optimizer {})",
+                    p.forward, p.backward, p.optimizer
+                )
+            });
+            println!("  {n} kernel dispatches per step{split}; most launched:");
             for (kernel, count) in &r.top_kernels {
                 println!("    {count:>6}  {kernel}");
             }

@@ -7,7 +7,7 @@
 use super::config::{DeviceChoice, OptimConfig};
 use super::device;
 use super::dispatch::DispatchCount;
-use super::step::{PhaseTimes, timed_step};
+use super::step::{Phase, PhaseTimes, timed_step};
 use super::trainer::{device_error, optimiser};
 use crate::model::bench::checkerboard_mask;
 use crate::model::profile::{OpTiming, profile_step};
@@ -16,6 +16,17 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::Serialize;
+
+/// Kernel launches per step in each phase.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DispatchesByPhase {
+    /// Masked forward and loss.
+    pub forward: u64,
+    /// `loss.backward()`.
+    pub backward: u64,
+    /// Gradient collection and AdamW.
+    pub optimizer: u64,
+}
 
 /// What `bench train` measures.
 #[derive(Debug, Clone)]
@@ -63,6 +74,8 @@ pub struct TrainBench {
     pub peak_rss_mb: Option<f64>,
     /// GPU kernel launches per step, where the backend can count them.
     pub dispatches_per_step: Option<u64>,
+    /// `dispatches_per_step` split by phase.
+    pub dispatches_by_phase: Option<DispatchesByPhase>,
     /// Why `dispatches_per_step` is missing, when it is.
     pub dispatches_note: Option<String>,
     /// The most launched kernels and their launches per step.
@@ -114,14 +127,29 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, String> {
     let counting = !crate::model::scan::kernel::is_host(&dev);
     let mut times: Vec<PhaseTimes> = Vec::new();
     let mut last_loss = f64::NAN;
-    let mut counter = None;
+    let mut counter: Option<DispatchCount> = None;
+    // Launches per phase over the timed steps; `last` is the running total
+    // at the end of the previous phase.
+    let mut by_phase = [0u64; 3];
+    let mut last = 0u64;
+    let mut count_error = None;
     for i in 0..=spec.steps.max(1) {
         if i == 1 && counting {
             // After the warm-up step: autotune launches many extra kernels
             // the first time it sees a shape.
             counter = Some(DispatchCount::start(&dev)?);
         }
-        let (next, loss, t) = timed_step(model, &mut optim, x.clone(), &mask, 1e-4)
+        let mut observe = |phase: Phase| {
+            let Some(c) = counter.as_ref() else { return };
+            match c.so_far() {
+                Ok(now) => {
+                    by_phase[phase as usize] += now - last;
+                    last = now;
+                }
+                Err(e) => count_error = Some(e),
+            }
+        };
+        let (next, loss, t) = timed_step(model, &mut optim, x.clone(), &mask, 1e-4, &mut observe)
             .map_err(|e| format!("training step {}: {}", i + 1, device_error(&e)))?;
         model = next;
         last_loss = loss;
@@ -129,7 +157,18 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, String> {
             times.push(t);
         }
     }
+    if let Some(e) = count_error {
+        return Err(format!("counting kernel launches: {e}"));
+    }
     let timed = times.len();
+    let dispatches_by_phase = counter.as_ref().map(|_| {
+        let per = |n: u64| n / timed as u64;
+        DispatchesByPhase {
+            forward: per(by_phase[0]),
+            backward: per(by_phase[1]),
+            optimizer: per(by_phase[2]),
+        }
+    });
     let (dispatches_per_step, dispatches_note, top_kernels) = match counter {
         Some(c) => {
             let kernels = c.finish()?;
@@ -172,6 +211,7 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, String> {
         optimizer_s: median(times.iter().map(|t| t.optimizer_s).collect()),
         peak_rss_mb: peak_rss_mb(),
         dispatches_per_step,
+        dispatches_by_phase,
         dispatches_note,
         top_kernels,
         last_loss,

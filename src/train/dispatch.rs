@@ -42,6 +42,15 @@ impl DispatchCount {
         })
     }
 
+    /// Flushes the device and returns the launches counted so far.
+    pub fn so_far(&self) -> Result<u64, String> {
+        self.device
+            .sync()
+            .map_err(|e| format!("the device failed ({e:?})"))?;
+        let map = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(map.values().sum())
+    }
+
     /// Flushes the device, stops counting and returns the launches per
     /// kernel name, most frequent first.
     pub fn finish(mut self) -> Result<Vec<(String, u64)>, String> {
@@ -50,8 +59,49 @@ impl DispatchCount {
             .map_err(|e| format!("the device failed ({e:?})"))?;
         self.guard.take();
         let map = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<(String, u64)> = map.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let mut out: Vec<(String, u64)> = map.iter().map(|(k, v)| (short_name(k), *v)).collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(out)
+    }
+}
+
+/// A kernel's type name without module paths, cut at 100 characters:
+/// `burn_cubecl::kernel::binary::KernelBinop<burn_cubecl::kernel::binary::MulOp>`
+/// → `KernelBinop<MulOp>`.
+pub fn short_name(full: &str) -> String {
+    let mut out = String::new();
+    let mut token = String::new();
+    let mut chars = full.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            token.clear(); // a module path segment
+        } else if ch.is_alphanumeric() || ch == '_' {
+            token.push(ch);
+        } else {
+            out.push_str(&token);
+            token.clear();
+            out.push(ch);
+        }
+    }
+    out.push_str(&token);
+    if out.chars().count() > 100 {
+        out = out.chars().take(99).collect::<String>() + "…";
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn kernel_names_lose_their_module_paths() {
+        assert_eq!(
+            short_name("burn_cubecl::kernel::binary::kernel_binop::KernelBinop<burn_cubecl::kernel::binary::MulOp>"),
+            "KernelBinop<MulOp>"
+        );
+        assert_eq!(short_name("a::B<c::D, e::F<g::H>>"), "B<D, F<H>>");
+        assert_eq!(short_name(&"x".repeat(150)).chars().count(), 100);
     }
 }

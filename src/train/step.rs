@@ -14,13 +14,25 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use std::time::Instant;
 
-/// Whether the update waits for the device between its phases.
+/// The phases of a step, as reported to a [`Sync::Phases`] observer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sync {
+pub enum Phase {
+    /// Masked forward and loss read back.
+    Forward,
+    /// `loss.backward()`.
+    Backward,
+    /// Gradient collection and the optimiser step.
+    Optimizer,
+}
+
+/// Whether the update waits for the device between its phases.
+pub enum Sync<'a> {
     /// No extra waits (training).
     None,
-    /// Read one scalar back after backward and after the optimiser step.
-    Phases,
+    /// Read one scalar back after backward and after the optimiser step,
+    /// then call the observer (outside the timed span) with the phase
+    /// that just ended — e.g. to count kernel launches per phase.
+    Phases(&'a mut dyn FnMut(Phase)),
 }
 
 /// Wall-clock seconds of the phases of one step.
@@ -66,11 +78,11 @@ pub fn update(
     optim: &mut ModuleOptimizer,
     loss: Tensor<1>,
     lr: f64,
-    sync: Sync,
+    mut sync: Sync,
 ) -> Result<(Mae, f64, f64), String> {
     let t0 = Instant::now();
     let grads = loss.backward();
-    if sync == Sync::Phases {
+    if let Sync::Phases(_) = sync {
         let g = model
             .decoder
             .pred
@@ -82,28 +94,38 @@ pub fn update(
         wait(g.sum())?;
     }
     let backward_s = t0.elapsed().as_secs_f64();
+    if let Sync::Phases(observe) = &mut sync {
+        observe(Phase::Backward);
+    }
     let t1 = Instant::now();
     let grads = GradientsParams::from_grads(grads, &model);
     let model = optim.step(lr, model, grads);
-    if sync == Sync::Phases {
+    let mut optimizer_s = t1.elapsed().as_secs_f64();
+    if let Sync::Phases(observe) = &mut sync {
         let first = model.decoder.pred.weight.val().narrow(0, 0, 1).sum();
         wait(first)?;
+        optimizer_s = t1.elapsed().as_secs_f64();
+        observe(Phase::Optimizer);
     }
-    Ok((model, backward_s, t1.elapsed().as_secs_f64()))
+    Ok((model, backward_s, optimizer_s))
 }
 
-/// Forward, loss read back, backward and update, each phase timed.
+/// Forward, loss read back, backward and update, each phase timed;
+/// `observe` is called after each phase, outside its timed span.
 pub fn timed_step(
     model: Mae,
     optim: &mut ModuleOptimizer,
     x: Tensor<6>,
     mask: &BatchMask,
     lr: f64,
+    observe: &mut dyn FnMut(Phase),
 ) -> Result<(Mae, f64, PhaseTimes), String> {
     let t0 = Instant::now();
     let (loss_t, loss) = forward_loss(&model, x, mask)?;
     let forward_s = t0.elapsed().as_secs_f64();
-    let (model, backward_s, optimizer_s) = update(model, optim, loss_t, lr, Sync::Phases)?;
+    observe(Phase::Forward);
+    let (model, backward_s, optimizer_s) =
+        update(model, optim, loss_t, lr, Sync::Phases(observe))?;
     Ok((
         model,
         loss,

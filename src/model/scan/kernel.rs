@@ -61,6 +61,7 @@ use burn::backend::{
 use burn::tensor::TensorData;
 use burn::tensor::{Device, Shape, Tensor};
 use burn_cubecl::CubeBackend;
+use burn_cubecl::tensor::CubeTensor;
 
 /// Largest state size N the kernels accept (N is a compile-time constant of
 /// each kernel; every distinct N compiles its own kernel).
@@ -92,6 +93,39 @@ pub trait SelectiveScanOps: Backend {
         u.clone(), delta.clone(), a.clone(), b.clone(), c.clone(), d.clone()
     ))]
     fn selective_scan_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
+
+    /// [`Self::selective_scan`] by the time-parallel kernels
+    /// ([`super::parallel`]); the host loops on Flex.
+    #[fusion(dtype = u, shape = u)]
+    fn selective_scan_parallel(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// [`Self::selective_scan_backward`] by the time-parallel kernels.
+    #[fusion(meta = |u, delta, a, b, c, d, _dy| (
+        u.clone(), delta.clone(), a.clone(), b.clone(), c.clone(), d.clone()
+    ))]
+    fn selective_scan_parallel_backward(
         u: FloatTensor<Self>,
         delta: FloatTensor<Self>,
         a: FloatTensor<Self>,
@@ -141,17 +175,46 @@ impl SelectiveScanOps for CubeBackend {
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
-        let [w, l, di] = u.shape().dims::<3>();
-        let n = a.shape()[1];
-        let parts = kernels::backward(u, delta, a, b, c, d, dy);
-        // dA: Σ_w [W, Di, N] → [Di, N]; dD: Σ_w [W, Di] → [Di].
-        let da = Self::float_reshape(Self::float_sum_dim(parts.da_part, 0), Shape::new([di, n]));
-        let dd = Self::float_reshape(Self::float_sum_dim(parts.dd_part, 0), Shape::new([di]));
-        // dB, dC: Σ_channels [W, L, Di, N] → [W, L, N].
-        let db = Self::float_reshape(Self::float_sum_dim(parts.db_part, 2), Shape::new([w, l, n]));
-        let dc = Self::float_reshape(Self::float_sum_dim(parts.dc_part, 2), Shape::new([w, l, n]));
-        (parts.du, parts.ddelta, da, db, dc, dd)
+        let dims = scan_dims(&u, &a);
+        kernels::backward(u, delta, a, b, c, d, dy).reduce(dims)
     }
+
+    fn selective_scan_parallel(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        super::parallel::forward(u, delta, a, b, c, d)
+    }
+
+    fn selective_scan_parallel_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let dims = scan_dims(&u, &a);
+        super::parallel::backward(u, delta, a, b, c, d, dy).reduce(dims)
+    }
+}
+
+/// `[W, L, Di, N]` from `u [W, L, Di]` and `a [Di, N]`.
+fn scan_dims(u: &CubeTensor, a: &CubeTensor) -> [usize; 4] {
+    let [w, l, di] = u.shape().dims::<3>();
+    [w, l, di, a.shape()[1]]
 }
 
 // ---------------------------------------------------------------------------
@@ -236,6 +299,71 @@ impl SelectiveScanOps for Flex {
             flex_tensor(g.dc, proj),
             flex_tensor(g.dd, vec![s.di]),
         )
+    }
+
+    /// The host loops are already time-sequential per channel.
+    fn selective_scan_parallel(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::selective_scan(u, delta, a, b, c, d)
+    }
+
+    fn selective_scan_parallel_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        Self::selective_scan_backward(u, delta, a, b, c, d, dy)
+    }
+}
+
+/// A backward kernel's outputs before the reductions: `du`, `ddelta`
+/// final; `da_part [R, Di, N]` and `dd_part [R, Di]` summed over their R
+/// rows; `db_part`, `dc_part [W, L, Di, N]` summed over channels.
+pub(super) struct BackwardParts {
+    pub du: CubeTensor,
+    pub ddelta: CubeTensor,
+    pub da_part: CubeTensor,
+    pub db_part: CubeTensor,
+    pub dc_part: CubeTensor,
+    pub dd_part: CubeTensor,
+}
+
+impl BackwardParts {
+    /// The six gradients `(du, ddelta, da, db, dc, dd)`.
+    fn reduce(
+        self,
+        [w, l, di, n]: [usize; 4],
+    ) -> (
+        CubeTensor,
+        CubeTensor,
+        CubeTensor,
+        CubeTensor,
+        CubeTensor,
+        CubeTensor,
+    ) {
+        type B = CubeBackend;
+        let da = B::float_reshape(B::float_sum_dim(self.da_part, 0), Shape::new([di, n]));
+        let dd = B::float_reshape(B::float_sum_dim(self.dd_part, 0), Shape::new([di]));
+        let db = B::float_reshape(B::float_sum_dim(self.db_part, 2), Shape::new([w, l, n]));
+        let dc = B::float_reshape(B::float_sum_dim(self.dc_part, 2), Shape::new([w, l, n]));
+        (self.du, self.ddelta, da, db, dc, dd)
     }
 }
 
@@ -515,15 +643,8 @@ mod kernels {
         y
     }
 
-    /// The backward kernel's outputs, before the reductions.
-    pub(super) struct BackwardParts {
-        pub du: CubeTensor,
-        pub ddelta: CubeTensor,
-        pub da_part: CubeTensor,
-        pub db_part: CubeTensor,
-        pub dc_part: CubeTensor,
-        pub dd_part: CubeTensor,
-    }
+
+    use super::BackwardParts;
 
     pub(super) fn backward(
         u: CubeTensor,
@@ -593,6 +714,138 @@ mod kernels {
 // Autodiff: the handwritten backward.
 // ---------------------------------------------------------------------------
 
+/// Which pair of kernels a tracked scan runs.
+#[derive(Debug, Clone, Copy)]
+enum Kernels {
+    /// One unit per (window, channel) walking all of L.
+    Sequential,
+    /// The time-parallel kernels.
+    Parallel,
+}
+
+/// The backward step of a tracked scan.
+#[derive(Debug)]
+struct ScanBackward(Kernels);
+
+impl<B: Backend + SelectiveScanOps> Backward<B, 6> for ScanBackward {
+    /// The six forward inputs (u, delta, a, b, c, d).
+    type State = (
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+    );
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 6>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [p_u, p_delta, p_a, p_b, p_c, p_d] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (u, delta, a, b, c, d) = ops.state;
+        let (du, ddelta, da, db, dc, dd) = match self.0 {
+            Kernels::Sequential => B::selective_scan_backward(u, delta, a, b, c, d, dy),
+            Kernels::Parallel => B::selective_scan_parallel_backward(u, delta, a, b, c, d, dy),
+        };
+        for (parent, grad) in [
+            (p_u, du),
+            (p_delta, ddelta),
+            (p_a, da),
+            (p_b, db),
+            (p_c, dc),
+            (p_d, dd),
+        ] {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// The forward scan on the inner backend, recorded for the handwritten
+/// backward of the same kernel family.
+fn tracked_scan<B: Backend + SelectiveScanOps, C: CheckpointStrategy>(
+    kernels: Kernels,
+    u: FloatTensor<Autodiff<B, C>>,
+    delta: FloatTensor<Autodiff<B, C>>,
+    a: FloatTensor<Autodiff<B, C>>,
+    b: FloatTensor<Autodiff<B, C>>,
+    c: FloatTensor<Autodiff<B, C>>,
+    d: FloatTensor<Autodiff<B, C>>,
+) -> FloatTensor<Autodiff<B, C>> {
+    let run = |u, delta, a, b, c, d| match kernels {
+        Kernels::Sequential => B::selective_scan(u, delta, a, b, c, d),
+        Kernels::Parallel => B::selective_scan_parallel(u, delta, a, b, c, d),
+    };
+    let guards = [
+        u.node(),
+        delta.node(),
+        a.node(),
+        b.node(),
+        c.node(),
+        d.node(),
+    ];
+    let (u, delta, a, b, c, d) = (
+        u.into_primitive(),
+        delta.into_primitive(),
+        a.into_primitive(),
+        b.into_primitive(),
+        c.into_primitive(),
+        d.into_primitive(),
+    );
+    match ScanBackward(kernels)
+        .prepare::<C>(guards)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let y = run(
+                u.clone(),
+                delta.clone(),
+                a.clone(),
+                b.clone(),
+                c.clone(),
+                d.clone(),
+            );
+            prep.finish((u, delta, a, b, c, d), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(run(u, delta, a, b, c, d)),
+    }
+}
+
+/// The six gradients lifted out of autodiff (not tracked themselves).
+fn untracked<B: Backend, C: CheckpointStrategy>(
+    (du, ddelta, da, db, dc, dd): (
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+    ),
+) -> (
+    FloatTensor<Autodiff<B, C>>,
+    FloatTensor<Autodiff<B, C>>,
+    FloatTensor<Autodiff<B, C>>,
+    FloatTensor<Autodiff<B, C>>,
+    FloatTensor<Autodiff<B, C>>,
+    FloatTensor<Autodiff<B, C>>,
+) {
+    let lift = <Autodiff<B, C> as AutodiffBackend>::from_inner;
+    (
+        lift(du),
+        lift(ddelta),
+        lift(da),
+        lift(db),
+        lift(dc),
+        lift(dd),
+    )
+}
+
 impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for Autodiff<B, C> {
     fn selective_scan(
         u: FloatTensor<Self>,
@@ -602,76 +855,7 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
         c: FloatTensor<Self>,
         d: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct ScanBackward;
-
-        impl<B: Backend + SelectiveScanOps> Backward<B, 6> for ScanBackward {
-            /// The six forward inputs (u, delta, a, b, c, d).
-            type State = (
-                FloatTensor<B>,
-                FloatTensor<B>,
-                FloatTensor<B>,
-                FloatTensor<B>,
-                FloatTensor<B>,
-                FloatTensor<B>,
-            );
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 6>,
-                grads: &mut Gradients,
-                _checkpointer: &mut Checkpointer,
-            ) {
-                let [p_u, p_delta, p_a, p_b, p_c, p_d] = ops.parents;
-                let dy = grads.consume::<B>(&ops.node);
-                let (u, delta, a, b, c, d) = ops.state;
-                let (du, ddelta, da, db, dc, dd) =
-                    B::selective_scan_backward(u, delta, a, b, c, d, dy);
-                for (parent, grad) in [
-                    (p_u, du),
-                    (p_delta, ddelta),
-                    (p_a, da),
-                    (p_b, db),
-                    (p_c, dc),
-                    (p_d, dd),
-                ] {
-                    if let Some(node) = parent {
-                        grads.register::<B>(node.id, grad);
-                    }
-                }
-            }
-        }
-
-        let guards = [
-            u.node(),
-            delta.node(),
-            a.node(),
-            b.node(),
-            c.node(),
-            d.node(),
-        ];
-        let (u, delta, a, b, c, d) = (
-            u.into_primitive(),
-            delta.into_primitive(),
-            a.into_primitive(),
-            b.into_primitive(),
-            c.into_primitive(),
-            d.into_primitive(),
-        );
-        match ScanBackward.prepare::<C>(guards).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let y = B::selective_scan(
-                    u.clone(),
-                    delta.clone(),
-                    a.clone(),
-                    b.clone(),
-                    c.clone(),
-                    d.clone(),
-                );
-                prep.finish((u, delta, a, b, c, d), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::selective_scan(u, delta, a, b, c, d)),
-        }
+        tracked_scan::<B, C>(Kernels::Sequential, u, delta, a, b, c, d)
     }
 
     /// Not differentiable (no double backward): runs the inner backward and
@@ -692,7 +876,7 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
-        let (du, ddelta, da, db, dc, dd) = B::selective_scan_backward(
+        untracked::<B, C>(B::selective_scan_backward(
             u.into_primitive(),
             delta.into_primitive(),
             a.into_primitive(),
@@ -700,16 +884,45 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
             c.into_primitive(),
             d.into_primitive(),
             dy.into_primitive(),
-        );
-        let lift = <Self as AutodiffBackend>::from_inner;
-        (
-            lift(du),
-            lift(ddelta),
-            lift(da),
-            lift(db),
-            lift(dc),
-            lift(dd),
-        )
+        ))
+    }
+
+    fn selective_scan_parallel(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        tracked_scan::<B, C>(Kernels::Parallel, u, delta, a, b, c, d)
+    }
+
+    fn selective_scan_parallel_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        untracked::<B, C>(B::selective_scan_parallel_backward(
+            u.into_primitive(),
+            delta.into_primitive(),
+            a.into_primitive(),
+            b.into_primitive(),
+            c.into_primitive(),
+            d.into_primitive(),
+            dy.into_primitive(),
+        ))
     }
 }
 
@@ -743,6 +956,16 @@ pub fn is_host(device: &Device) -> bool {
 /// through the handwritten backward. Panics on a device where
 /// [`supported`] is false.
 pub fn fused_scan(input: ScanInput) -> Tensor<3> {
+    scan_with(input, Kernels::Sequential)
+}
+
+/// [`fused_scan`] by the time-parallel CubeCL kernels
+/// ([`super::parallel`]); the same host loops on Flex.
+pub fn parallel_scan(input: ScanInput) -> Tensor<3> {
+    scan_with(input, Kernels::Parallel)
+}
+
+fn scan_with(input: ScanInput, kernels: Kernels) -> Tensor<3> {
     let ScanInput {
         u,
         delta,
@@ -762,12 +985,20 @@ pub fn fused_scan(input: ScanInput) -> Tensor<3> {
         (1..=MAX_STATE).contains(&n),
         "fused scan: N = {n} outside 1..={MAX_STATE}"
     );
-    Tensor::from_dispatch(<Dispatch as SelectiveScanOps>::selective_scan(
+    let (u, delta, a, b, c, d) = (
         u.into_dispatch(),
         delta.into_dispatch(),
         a.into_dispatch(),
         b.into_dispatch(),
         c.into_dispatch(),
         d.into_dispatch(),
-    ))
+    );
+    Tensor::from_dispatch(match kernels {
+        Kernels::Sequential => {
+            <Dispatch as SelectiveScanOps>::selective_scan(u, delta, a, b, c, d)
+        }
+        Kernels::Parallel => {
+            <Dispatch as SelectiveScanOps>::selective_scan_parallel(u, delta, a, b, c, d)
+        }
+    })
 }

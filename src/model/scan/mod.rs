@@ -7,7 +7,10 @@
 //! - [`kernel`]: one fused pass forward and one handwritten backward, as a
 //!   CubeCL kernel on Cube backends (wgpu/Vulkan/CUDA) and as host loops
 //!   ([`host`]) on Flex; memory-lean — no `[W, L, Di, N]` tensor survives
-//!   the forward pass.
+//!   the forward pass;
+//! - [`parallel`]: the same fused scan in time-parallel form (a cube per
+//!   sequence scanning chunk maps in shared memory, like mamba-ssm's CUDA
+//!   kernel) on Cube backends; the host loops on Flex.
 //!
 //! [`ScanImpl::Auto`] (the default) takes the fused kernel where the device
 //! supports it and the chunked scan elsewhere.
@@ -18,6 +21,7 @@
 pub mod chunked;
 pub mod host;
 pub mod kernel;
+pub mod parallel;
 pub mod sequential;
 
 use burn::prelude::*;
@@ -34,21 +38,25 @@ pub enum ScanImpl {
     /// The fused kernel: CubeCL on Cube devices, host loops on Flex (falls
     /// back to `Chunked` elsewhere).
     Fused,
+    /// The time-parallel CubeCL kernels on Cube devices, the host loops on
+    /// Flex (falls back to `Chunked` elsewhere).
+    Parallel,
     /// `Fused` where supported, else `Chunked` (default).
     #[default]
     Auto,
 }
 
 impl ScanImpl {
-    /// Parses `auto`, `fused`, `chunked` or `sequential`.
+    /// Parses `auto`, `fused`, `parallel`, `chunked` or `sequential`.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "sequential" => Ok(Self::Sequential),
             "chunked" => Ok(Self::Chunked),
             "fused" => Ok(Self::Fused),
+            "parallel" => Ok(Self::Parallel),
             "auto" => Ok(Self::Auto),
             other => Err(format!(
-                "unknown scan '{other}'; choose auto, fused, chunked or sequential"
+                "unknown scan '{other}'; choose auto, fused, parallel, chunked or sequential"
             )),
         }
     }
@@ -59,6 +67,7 @@ impl ScanImpl {
             Self::Sequential => "sequential",
             Self::Chunked => "chunked",
             Self::Fused => "fused",
+            Self::Parallel => "parallel",
             Self::Auto => "auto",
         }
     }
@@ -68,6 +77,8 @@ impl ScanImpl {
         match self {
             Self::Fused | Self::Auto if kernel::supported(device) => Self::Fused,
             Self::Fused | Self::Auto => Self::Chunked,
+            Self::Parallel if kernel::supported(device) => Self::Parallel,
+            Self::Parallel => Self::Chunked,
             other => other,
         }
     }
@@ -100,12 +111,12 @@ pub const MAX_STATE_BYTES: usize = 64 << 20;
 /// Runs the selective scan: `[W, L, Di]`.
 pub fn selective_scan(input: ScanInput, which: ScanImpl) -> Tensor<3> {
     let which = which.resolve(&input.u.device());
-    if which == ScanImpl::Fused
+    if matches!(which, ScanImpl::Fused | ScanImpl::Parallel)
         && (!input.u.device().is_autodiff() || kernel::is_host(&input.u.device()))
     {
         // The fused forward keeps no state tensor, and neither does the
         // host backward (the CubeCL backward's per-channel partials do).
-        return kernel::fused_scan(input);
+        return scan_once(input, which);
     }
     let [w, l, di] = input.u.dims();
     let n = input.a.dims()[1];
@@ -136,6 +147,7 @@ fn scan_once(input: ScanInput, which: ScanImpl) -> Tensor<3> {
     match which {
         ScanImpl::Sequential => sequential::scan(input),
         ScanImpl::Fused => kernel::fused_scan(input),
+        ScanImpl::Parallel => kernel::parallel_scan(input),
         ScanImpl::Chunked | ScanImpl::Auto => chunked::scan(input, chunked::DEFAULT_CHUNK),
     }
 }
