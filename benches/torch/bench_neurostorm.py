@@ -89,7 +89,8 @@ def load_mamba(mamba_root, scan="ref"):
     ssi = importlib.import_module("mamba_ssm.ops.selective_scan_interface")
     ms = importlib.import_module("mamba_ssm.modules.mamba_simple")
     # The fixture shim: mamba_simple's selective_scan_fn -> selective_scan_ref.
-    ms.selective_scan_fn = ssi.selective_scan_ref if scan == "ref" else scan_unbind
+    ms.selective_scan_fn = {"ref": ssi.selective_scan_ref, "unbind": scan_unbind,
+                            "fused": scan_fused}[scan]
     if ms.causal_conv1d_fn is not None:
         raise SystemExit("causal_conv1d is installed: Mamba would take the CUDA fast path")
 
@@ -140,6 +141,78 @@ def scan_unbind(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softpl
     return out if not return_last_state else (out, x)
 
 
+_FUSED_CORE = None
+
+
+def _fused_core():
+    """torch.autograd.Function for the core recurrence, built on first use
+    (torch is imported lazily). Forward: one Python loop over L without
+    autograd, keeping the states; backward: the reverse loop for dh and the
+    gradients as einsums -- one autograd node per scan instead of L."""
+    global _FUSED_CORE
+    if _FUSED_CORE is not None:
+        return _FUSED_CORE
+    import torch
+
+    class FusedScan(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, u, delta, A, B, C):
+            # u, delta (b, d, l); A (d, n); B, C (b, n, l)
+            dA = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))
+            dBu = torch.einsum("bdl,bnl->bdln", delta * u, B)
+            hs = torch.empty_like(dBu)
+            x = torch.zeros_like(dBu[:, :, 0])
+            for i in range(u.shape[2]):
+                x = dA[:, :, i] * x + dBu[:, :, i]
+                hs[:, :, i] = x
+            ctx.save_for_backward(u, delta, A, B, C, dA, hs)
+            return torch.einsum("bdln,bnl->bdl", hs, C)
+
+        @staticmethod
+        def backward(ctx, gy):
+            u, delta, A, B, C, dA, hs = ctx.saved_tensors
+            direct = torch.einsum("bdl,bnl->bdln", gy, C)
+            dh = torch.empty_like(direct)
+            carry = torch.zeros_like(direct[:, :, 0])
+            for i in reversed(range(u.shape[2])):
+                g = direct[:, :, i] + carry
+                dh[:, :, i] = g
+                carry = dA[:, :, i] * g
+            h_prev = torch.cat([torch.zeros_like(hs[:, :, :1]), hs[:, :, :-1]], dim=2)
+            gC = torch.einsum("bdln,bdl->bnl", hs, gy)
+            gB = torch.einsum("bdln,bdl->bnl", dh, delta * u)
+            g_du = torch.einsum("bdln,bnl->bdl", dh, B)  # d(delta*u)
+            g_lin = dh * h_prev * dA  # d(delta*A)
+            gdelta = torch.einsum("bdln,dn->bdl", g_lin, A) + g_du * u
+            gA = torch.einsum("bdln,bdl->dn", g_lin, delta)
+            return g_du * delta, gdelta, gA, gB, gC
+
+    _FUSED_CORE = FusedScan
+    return FusedScan
+
+
+def scan_fused(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+               return_last_state=False):
+    """The selective scan as one autograd node with a handwritten backward
+    (our own code, the same recurrence as selective_scan_ref; the softplus,
+    D skip and z gate stay ordinary autograd ops)."""
+    import torch.nn.functional as F
+    assert not A.is_complex() and B.dim() == 3 and C.dim() == 3
+    assert not return_last_state
+    dtype_in = u.dtype
+    u = u.float()
+    delta = delta.float()
+    if delta_bias is not None:
+        delta = delta + delta_bias[..., None].float()
+    if delta_softplus:
+        delta = F.softplus(delta)
+    y = _fused_core().apply(u, delta, A.float(), B.float(), C.float())
+    out = y if D is None else y + u * D[:, None]
+    if z is not None:
+        out = out * F.silu(z)
+    return out.to(dtype=dtype_in)
+
+
 def load_neurostorm(ns_root):
     stub_package("neurostorm_models", os.path.join(ns_root, "models"))
     return importlib.import_module("neurostorm_models.neurostorm")
@@ -188,7 +261,7 @@ def main():
     ap.add_argument("--steps", type=int, default=3, help="timed steps after the warm-up")
     ap.add_argument("--warmup", type=int, default=1, help="untimed warm-up steps (default 1)")
     ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--scan", choices=["ref", "unbind"], default="ref",
+    ap.add_argument("--scan", choices=["ref", "unbind", "fused"], default="ref",
                     help="ref = mamba's selective_scan_ref (sequential PyTorch loop, as in "
                          "the fixtures); unbind = the same loop and arithmetic with unbind() "
                          "slicing, whose backward is O(L) instead of O(L^2)")
@@ -331,7 +404,8 @@ def main():
         "steps": args.steps,
         "warmup": args.warmup,
         "step_s_all": [round(t, 4) for t in tot],
-        "scan": "mamba selective_scan_ref" if args.scan == "ref" else "unbind (same loop as ref)",
+        "scan": {"ref": "mamba selective_scan_ref", "unbind": "unbind (same loop as ref)",
+                 "fused": "fused (one autograd node, handwritten backward)"}[args.scan],
         "params": n_params,
         "weights": weights,
         "mask_windows": f"{n_mask} of {n_win} per clip",

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Time one selective-scan call, forward and backward, for mamba's
-selective_scan_ref and for bench_neurostorm.scan_unbind, at one Mamba shape
+selective_scan_ref, bench_neurostorm.scan_unbind and bench_neurostorm.scan_fused,
+at one Mamba shape
 (b = windows x batch, d = d_inner, L = tokens per window, d_state 16).
-Also checks that both give the same output and the same gradients.
+Also checks that all give the same output and the same gradients.
 
   python probe_scan.py --mamba /tmp/mamba --b 320 --d 72     # mni4mm stage 0
 """
@@ -39,7 +40,8 @@ def main():
         t.requires_grad_()
     u, dt, A, B, C, D, z, db = ts
     res = {}
-    for name, f in (("ref", ssi.selective_scan_ref), ("unbind", bn.scan_unbind)):
+    for name, f in (("ref", ssi.selective_scan_ref), ("unbind", bn.scan_unbind),
+                    ("fused", bn.scan_fused)):
         for t in ts:
             t.grad = None
         t0 = time.perf_counter()
@@ -49,10 +51,14 @@ def main():
         t2 = time.perf_counter()
         res[name] = (y.detach(), [t.grad.clone() for t in ts])
         print(f"{name} b={b} d={d} L={L}: fwd {t1 - t0:.3f}s bwd {t2 - t1:.3f}s", flush=True)
-    same_y = torch.equal(res["ref"][0], res["unbind"][0])
-    worst = max(float((a - c).abs().max() / a.abs().max().clamp_min(1e-30))
-                for a, c in zip(res["ref"][1], res["unbind"][1]))
-    print(f"output identical: {same_y}; worst grad rel diff: {worst:.3g}")
+    for other in ("unbind", "fused"):
+        same_y = torch.equal(res["ref"][0], res[other][0])
+        y_diff = float((res["ref"][0] - res[other][0]).abs().max()
+                       / res["ref"][0].abs().max())
+        worst = max(float((a - c).abs().max() / a.abs().max().clamp_min(1e-30))
+                    for a, c in zip(res["ref"][1], res[other][1]))
+        print(f"{other}: output identical: {same_y} (rel diff {y_diff:.3g}); "
+              f"worst grad rel diff: {worst:.3g}")
 
 
 if __name__ == "__main__":

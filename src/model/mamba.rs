@@ -3,7 +3,8 @@
 //! → x_proj → (Δ, B, C) → selective scan → gate by SiLU(z) → out_proj.
 
 use super::init::{self, InitRng};
-use super::scan::{ScanImpl, ScanInput, selective_scan};
+use super::fused;
+use super::scan::{ScanImpl, ScanInput, kernel, selective_scan};
 use burn::module::Param;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Linear, LinearConfig};
@@ -79,9 +80,8 @@ impl Mamba {
     pub fn forward(&self, x: Tensor<3>, scan: ScanImpl) -> Tensor<3> {
         let [w, l, _] = x.dims();
         let xz = self.in_proj.forward(x);
-        let u = xz.clone().narrow(2, 0, self.d_inner);
+        let u = self.conv_silu(xz.clone());
         let z = xz.narrow(2, self.d_inner, self.d_inner);
-        let u = silu(self.causal_conv(u));
         let x_dbl = self.x_proj.forward(u.clone());
         let dt = x_dbl.clone().narrow(2, 0, self.dt_rank);
         let b = x_dbl.clone().narrow(2, self.dt_rank, self.d_state);
@@ -100,6 +100,24 @@ impl Mamba {
         );
         debug_assert_eq!(y.dims(), [w, l, self.d_inner]);
         self.out_proj.forward(y * silu(z))
+    }
+
+    /// `silu(causal_conv(x))` on the first `d_inner` channels of `xz`: the
+    /// fused op ([`fused::conv`]) where the device runs it, else the
+    /// composed [`Self::causal_conv`].
+    pub(crate) fn conv_silu(&self, xz: Tensor<3>) -> Tensor<3> {
+        if !kernel::supported(&xz.device()) {
+            return silu(self.causal_conv(xz.narrow(2, 0, self.d_inner)));
+        }
+        let c = self.d_inner;
+        let weight = self.conv1d.weight.val().reshape([c, self.d_conv]);
+        let bias = self
+            .conv1d
+            .bias
+            .as_ref()
+            .map(|b| b.val())
+            .unwrap_or_else(|| Tensor::zeros([c], &xz.device()));
+        fused::conv::causal_conv_silu(xz, weight, bias)
     }
 
     /// Depthwise causal convolution along L (PyTorch's `Conv1d(padding=k-1)`

@@ -8,6 +8,7 @@ pub mod config;
 pub mod decoder;
 pub mod device;
 pub mod encoder;
+pub mod fused;
 pub mod head;
 pub mod init;
 pub mod layout;

@@ -187,20 +187,21 @@ impl Profiler<'_> {
             &seqs,
             |x| m.in_proj.forward(x),
         )?;
-        let u = self.random([w, l, di]);
+        let xz = self.random([w, l, 2 * di]);
         self.op(
             "conv1d",
-            format!("{tag} causal conv1d k={} [{}x{di}]", cfg.d_conv, w * l),
+            format!("{tag} causal conv1d k={} + SiLU [{}x{di}]", cfg.d_conv, w * l),
             depth,
-            &u,
-            |x| m.causal_conv(x),
+            &xz,
+            |x| m.conv_silu(x),
         )?;
+        let u = self.random([w, l, di]);
         self.op(
             "elementwise",
-            format!("{tag} SiLU(conv) + SiLU(z) gate"),
+            format!("{tag} SiLU(z) gate"),
             depth,
             &u,
-            |x| silu(x.clone()) + x.clone() * silu(x),
+            |x| x.clone() * silu(x),
         )?;
         self.op(
             "linear",

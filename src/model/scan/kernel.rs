@@ -222,7 +222,7 @@ fn scan_dims(u: &CubeTensor, a: &CubeTensor) -> [usize; 4] {
 // ---------------------------------------------------------------------------
 
 /// Host copies (f32, contiguous) of Flex tensors.
-fn host_vecs<const K: usize>(tensors: [FloatTensor<Flex>; K]) -> [Vec<f32>; K] {
+pub(crate) fn host_vecs<const K: usize>(tensors: [FloatTensor<Flex>; K]) -> [Vec<f32>; K] {
     tensors.map(|t| {
         t.into_data()
             .try_into_vec_as::<f32>()
@@ -230,7 +230,7 @@ fn host_vecs<const K: usize>(tensors: [FloatTensor<Flex>; K]) -> [Vec<f32>; K] {
     })
 }
 
-fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
+pub(crate) fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
     Flex::float_from_data(TensorData::new(values, shape), &Default::default())
 }
 
