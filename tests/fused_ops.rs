@@ -6,7 +6,9 @@
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
+use burn::nn::LayerNormConfig;
 use roimae::model::fused::conv::causal_conv_silu;
+use roimae::model::fused::norm::fused_layer_norm;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.try_into_vec_as::<f32>().unwrap()
@@ -90,4 +92,82 @@ fn fused_conv_matches_composed_ops_on_flex() {
 #[test]
 fn fused_conv_matches_composed_ops_on_wgpu() {
     assert_conv_matches(&Device::wgpu(DeviceKind::DefaultDevice).autodiff());
+}
+
+/// The fused LayerNorm against burn's own `LayerNorm` module (composed ops,
+/// autodiff) with trained-looking γ, β: values and dx, dγ, dβ; rows of
+/// width 1 (x̂ = 0), a 6-D input like the blocks', and large offsets.
+fn assert_norm_matches(device: &Device) {
+    for (shape, offset) in [
+        (vec![7usize, 36], 0.0f32),
+        (vec![2, 2, 2, 2, 3, 12], 0.0),
+        (vec![5, 1], 0.0),
+        (vec![4, 20], 50.0),
+    ] {
+        device.seed(5);
+        let c = *shape.last().unwrap();
+        let mut norm = LayerNormConfig::new(c).with_epsilon(1e-5).init(device);
+        norm.gamma = burn::module::Param::from_tensor(
+            Tensor::random([c], Distribution::Normal(1.0, 0.3), device).require_grad(),
+        );
+        norm.beta = Some(burn::module::Param::from_tensor(
+            Tensor::random([c], Distribution::Normal(0.0, 0.3), device).require_grad(),
+        ));
+        let n: usize = shape.iter().product();
+        let x = Tensor::<1>::random([n], Distribution::Normal(0.0, 2.0), device).add_scalar(offset);
+        let r: Vec<f32> = (0..n)
+            .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 2.0)
+            .collect();
+        let r = Tensor::<1>::from_data(TensorData::new(r, [n]), device);
+        let run = |fused: bool| {
+            let x = x.clone().require_grad();
+            let y: Tensor<1> = match shape.len() {
+                2 => {
+                    let x2: Tensor<2> = x.clone().reshape([shape[0], shape[1]]);
+                    let y = if fused {
+                        fused_layer_norm(x2, norm.gamma.val(), norm.beta.as_ref().unwrap().val(), 1e-5)
+                    } else {
+                        norm.forward(x2)
+                    };
+                    y.reshape([n])
+                }
+                _ => {
+                    let dims: [usize; 6] = shape.clone().try_into().unwrap();
+                    let x6: Tensor<6> = x.clone().reshape(dims);
+                    let y = if fused {
+                        fused_layer_norm(x6, norm.gamma.val(), norm.beta.as_ref().unwrap().val(), 1e-5)
+                    } else {
+                        norm.forward(x6)
+                    };
+                    y.reshape([n])
+                }
+            };
+            let grads = (y.clone() * r.clone()).sum().backward();
+            vec![
+                values(y),
+                values(x.grad(&grads).unwrap()),
+                values(norm.gamma.val().grad(&grads).unwrap()),
+                values(norm.beta.as_ref().unwrap().val().grad(&grads).unwrap()),
+            ]
+        };
+        let want = run(false);
+        let got = run(true);
+        for (name, (a, b)) in ["y", "dx", "dgamma", "dbeta"]
+            .iter()
+            .zip(want.iter().zip(&got))
+        {
+            let d = max_rel_diff(a, b);
+            assert!(d < 2e-5, "{name} differs by {d} at {shape:?} + {offset}");
+        }
+    }
+}
+
+#[test]
+fn fused_layer_norm_matches_burn_layer_norm_on_flex() {
+    assert_norm_matches(&Device::flex().autodiff());
+}
+
+#[test]
+fn fused_layer_norm_matches_burn_layer_norm_on_wgpu() {
+    assert_norm_matches(&Device::wgpu(DeviceKind::DefaultDevice).autodiff());
 }

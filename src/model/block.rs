@@ -4,6 +4,7 @@
 
 use super::config::StageGeometry;
 use super::init::InitRng;
+use super::fused::norm::layer_norm;
 use super::layout::{merge, merge_shifted, partition, partition_shifted};
 use super::mamba::Mamba;
 use super::scan::ScanImpl;
@@ -41,6 +42,8 @@ pub struct SwmBlock {
     window: [usize; 4],
     #[module(skip)]
     shift: [usize; 4],
+    #[module(skip)]
+    eps: f64,
 }
 
 /// Everything a block needs to know about the model, besides its stage.
@@ -77,14 +80,17 @@ impl SwmBlock {
             },
             window: stage.window,
             shift: if index % 2 == 1 { stage.shift } else { [0; 4] },
+            eps: p.eps,
         }
     }
 
     /// `[B, X, Y, Z, T, C]` → same shape.
     pub fn forward(&self, x: Tensor<6>, scan: ScanImpl) -> Tensor<6> {
-        let y = self.window_mamba(self.norm1.forward(x.clone()), scan);
+        let y = self.window_mamba(layer_norm(&self.norm1, self.eps, x.clone()), scan);
         let x = x + y;
-        let y = self.mlp.forward(self.norm2.forward(x.clone()));
+        let y = self
+            .mlp
+            .forward(layer_norm(&self.norm2, self.eps, x.clone()));
         x + y
     }
 

@@ -8,6 +8,7 @@ use super::encoder::block_params;
 use super::init::InitRng;
 use super::patch::PatchExpanding;
 use super::scan::ScanImpl;
+use super::fused;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
@@ -24,6 +25,8 @@ pub struct Decoder {
     pub norm: LayerNorm,
     /// Stage-0 width → p³ voxel values per token.
     pub pred: Linear,
+    #[module(skip)]
+    norm_eps: f64,
 }
 
 impl Decoder {
@@ -46,6 +49,7 @@ impl Decoder {
                 .with_epsilon(cfg.norm_eps)
                 .init(device),
             pred: LinearConfig::new(cfg.embed_dim, cfg.patch_volume()).init(device),
+            norm_eps: cfg.norm_eps,
         }
     }
 
@@ -71,6 +75,7 @@ impl Decoder {
             }
             record(&x);
         }
-        self.pred.forward(self.norm.forward(x))
+        self.pred
+            .forward(fused::norm::layer_norm(&self.norm, self.norm_eps, x))
     }
 }

@@ -2,6 +2,7 @@
 //! channel layouts SPEC-model fixes for checkpoint import.
 
 use super::layout::{gather_2x2x2, patchify, scatter_2x2x2};
+use super::fused::norm::layer_norm;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
@@ -35,6 +36,8 @@ pub struct PatchMerging {
     pub norm: LayerNorm,
     /// 8C → 2C.
     pub reduction: Linear,
+    #[module(skip)]
+    eps: f64,
 }
 
 impl PatchMerging {
@@ -45,12 +48,14 @@ impl PatchMerging {
             reduction: LinearConfig::new(8 * dim, 2 * dim)
                 .with_bias(false)
                 .init(device),
+            eps,
         }
     }
 
     /// `[B, X, Y, Z, T, C]` → `[B, X/2, Y/2, Z/2, T, 2C]`.
     pub fn forward(&self, x: Tensor<6>) -> Tensor<6> {
-        self.reduction.forward(self.norm.forward(gather_2x2x2(x)))
+        self.reduction
+            .forward(layer_norm(&self.norm, self.eps, gather_2x2x2(x)))
     }
 }
 
@@ -61,6 +66,8 @@ pub struct PatchExpanding {
     pub expand: Linear,
     /// LayerNorm over C/2.
     pub norm: LayerNorm,
+    #[module(skip)]
+    eps: f64,
 }
 
 impl PatchExpanding {
@@ -71,11 +78,12 @@ impl PatchExpanding {
                 .with_bias(false)
                 .init(device),
             norm: LayerNormConfig::new(dim / 2).with_epsilon(eps).init(device),
+            eps,
         }
     }
 
     /// `[B, X, Y, Z, T, C]` → `[B, 2X, 2Y, 2Z, T, C/2]`.
     pub fn forward(&self, x: Tensor<6>) -> Tensor<6> {
-        self.norm.forward(scatter_2x2x2(self.expand.forward(x)))
+        layer_norm(&self.norm, self.eps, scatter_2x2x2(self.expand.forward(x)))
     }
 }

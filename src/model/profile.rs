@@ -19,6 +19,7 @@ use super::layout::{
 };
 use super::patch::{PatchEmbed, PatchExpanding, PatchMerging};
 use super::scan::{ScanImpl, ScanInput, selective_scan};
+use super::fused::norm::layer_norm;
 use burn::nn::{LayerNormConfig, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -157,7 +158,7 @@ impl Profiler<'_> {
             format!("{tag} norm1+norm2 [{rows}]"),
             2 * depth,
             &grid,
-            |x| block.norm1.forward(x),
+            |x| layer_norm(&block.norm1, cfg.norm_eps, x),
         )?;
         let window = g.window;
         let shift = g.shift;
@@ -344,7 +345,7 @@ pub fn profile_step(
                 format!("enc{i} patch-merge norm [{}]", 8 * st.dim),
                 1,
                 &gathered,
-                |x| merging.norm.forward(x),
+                |x| layer_norm(&merging.norm, cfg.norm_eps, x),
             )?;
             p.op(
                 "linear",
@@ -384,7 +385,7 @@ pub fn profile_step(
         p.op("layout", format!("{tag} scatter"), 1, &wide, scatter_2x2x2)?;
         let up = p.random([b, 2 * gx, 2 * gy, 2 * gz, gt, dim / 2]);
         p.op("norm", format!("{tag} norm [{}]", dim / 2), 1, &up, |x| {
-            expand.norm.forward(x)
+            layer_norm(&expand.norm, cfg.norm_eps, x)
         })?;
     }
     for (i, st) in dec.iter().enumerate() {
@@ -397,7 +398,7 @@ pub fn profile_step(
         .with_epsilon(cfg.norm_eps)
         .init(device);
     let pred = LinearConfig::new(c0, pch.pow(3)).init(device);
-    p.op("norm", "head norm".into(), 1, &tokens, |x| norm.forward(x))?;
+    p.op("norm", "head norm".into(), 1, &tokens, |x| layer_norm(&norm, cfg.norm_eps, x))?;
     p.op(
         "linear",
         format!("head pred [{c0} -> {}]", pch.pow(3)),

@@ -4,6 +4,8 @@
 //! small kernels, and host loops on Flex.
 //!
 //! - [`conv`]: Mamba's depthwise causal conv1d + bias + SiLU on the first
-//!   `Di` channels of the in_proj output.
+//!   `Di` channels of the in_proj output;
+//! - [`norm`]: LayerNorm over the last dim.
 
 pub mod conv;
+pub mod norm;
