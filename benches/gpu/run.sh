@@ -11,7 +11,8 @@
 # Usage: benches/gpu/run.sh OUT          on the GPU machine
 #        benches/gpu/run.sh OUT --local  here, against whatever wgpu adapter
 #                                        there is (lavapipe): the same steps
-#                                        with the tiny preset only, batch 1-2,
+#                                        with the tiny preset only, batch 1-2
+#                                        (one timed step each),
 #                                        a smaller scan and fewer frames
 # ROIMAE_GPU_BUDGET_S (default 450) bounds the whole run in seconds.
 set -uo pipefail
@@ -73,11 +74,11 @@ measure() {
 
 if [ "$local_run" = 1 ]; then
     export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
-    presets="tiny"; batches="1 2"
+    presets="tiny"; batches="1 2"; steps=1
     scan_args=(--windows 32 --iters 2 --scan chunked,fused,parallel)
     frames=5
 else
-    presets="tiny mni4mm reference"; batches="1 2 4 8"
+    presets="tiny mni4mm reference"; batches="1 2 4 8"; steps=3
     scan_args=(--iters 5 --scan chunked,fused,parallel)
     frames=60
 fi
@@ -87,7 +88,7 @@ measure "bench scan" bench scan --device gpu "${scan_args[@]}" || failed=1
 for preset in $presets; do
     for batch in $batches; do
         if ! measure "bench train $preset batch $batch" \
-            bench train --preset "$preset" --device wgpu --batch "$batch" --steps 3; then
+            bench train --preset "$preset" --device wgpu --batch "$batch" --steps "$steps"; then
             log "stopping $preset at batch $batch"
             [ "$batch" = 1 ] && failed=1
             break
