@@ -15,6 +15,7 @@
 
 #![allow(clippy::type_complexity)]
 
+use super::par_blocks;
 use crate::model::scan::kernel::{flex_tensor, host_vecs};
 use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -329,22 +330,29 @@ fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
 
-/// Pre-activations `[W, L, Di]` from host copies.
-fn host_pre(xz: &[f32], w: &[f32], b: &[f32], [nw, l, c, di, k]: [usize; 5]) -> Vec<f32> {
-    let mut pre = vec![0f32; nw * l * di];
-    for row in 0..nw * l {
+/// Pre-activations of windows `first..` into `pre` (whole windows of
+/// `L·Di` values), from host copies.
+fn host_pre(
+    xz: &[f32],
+    w: &[f32],
+    b: &[f32],
+    [_, l, c, di, k]: [usize; 5],
+    first: usize,
+    pre: &mut [f32],
+) {
+    for (i, out) in pre.chunks_mut(di).enumerate() {
+        let row = first * l + i;
         let t = row % l;
-        for ch in 0..di {
+        for (ch, o) in out.iter_mut().enumerate() {
             let mut acc = b[ch];
             for j in 0..k {
                 if t + j + 1 >= k {
                     acc += w[ch * k + j] * xz[(row + j + 1 - k) * c + ch];
                 }
             }
-            pre[row * di + ch] = acc;
+            *o = acc;
         }
     }
-    pre
 }
 
 impl CausalConvOps for Flex {
@@ -354,9 +362,14 @@ impl CausalConvOps for Flex {
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let s = dims(&xz.shape(), &weight.shape());
+        let [nw, l, _, di, _] = s;
         let [xz, w, b] = host_vecs([xz, weight, bias]);
-        let out: Vec<f32> = host_pre(&xz, &w, &b, s).into_iter().map(silu).collect();
-        flex_tensor(out, vec![s[0], s[1], s[3]])
+        let mut out = vec![0f32; nw * l * di];
+        par_blocks(&mut out, l * di, |first, piece| {
+            host_pre(&xz, &w, &b, s, first, piece);
+            piece.iter_mut().for_each(|v| *v = silu(*v));
+        });
+        flex_tensor(out, vec![nw, l, di])
     }
 
     fn causal_conv_silu_backward(
@@ -368,32 +381,37 @@ impl CausalConvOps for Flex {
         let s = dims(&xz.shape(), &weight.shape());
         let [nw, l, c, di, k] = s;
         let [xz, w, b, dy] = host_vecs([xz, weight, bias, dy]);
-        let pre = host_pre(&xz, &w, &b, s);
-        // Pre-activation gradients.
-        let gp: Vec<f32> = pre
-            .iter()
-            .zip(&dy)
-            .map(|(&p, &g)| {
-                let sg = 1.0 / (1.0 + (-p).exp());
-                g * sg * (1.0 + p * (1.0 - sg))
-            })
-            .collect();
+        // Each thread owns whole windows of dxz (a window's inputs feed only
+        // its own outputs) and returns its dw, db partials.
         let mut dxz = vec![0f32; nw * l * c];
-        let mut dw = vec![0f32; di * k];
-        let mut db = vec![0f32; di];
-        for row in 0..nw * l {
-            let t = row % l;
-            for ch in 0..di {
-                let g = gp[row * di + ch];
+        let partials = par_blocks(&mut dxz, l * c, |first, piece| {
+            let windows = piece.len() / (l * c).max(1);
+            let mut pre = vec![0f32; windows * l * di];
+            host_pre(&xz, &w, &b, s, first, &mut pre);
+            let mut dw = vec![0f32; di * k];
+            let mut db = vec![0f32; di];
+            for (i, &p) in pre.iter().enumerate() {
+                let (local_row, ch) = (i / di, i % di);
+                let row = first * l + local_row;
+                let sg = 1.0 / (1.0 + (-p).exp());
+                let g = dy[row * di + ch] * sg * (1.0 + p * (1.0 - sg));
                 db[ch] += g;
+                let t = row % l;
                 for j in 0..k {
                     if t + j + 1 >= k {
                         let src = (row + j + 1 - k) * c + ch;
                         dw[ch * k + j] += g * xz[src];
-                        dxz[src] += g * w[ch * k + j];
+                        piece[src - first * l * c] += g * w[ch * k + j];
                     }
                 }
             }
+            (dw, db)
+        });
+        let mut dw = vec![0f32; di * k];
+        let mut db = vec![0f32; di];
+        for (pw, pb) in partials {
+            dw.iter_mut().zip(pw).for_each(|(a, v)| *a += v);
+            db.iter_mut().zip(pb).for_each(|(a, v)| *a += v);
         }
         (
             flex_tensor(dxz, vec![nw, l, c]),

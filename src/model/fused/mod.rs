@@ -9,3 +9,31 @@
 
 pub mod conv;
 pub mod norm;
+
+/// Runs `f(first_block, piece)` on pieces of `out` made of whole blocks of
+/// `block` values, one piece per available core, and returns each piece's
+/// result in order (the host loops' threading).
+pub(crate) fn par_blocks<R: Send>(
+    out: &mut [f32],
+    block: usize,
+    f: impl Fn(usize, &mut [f32]) -> R + Sync,
+) -> Vec<R> {
+    let block = block.max(1);
+    let blocks = out.len().div_ceil(block);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, blocks.max(1));
+    let per = blocks.div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = out
+            .chunks_mut(per * block)
+            .enumerate()
+            .map(|(i, piece)| scope.spawn(move || f(i * per, piece)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("host loop thread panicked"))
+            .collect()
+    })
+}

@@ -12,6 +12,7 @@
 
 #![allow(clippy::type_complexity)]
 
+use super::par_blocks;
 use crate::model::scan::kernel::{flex_tensor, host_vecs, supported};
 use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -268,12 +269,16 @@ impl LayerNormOps for Flex {
         let [rows, c] = rows_cols(&x.shape());
         let [x, g, b] = host_vecs([x, gamma, beta]);
         let mut y = vec![0f32; rows * c];
-        for (xr, yr) in x.chunks(c.max(1)).zip(y.chunks_mut(c.max(1))) {
-            let (mean, rstd) = host_stats(xr, epsilon);
-            for i in 0..c {
-                yr[i] = ((f64::from(xr[i]) - mean) * rstd) as f32 * g[i] + b[i];
+        let step = c.max(1);
+        par_blocks(&mut y, step, |first, piece| {
+            let xs = &x[first * step..first * step + piece.len()];
+            for (xr, yr) in xs.chunks(step).zip(piece.chunks_mut(step)) {
+                let (mean, rstd) = host_stats(xr, epsilon);
+                for i in 0..c {
+                    yr[i] = ((f64::from(xr[i]) - mean) * rstd) as f32 * g[i] + b[i];
+                }
             }
-        }
+        });
         flex_tensor(y, vec![rows, c])
     }
 
@@ -287,20 +292,35 @@ impl LayerNormOps for Flex {
         let [rows, c] = rows_cols(&x.shape());
         let [x, g, dy] = host_vecs([x, gamma, dy]);
         let mut dx = vec![0f32; rows * c];
+        let step = c.max(1);
+        let partials = par_blocks(&mut dx, step, |first, piece| {
+            let span = first * step..first * step + piece.len();
+            let (xs, dys) = (&x[span.clone()], &dy[span]);
+            let mut dg = vec![0f64; c];
+            let mut db = vec![0f64; c];
+            let mut xh = vec![0f64; c];
+            let mut gh = vec![0f64; c];
+            for ((xr, dyr), dxr) in xs.chunks(step).zip(dys.chunks(step)).zip(piece.chunks_mut(step)) {
+                let (mean, rstd) = host_stats(xr, epsilon);
+                for i in 0..c {
+                    xh[i] = (f64::from(xr[i]) - mean) * rstd;
+                    gh[i] = f64::from(dyr[i]) * f64::from(g[i]);
+                }
+                let mean_g = gh.iter().sum::<f64>() / c as f64;
+                let mean_gx = gh.iter().zip(&xh).map(|(a, b)| a * b).sum::<f64>() / c as f64;
+                for i in 0..c {
+                    dxr[i] = (rstd * (gh[i] - mean_g - xh[i] * mean_gx)) as f32;
+                    dg[i] += f64::from(dyr[i]) * xh[i];
+                    db[i] += f64::from(dyr[i]);
+                }
+            }
+            (dg, db)
+        });
         let mut dg = vec![0f64; c];
         let mut db = vec![0f64; c];
-        let step = c.max(1);
-        for ((xr, dyr), dxr) in x.chunks(step).zip(dy.chunks(step)).zip(dx.chunks_mut(step)) {
-            let (mean, rstd) = host_stats(xr, epsilon);
-            let xh: Vec<f64> = xr.iter().map(|&v| (f64::from(v) - mean) * rstd).collect();
-            let gh: Vec<f64> = (0..c).map(|i| f64::from(dyr[i]) * f64::from(g[i])).collect();
-            let mean_g = gh.iter().sum::<f64>() / c as f64;
-            let mean_gx = gh.iter().zip(&xh).map(|(a, b)| a * b).sum::<f64>() / c as f64;
-            for i in 0..c {
-                dxr[i] = (rstd * (gh[i] - mean_g - xh[i] * mean_gx)) as f32;
-                dg[i] += f64::from(dyr[i]) * xh[i];
-                db[i] += f64::from(dyr[i]);
-            }
+        for (pg, pb) in partials {
+            dg.iter_mut().zip(pg).for_each(|(a, v)| *a += v);
+            db.iter_mut().zip(pb).for_each(|(a, v)| *a += v);
         }
         let narrow = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect();
         (
