@@ -3,10 +3,10 @@
 //! values and every input gradient, on Flex (host loops) and on wgpu
 //! (CubeCL kernels; lavapipe in CI).
 
+use burn::nn::LayerNormConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
-use burn::nn::LayerNormConfig;
 use roimae::model::fused::conv::causal_conv_silu;
 use roimae::model::fused::norm::fused_layer_norm;
 
@@ -59,8 +59,12 @@ fn run(
 fn assert_conv_matches(device: &Device) {
     // (windows, L, input width C, Di, K): Mamba's shape (C = 2·Di, K = 4),
     // sequences shorter than the kernel, K = 1, and a full-width input.
-    for (w, l, c, di, k) in [(3, 64, 16, 8, 4), (2, 3, 10, 5, 4), (1, 9, 6, 6, 1), (2, 17, 8, 4, 3)]
-    {
+    for (w, l, c, di, k) in [
+        (3, 64, 16, 8, 4),
+        (2, 3, 10, 5, 4),
+        (1, 9, 6, 6, 1),
+        (2, 17, 8, 4, 3),
+    ] {
         device.seed(11);
         let inputs = (
             Tensor::<3>::random([w, l, c], Distribution::Normal(0.0, 1.0), device).require_grad(),
@@ -125,7 +129,12 @@ fn assert_norm_matches(device: &Device) {
                 2 => {
                     let x2: Tensor<2> = x.clone().reshape([shape[0], shape[1]]);
                     let y = if fused {
-                        fused_layer_norm(x2, norm.gamma.val(), norm.beta.as_ref().unwrap().val(), 1e-5)
+                        fused_layer_norm(
+                            x2,
+                            norm.gamma.val(),
+                            norm.beta.as_ref().unwrap().val(),
+                            1e-5,
+                        )
                     } else {
                         norm.forward(x2)
                     };
@@ -135,7 +144,12 @@ fn assert_norm_matches(device: &Device) {
                     let dims: [usize; 6] = shape.clone().try_into().unwrap();
                     let x6: Tensor<6> = x.clone().reshape(dims);
                     let y = if fused {
-                        fused_layer_norm(x6, norm.gamma.val(), norm.beta.as_ref().unwrap().val(), 1e-5)
+                        fused_layer_norm(
+                            x6,
+                            norm.gamma.val(),
+                            norm.beta.as_ref().unwrap().val(),
+                            1e-5,
+                        )
                     } else {
                         norm.forward(x6)
                     };

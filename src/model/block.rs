@@ -3,8 +3,8 @@
 //! causal Mamba sequence per 4D window, after a cyclic shift on odd blocks.
 
 use super::config::StageGeometry;
-use super::init::InitRng;
 use super::fused::norm::layer_norm;
+use super::init::InitRng;
 use super::layout::{merge, merge_shifted, partition, partition_shifted};
 use super::mamba::Mamba;
 use super::scan::ScanImpl;

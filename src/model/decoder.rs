@@ -5,10 +5,10 @@
 use super::block::SwmStage;
 use super::config::ModelConfig;
 use super::encoder::block_params;
+use super::fused;
 use super::init::InitRng;
 use super::patch::PatchExpanding;
 use super::scan::ScanImpl;
-use super::fused;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 

@@ -2,8 +2,8 @@
 //! `[W, L, D]` (SPEC-model "Mamba"): in_proj → causal depthwise conv → SiLU
 //! → x_proj → (Δ, B, C) → selective scan → gate by SiLU(z) → out_proj.
 
-use super::init::{self, InitRng};
 use super::fused;
+use super::init::{self, InitRng};
 use super::scan::{ScanImpl, ScanInput, kernel, selective_scan};
 use burn::module::Param;
 use burn::nn::conv::{Conv1d, Conv1dConfig};

@@ -1,8 +1,8 @@
 //! Patch embedding, patch merging (down) and patch expanding (up), with the
 //! channel layouts SPEC-model fixes for checkpoint import.
 
-use super::layout::{gather_2x2x2, patchify, scatter_2x2x2};
 use super::fused::norm::layer_norm;
+use super::layout::{gather_2x2x2, patchify, scatter_2x2x2};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 

@@ -13,13 +13,13 @@
 use super::block::SwmBlock;
 use super::config::{ModelConfig, StageGeometry};
 use super::encoder::block_params;
+use super::fused::norm::layer_norm;
 use super::init;
 use super::layout::{
     gather_2x2x2, merge, merge_shifted, partition, partition_shifted, patchify, scatter_2x2x2,
 };
 use super::patch::{PatchEmbed, PatchExpanding, PatchMerging};
 use super::scan::{ScanImpl, ScanInput, selective_scan};
-use super::fused::norm::layer_norm;
 use burn::nn::{LayerNormConfig, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -191,7 +191,11 @@ impl Profiler<'_> {
         let xz = self.random([w, l, 2 * di]);
         self.op(
             "conv1d",
-            format!("{tag} causal conv1d k={} + SiLU [{}x{di}]", cfg.d_conv, w * l),
+            format!(
+                "{tag} causal conv1d k={} + SiLU [{}x{di}]",
+                cfg.d_conv,
+                w * l
+            ),
             depth,
             &xz,
             |x| m.conv_silu(x),
@@ -398,7 +402,9 @@ pub fn profile_step(
         .with_epsilon(cfg.norm_eps)
         .init(device);
     let pred = LinearConfig::new(c0, pch.pow(3)).init(device);
-    p.op("norm", "head norm".into(), 1, &tokens, |x| layer_norm(&norm, cfg.norm_eps, x))?;
+    p.op("norm", "head norm".into(), 1, &tokens, |x| {
+        layer_norm(&norm, cfg.norm_eps, x)
+    })?;
     p.op(
         "linear",
         format!("head pred [{c0} -> {}]", pch.pow(3)),

@@ -149,8 +149,9 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, String> {
                 Err(e) => count_error = Some(e),
             }
         };
-        let (next, loss, t) = timed_step(model, &mut optim, x.clone(), &mask, 1e-4, &mut observe)
-            .map_err(|e| format!("training step {}: {}", i + 1, device_error(&e)))?;
+        let (next, loss, t) =
+            timed_step(model, &mut optim, x.clone(), &mask, 1e-4, &mut observe)
+                .map_err(|e| format!("training step {}: {}", i + 1, device_error(&e)))?;
         model = next;
         last_loss = loss;
         if i > 0 {

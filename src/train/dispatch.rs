@@ -98,7 +98,9 @@ mod tests {
     #[test]
     fn kernel_names_lose_their_module_paths() {
         assert_eq!(
-            short_name("burn_cubecl::kernel::binary::kernel_binop::KernelBinop<burn_cubecl::kernel::binary::MulOp>"),
+            short_name(
+                "burn_cubecl::kernel::binary::kernel_binop::KernelBinop<burn_cubecl::kernel::binary::MulOp>"
+            ),
             "KernelBinop<MulOp>"
         );
         assert_eq!(short_name("a::B<c::D, e::F<g::H>>"), "B<D, F<H>>");

@@ -124,8 +124,7 @@ pub fn timed_step(
     let (loss_t, loss) = forward_loss(&model, x, mask)?;
     let forward_s = t0.elapsed().as_secs_f64();
     observe(Phase::Forward);
-    let (model, backward_s, optimizer_s) =
-        update(model, optim, loss_t, lr, Sync::Phases(observe))?;
+    let (model, backward_s, optimizer_s) = update(model, optim, loss_t, lr, Sync::Phases(observe))?;
     Ok((
         model,
         loss,

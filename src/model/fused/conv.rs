@@ -108,10 +108,10 @@ mod kernels {
     /// One unit per output value `(w, t, c)`.
     #[cube(launch)]
     fn conv_forward_kernel<F: Float>(
-        xz: &Tensor<F>,       // [W, L, C]
-        weight: &Tensor<F>,   // [Di, K]
-        bias: &Tensor<F>,     // [Di]
-        out: &mut Tensor<F>,  // [W, L, Di]
+        xz: &Tensor<F>,      // [W, L, C]
+        weight: &Tensor<F>,  // [Di, K]
+        bias: &Tensor<F>,    // [Di]
+        out: &mut Tensor<F>, // [W, L, Di]
         total: u32,
         seq_len: u32,
         width_in: u32,
@@ -229,13 +229,19 @@ mod kernels {
         let tensors: Vec<CubeTensor> = tensors.into_iter().map(into_contiguous).collect();
         let dims = super::dims(&tensors[0].shape(), &tensors[1].shape());
         let [w, l, c, di, k] = dims;
-        assert!(di <= c, "causal conv: {di} channels asked of a {c}-wide input");
+        assert!(
+            di <= c,
+            "causal conv: {di} channels asked of a {c}-wide input"
+        );
         assert!(
             (1..=super::MAX_WIDTH).contains(&k),
             "causal conv: width {k} outside 1..={}",
             super::MAX_WIDTH
         );
-        assert!(w * l * c <= u32::MAX as usize, "causal conv: input too large");
+        assert!(
+            w * l * c <= u32::MAX as usize,
+            "causal conv: input too large"
+        );
         (tensors, dims)
     }
 
@@ -496,7 +502,10 @@ impl<B: Backend + CausalConvOps, C: CheckpointStrategy> CausalConvOps for Autodi
 pub fn causal_conv_silu(xz: Tensor<3>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<3> {
     let [_, _, c] = xz.dims();
     let [di, k] = weight.dims();
-    assert!(di <= c, "causal conv: {di} channels asked of a {c}-wide input");
+    assert!(
+        di <= c,
+        "causal conv: {di} channels asked of a {c}-wide input"
+    );
     assert_eq!(bias.dims(), [di], "causal conv: bias must be [Di]");
     assert!(
         (1..=MAX_WIDTH).contains(&k),

@@ -116,10 +116,10 @@ mod kernels {
     /// One unit per row.
     #[cube(launch)]
     fn norm_forward_kernel<F: Float>(
-        x: &Tensor<F>,       // [R, C]
-        gamma: &Tensor<F>,   // [C]
-        beta: &Tensor<F>,    // [C]
-        y: &mut Tensor<F>,   // [R, C]
+        x: &Tensor<F>,     // [R, C]
+        gamma: &Tensor<F>, // [C]
+        beta: &Tensor<F>,  // [C]
+        y: &mut Tensor<F>, // [R, C]
         rows: u32,
         cols: u32,
         eps: f32,
@@ -182,11 +182,19 @@ mod kernels {
 
     fn launch_dims(like: &CubeTensor, rows: usize) -> (CubeCount, CubeDim) {
         let cube_dim = CubeDim::new(&like.client, rows);
-        (calculate_cube_count_elemwise(&like.client, rows, cube_dim), cube_dim)
+        (
+            calculate_cube_count_elemwise(&like.client, rows, cube_dim),
+            cube_dim,
+        )
     }
 
     /// `y [R, C]`.
-    pub(super) fn forward(x: CubeTensor, gamma: CubeTensor, beta: CubeTensor, eps: f64) -> CubeTensor {
+    pub(super) fn forward(
+        x: CubeTensor,
+        gamma: CubeTensor,
+        beta: CubeTensor,
+        eps: f64,
+    ) -> CubeTensor {
         let [x, gamma, beta] = [x, gamma, beta].map(into_contiguous);
         let [rows, cols] = super::rows_cols(&x.shape());
         let y = empty(&x, Shape::new([rows, cols]));
@@ -255,7 +263,11 @@ mod kernels {
 fn host_stats(row: &[f32], eps: f64) -> (f64, f64) {
     let c = row.len() as f64;
     let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / c;
-    let var = row.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / c;
+    let var = row
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / c;
     (mean, 1.0 / (var + eps).sqrt())
 }
 
@@ -300,7 +312,11 @@ impl LayerNormOps for Flex {
             let mut db = vec![0f64; c];
             let mut xh = vec![0f64; c];
             let mut gh = vec![0f64; c];
-            for ((xr, dyr), dxr) in xs.chunks(step).zip(dys.chunks(step)).zip(piece.chunks_mut(step)) {
+            for ((xr, dyr), dxr) in xs
+                .chunks(step)
+                .zip(dys.chunks(step))
+                .zip(piece.chunks_mut(step))
+            {
                 let (mean, rstd) = host_stats(xr, epsilon);
                 for i in 0..c {
                     xh[i] = (f64::from(xr[i]) - mean) * rstd;

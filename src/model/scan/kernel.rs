@@ -643,7 +643,6 @@ mod kernels {
         y
     }
 
-
     use super::BackwardParts;
 
     pub(super) fn backward(
@@ -994,9 +993,7 @@ fn scan_with(input: ScanInput, kernels: Kernels) -> Tensor<3> {
         d.into_dispatch(),
     );
     Tensor::from_dispatch(match kernels {
-        Kernels::Sequential => {
-            <Dispatch as SelectiveScanOps>::selective_scan(u, delta, a, b, c, d)
-        }
+        Kernels::Sequential => <Dispatch as SelectiveScanOps>::selective_scan(u, delta, a, b, c, d),
         Kernels::Parallel => {
             <Dispatch as SelectiveScanOps>::selective_scan_parallel(u, delta, a, b, c, d)
         }
