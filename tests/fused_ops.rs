@@ -185,3 +185,26 @@ fn fused_layer_norm_matches_burn_layer_norm_on_flex() {
 fn fused_layer_norm_matches_burn_layer_norm_on_wgpu() {
     assert_norm_matches(&Device::wgpu(DeviceKind::DefaultDevice).autodiff());
 }
+
+/// The host GELU op (Flex) against burn's GELU under autodiff — both the
+/// erf form `x·Φ(x)`: values and the input gradient over a wide range
+/// (|x| up to ~12, a length that is not a multiple of the lane width).
+#[test]
+fn fused_gelu_matches_burn_gelu_on_flex() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    let x = Tensor::<3>::random([3, 37, 41], Distribution::Normal(0.0, 3.0), &device)
+        .require_grad();
+    let r = Tensor::<3>::random([3, 37, 41], Distribution::Normal(0.0, 1.0), &device);
+    let eval = |f: &dyn Fn(Tensor<3>) -> Tensor<3>| {
+        let out = f(x.clone());
+        let grads = (out.clone() * r.clone()).sum().backward();
+        (values(out), values(x.grad(&grads).unwrap()))
+    };
+    let (y_ref, g_ref) = eval(&|t| burn::tensor::activation::gelu(t));
+    let (y, g) = eval(&|t| roimae::model::fused::gelu::gelu(t));
+    let d = max_rel_diff(&y_ref, &y);
+    assert!(d < 1e-6, "values differ by {d}");
+    let d = max_rel_diff(&g_ref, &g);
+    assert!(d < 1e-5, "gradients differ by {d}");
+}

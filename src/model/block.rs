@@ -3,6 +3,7 @@
 //! causal Mamba sequence per 4D window, after a cyclic shift on odd blocks.
 
 use super::config::StageGeometry;
+use super::fused::gelu::gelu;
 use super::fused::norm::layer_norm;
 use super::init::InitRng;
 use super::layout::{merge, merge_shifted, partition, partition_shifted};
@@ -10,7 +11,6 @@ use super::mamba::Mamba;
 use super::scan::ScanImpl;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 
 /// The block MLP: Linear(C → rC) + GELU + Linear(rC → C).
 #[derive(Module, Debug)]

@@ -4,12 +4,12 @@
 
 use super::fused;
 use super::init::{self, InitRng};
-use super::scan::{ScanImpl, ScanInput, kernel, selective_scan};
+use super::scan::{MambaScanInput, ScanImpl, kernel, mamba_scan};
 use burn::module::Param;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{silu, softplus};
+use burn::tensor::activation::silu;
 
 /// A Mamba layer of width `D` (d_inner = 2D).
 #[derive(Module, Debug)]
@@ -81,25 +81,25 @@ impl Mamba {
         let [w, l, _] = x.dims();
         let xz = self.in_proj.forward(x);
         let u = self.conv_silu(xz.clone());
-        let z = xz.narrow(2, self.d_inner, self.d_inner);
         let x_dbl = self.x_proj.forward(u.clone());
-        let dt = x_dbl.clone().narrow(2, 0, self.dt_rank);
-        let b = x_dbl.clone().narrow(2, self.dt_rank, self.d_state);
-        let c = x_dbl.narrow(2, self.dt_rank + self.d_state, self.d_state);
-        let delta = softplus(self.dt_proj.forward(dt), 1.0);
-        let y = selective_scan(
-            ScanInput {
+        let delta = self
+            .dt_proj
+            .forward(x_dbl.clone().narrow(2, 0, self.dt_rank));
+        // softplus(Δ), B, C and z read in place, and the SiLU(z) gate: one
+        // op with the fused scan (see `scan::mamba_scan`).
+        let y = mamba_scan(
+            MambaScanInput {
                 u,
                 delta,
                 a: self.a_log.val().exp().neg(),
-                b,
-                c,
+                x_dbl,
                 d: self.d_skip.val(),
+                xz,
             },
             scan,
         );
         debug_assert_eq!(y.dims(), [w, l, self.d_inner]);
-        self.out_proj.forward(y * silu(z))
+        self.out_proj.forward(y)
     }
 
     /// `silu(causal_conv(x))` on the first `d_inner` channels of `xz`: the

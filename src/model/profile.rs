@@ -19,11 +19,11 @@ use super::layout::{
     gather_2x2x2, merge, merge_shifted, partition, partition_shifted, patchify, scatter_2x2x2,
 };
 use super::patch::{PatchEmbed, PatchExpanding, PatchMerging};
-use super::scan::{ScanImpl, ScanInput, selective_scan};
+use super::scan::{MambaScanInput, ScanImpl, mamba_scan};
 use burn::nn::{LayerNormConfig, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::activation::{gelu, silu, softplus};
+use burn::tensor::activation::gelu;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -202,13 +202,6 @@ impl Profiler<'_> {
         )?;
         let u = self.random([w, l, di]);
         self.op(
-            "elementwise",
-            format!("{tag} SiLU(z) gate"),
-            depth,
-            &u,
-            |x| x.clone() * silu(x),
-        )?;
-        self.op(
             "linear",
             format!("{tag} x_proj [{} -> {}]", di, dt_rank + 2 * n),
             depth,
@@ -223,33 +216,28 @@ impl Profiler<'_> {
             &dt,
             |x| m.dt_proj.forward(x),
         )?;
-        self.op(
-            "elementwise",
-            format!("{tag} softplus(dt)"),
-            depth,
-            &u,
-            |x| softplus(x, 1.0),
-        )?;
-        let (delta, b, cc) = (
-            Tensor::random([w, l, di], Distribution::Uniform(0.001, 0.1), self.device),
-            self.random([w, l, n]),
-            self.random([w, l, n]),
+        // softplus(Δ) → scan → SiLU(z) gate, as the layer runs it (one op
+        // with the fused scan).
+        let (delta, x_dbl, xz) = (
+            Tensor::random([w, l, di], Distribution::Uniform(-6.0, -2.0), self.device),
+            self.random([w, l, dt_rank + 2 * n]),
+            self.random([w, l, 2 * di]),
         );
         self.op(
             "scan",
-            format!("{tag} selective scan [{w}x{l}x{di}x{n}]"),
+            format!("{tag} selective scan + softplus + gate [{w}x{l}x{di}x{n}]"),
             depth,
             &u,
             |x| {
-                selective_scan(
-                    ScanInput {
+                mamba_scan(
+                    MambaScanInput {
                         u: x,
                         delta: delta.clone().require_grad(),
                         // A fresh graph each call: a backward consumes its tape.
                         a: m.a_log.val().exp().neg(),
-                        b: b.clone().require_grad(),
-                        c: cc.clone().require_grad(),
+                        x_dbl: x_dbl.clone().require_grad(),
                         d: m.d_skip.val(),
+                        xz: xz.clone().require_grad(),
                     },
                     ScanImpl::Auto,
                 )

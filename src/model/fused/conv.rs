@@ -8,9 +8,9 @@
 //! and a SiLU; its autodiff backward launches about forty kernels per Mamba
 //! layer on wgpu. Here the forward is one kernel (a unit per output value)
 //! and the backward one kernel (a unit per (window, channel) walking t
-//! backwards with the last K pre-activation gradients in registers) plus two
-//! reductions for the weight and bias partials. `dxz` comes back full-width
-//! with zeros beyond channel Di. On Flex the same algorithm runs as host
+//! backwards with the last K pre-activation gradients in registers, writing
+//! the zeros beyond channel Di as well) plus one reduction of the weight and
+//! bias partials. `dxz` comes back full-width with zeros beyond channel Di. On Flex the same algorithm runs as host
 //! loops.
 
 #![allow(clippy::type_complexity)]
@@ -26,7 +26,7 @@ use burn::backend::{
     Autodiff, AutodiffBackend, Backend, Dispatch, Flex, TensorMetadata, backend_extension,
     ops::FloatTensorOps, tensor::FloatTensor,
 };
-use burn::tensor::{Shape, Tensor};
+use burn::tensor::{Shape, Slice, Tensor};
 use burn_cubecl::CubeBackend;
 
 /// Largest kernel width the fused op accepts (a compile-time constant of
@@ -83,11 +83,24 @@ impl CausalConvOps for CubeBackend {
         bias: FloatTensor<Self>,
         dy: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let [_, _, _, di, k] = dims(&xz.shape(), &weight.shape());
-        let (dxz, dw_part, db_part) = kernels::backward(xz, weight, bias, dy);
-        // Partials [W, Di, K] and [W, Di] summed over the windows.
-        let dw = Self::float_reshape(Self::float_sum_dim(dw_part, 0), Shape::new([di, k]));
-        let db = Self::float_reshape(Self::float_sum_dim(db_part, 0), Shape::new([di]));
+        let [w, _, _, di, k] = dims(&xz.shape(), &weight.shape());
+        let (dxz, parts) = kernels::backward(xz, weight, bias, dy);
+        if w == 0 {
+            let (device, dtype) = (dxz.device.clone(), dxz.dtype.into());
+            let zeros = |shape| Self::float_zeros(shape, &device, dtype);
+            return (dxz, zeros(Shape::new([di, k])), zeros(Shape::new([di])));
+        }
+        // Partials [W, Di·K + Di] (dw | db) summed over the windows at once.
+        let sums = Self::float_sum_dim(parts, 0);
+        let piece = |from: usize, len: usize, shape: Shape| {
+            let cols = [
+                Slice::new(0, Some(1), 1),
+                Slice::new(from as isize, Some((from + len) as isize), 1),
+            ];
+            Self::float_reshape(Self::float_slice(sums.clone(), &cols), shape)
+        };
+        let dw = piece(0, di * k, Shape::new([di, k]));
+        let db = piece(di * k, di, Shape::new([di]));
         (dxz, dw, db)
     }
 }
@@ -148,13 +161,13 @@ mod kernels {
         weight: &Tensor<F>,      // [Di, K]
         bias: &Tensor<F>,        // [Di]
         dy: &Tensor<F>,          // [W, L, Di]
-        dxz: &mut Tensor<F>,     // [W, L, C]
-        dw_part: &mut Tensor<F>, // [W, Di, K]
-        db_part: &mut Tensor<F>, // [W, Di]
+        dxz: &mut Tensor<F>,   // [W, L, C]: dx, zero past Di
+        parts: &mut Tensor<F>, // [W, Di·K + Di]: dw partials | db partials
         windows: u32,
         seq_len: u32,
         width_in: u32,
         channels: u32,
+        reps: u32, // ⌈C / Di⌉: columns ch + m·Di (m ≥ 1) below C get zero
         #[comptime] k: usize,
         #[define(F)] _dtype: ElemType,
     ) {
@@ -213,12 +226,19 @@ mod kernels {
                 dx += wt[k - 1 - m] * ring[m];
             }
             dxz[row * cw + ch] = dx;
+            for m in 1..reps as usize {
+                let col = ch + m * di;
+                if col < cw {
+                    dxz[row * cw + col] = F::new(0.0_f32);
+                }
+            }
         }
+        let width = di * k + di;
         #[unroll]
         for j in 0..k {
-            dw_part[(w * di + ch) * k + j] = dw[j];
+            parts[w * width + ch * k + j] = dw[j];
         }
-        db_part[w * di + ch] = db;
+        parts[w * width + di * k + ch] = db;
     }
 
     fn empty(like: &CubeTensor, shape: Shape) -> CubeTensor {
@@ -277,28 +297,29 @@ mod kernels {
         out
     }
 
-    /// `(dxz [W, L, C], dw_part [W, Di, K], db_part [W, Di])`.
+    /// `(dxz [W, L, C], parts [W, Di·K + Di])`: the weight and bias partials
+    /// side by side.
     pub(super) fn backward(
         xz: CubeTensor,
         weight: CubeTensor,
         bias: CubeTensor,
         dy: CubeTensor,
-    ) -> (CubeTensor, CubeTensor, CubeTensor) {
+    ) -> (CubeTensor, CubeTensor) {
         let (tensors, [w, l, c, di, k]) = prepare(vec![xz, weight, bias, dy]);
         let like = &tensors[0];
-        // Channels past Di get no gradient: start from zeros.
-        let dxz = burn_cubecl::ops::numeric::zeros_client(
-            like.client.clone(),
-            like.device.clone(),
-            Shape::new([w, l, c]),
-            like.dtype,
-        );
-        let dw_part = empty(like, Shape::new([w, di, k]));
-        let db_part = empty(like, Shape::new([w, di]));
+        let parts = empty(like, Shape::new([w, di * k + di]));
         let units = w * di;
         if units == 0 {
-            return (dxz, dw_part, db_part);
+            let dxz = burn_cubecl::ops::numeric::zeros_client(
+                like.client.clone(),
+                like.device.clone(),
+                Shape::new([w, l, c]),
+                like.dtype,
+            );
+            return (dxz, parts);
         }
+        // The kernel writes every element, zeros past channel Di included.
+        let dxz = empty(like, Shape::new([w, l, c]));
         let client = like.client.clone();
         let dtype = like.dtype;
         let cube_dim = CubeDim::new(&client, units);
@@ -315,16 +336,16 @@ mod kernels {
             bias,
             dy,
             dxz.clone().into_tensor_arg(),
-            dw_part.clone().into_tensor_arg(),
-            db_part.clone().into_tensor_arg(),
+            parts.clone().into_tensor_arg(),
             w as u32,
             l as u32,
             c as u32,
             di as u32,
+            c.div_ceil(di) as u32,
             k,
             dtype_to_storage_type(dtype),
         );
-        (dxz, dw_part, db_part)
+        (dxz, parts)
     }
 }
 

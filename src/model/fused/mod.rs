@@ -5,9 +5,11 @@
 //!
 //! - [`conv`]: Mamba's depthwise causal conv1d + bias + SiLU on the first
 //!   `Di` channels of the in_proj output;
-//! - [`norm`]: LayerNorm over the last dim.
+//! - [`norm`]: LayerNorm over the last dim;
+//! - [`gelu`]: the MLP's GELU (host loops only; burn's fused kernel on Cube).
 
 pub mod conv;
+pub mod gelu;
 pub mod norm;
 
 /// Runs `f(first_block, piece)` on pieces of `out` made of whole blocks of

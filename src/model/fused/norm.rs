@@ -6,7 +6,7 @@
 //! sqrt, divide, scale and shift, and autodiff backpropagates each with its
 //! broadcast reductions: about twenty kernel launches per norm and step on
 //! wgpu. Here the forward is one kernel (a unit per row) and the backward
-//! one kernel plus the two column sums of γ and β:
+//! one kernel plus one column sum of the γ and β partials, side by side:
 //! `dx = r·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂))` with `ĝ = dy·γ`, `r = 1/√(σ²+ε)`,
 //! `dγ = Σ_rows dy·x̂`, `dβ = Σ_rows dy`. Host loops on Flex.
 
@@ -24,7 +24,7 @@ use burn::backend::{
     ops::FloatTensorOps, tensor::FloatTensor,
 };
 use burn::nn::LayerNorm;
-use burn::tensor::{Shape, Tensor};
+use burn::tensor::{Shape, Slice, Tensor};
 use burn_cubecl::CubeBackend;
 
 /// The fused LayerNorm as a backend extension; `x [R, C]`, `gamma, beta [C]`.
@@ -75,11 +75,23 @@ impl LayerNormOps for CubeBackend {
         dy: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let [_, c] = rows_cols(&x.shape());
-        let dbeta = Self::float_reshape(Self::float_sum_dim(dy.clone(), 0), Shape::new([c]));
-        let (dx, dgamma_part) = kernels::backward(x, gamma, dy, epsilon);
-        let dgamma = Self::float_reshape(Self::float_sum_dim(dgamma_part, 0), Shape::new([c]));
-        (dx, dgamma, dbeta)
+        let [rows, c] = rows_cols(&x.shape());
+        let (dx, parts) = kernels::backward(x, gamma, dy, epsilon);
+        if rows == 0 {
+            let (device, dtype) = (dx.device.clone(), dx.dtype.into());
+            let zeros = || Self::float_zeros(Shape::new([c]), &device, dtype);
+            return (dx, zeros(), zeros());
+        }
+        // One column sum for both: [1, 2C] = Σ dy·x̂ | Σ dy.
+        let sums = Self::float_sum_dim(parts, 0);
+        let half = |from: usize| {
+            let cols = [
+                Slice::new(0, Some(1), 1),
+                Slice::new(from as isize, Some((from + c) as isize), 1),
+            ];
+            Self::float_reshape(Self::float_slice(sums.clone(), &cols), Shape::new([c]))
+        };
+        (dx, half(0), half(c))
     }
 }
 
@@ -137,14 +149,15 @@ mod kernels {
         }
     }
 
-    /// One unit per row: `dx` and the row's `dy·x̂` (the dγ partial).
+    /// One unit per row: `dx` and the row's `dy·x̂` and `dy` (the dγ and dβ
+    /// partials, side by side so that one column sum reduces both).
     #[cube(launch)]
     fn norm_backward_kernel<F: Float>(
         x: &Tensor<F>,           // [R, C]
         gamma: &Tensor<F>,       // [C]
         dy: &Tensor<F>,          // [R, C]
         dx: &mut Tensor<F>,      // [R, C]
-        dg_part: &mut Tensor<F>, // [R, C]
+        dg_part: &mut Tensor<F>, // [R, 2C]: dy·x̂ | dy
         rows: u32,
         cols: u32,
         eps: f32,
@@ -172,7 +185,8 @@ mod kernels {
             let xh = (x[base + i] - mean) * rstd;
             let d = dy[base + i];
             dx[base + i] = rstd * (d * gamma[i] - mean_g - xh * mean_gx);
-            dg_part[base + i] = d * xh;
+            dg_part[2 * base + i] = d * xh;
+            dg_part[2 * base + c + i] = d;
         }
     }
 
@@ -220,7 +234,7 @@ mod kernels {
         y
     }
 
-    /// `(dx [R, C], dγ partials [R, C])`.
+    /// `(dx [R, C], dγ | dβ partials [R, 2C])`.
     pub(super) fn backward(
         x: CubeTensor,
         gamma: CubeTensor,
@@ -230,7 +244,7 @@ mod kernels {
         let [x, gamma, dy] = [x, gamma, dy].map(into_contiguous);
         let [rows, cols] = super::rows_cols(&x.shape());
         let dx = empty(&x, Shape::new([rows, cols]));
-        let dg_part = empty(&x, Shape::new([rows, cols]));
+        let dg_part = empty(&x, Shape::new([rows, 2 * cols]));
         if rows * cols == 0 {
             return (dx, dg_part);
         }

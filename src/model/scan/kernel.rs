@@ -47,7 +47,7 @@
 
 #![allow(clippy::type_complexity)] // the six-gradient tuples
 
-use super::ScanInput;
+use super::{MambaScanInput, ScanInput};
 use super::host;
 use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -58,7 +58,7 @@ use burn::backend::{
     Autodiff, AutodiffBackend, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata,
     backend_extension, ops::FloatTensorOps, tensor::FloatTensor,
 };
-use burn::tensor::TensorData;
+use burn::tensor::{Slice, TensorData};
 use burn::tensor::{Device, Shape, Tensor};
 use burn_cubecl::CubeBackend;
 use burn_cubecl::tensor::CubeTensor;
@@ -67,7 +67,8 @@ use burn_cubecl::tensor::CubeTensor;
 /// each kernel; every distinct N compiles its own kernel).
 pub const MAX_STATE: usize = 64;
 
-/// Storage buffers the backward kernel binds (7 inputs + 6 outputs).
+/// Storage buffers the largest backward kernel binds (the time-parallel
+/// one: 7 inputs + 6 outputs; the sequential one binds 12).
 const BACKWARD_BINDINGS: u32 = 13;
 
 /// The fused selective scan as a backend extension.
@@ -99,6 +100,43 @@ pub trait SelectiveScanOps: Backend {
         b: FloatTensor<Self>,
         c: FloatTensor<Self>,
         d: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
+
+    /// The Mamba form (mamba-ssm's `selective_scan_fn` with
+    /// `delta_softplus = True` and `z`): `out [W, L, Di] = y · SiLU(z)` with
+    /// Δ = softplus(`delta`), B, C read in place from `x_dbl [W, L, R + 2N]`
+    /// (columns R.., R+N..) and z from `xz [W, L, 2·Di]` (columns Di..).
+    #[fusion(dtype = u, shape = u)]
+    fn selective_scan_gated(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        x_dbl: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        xz: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// Gradients `(du, ddelta, da, dx_dbl, dd, dxz)` of `Σ dy ⊙ out`, each
+    /// shaped like its input; `dx_dbl` and `dxz` are zero outside the B, C
+    /// and z columns. Not itself differentiable.
+    #[fusion(meta = |u, delta, a, x_dbl, d, xz, _dy| (
+        u.clone(), delta.clone(), a.clone(), x_dbl.clone(), d.clone(), xz.clone()
+    ))]
+    fn selective_scan_gated_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        x_dbl: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        xz: FloatTensor<Self>,
         dy: FloatTensor<Self>,
     ) -> (
         FloatTensor<Self>,
@@ -156,7 +194,8 @@ impl SelectiveScanOps for CubeBackend {
         c: FloatTensor<Self>,
         d: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        kernels::forward(u, delta, a, b, c, d)
+        let bc = Self::float_cat(vec![b, c], 2);
+        kernels::forward(u, delta, a, bc, d, None)
     }
 
     fn selective_scan_backward(
@@ -175,8 +214,52 @@ impl SelectiveScanOps for CubeBackend {
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
-        let dims = scan_dims(&u, &a);
-        kernels::backward(u, delta, a, b, c, d, dy).reduce(dims)
+        let n = a.shape()[1];
+        let bc = Self::float_cat(vec![b, c], 2);
+        let g = kernels::backward(u, delta, a, bc, d, None, dy);
+        let [w, l, _] = g.du.shape().dims::<3>();
+        let cols = |from: usize| {
+            [
+                Slice::new(0, Some(w as isize), 1),
+                Slice::new(0, Some(l as isize), 1),
+                Slice::new(from as isize, Some((from + n) as isize), 1),
+            ]
+        };
+        let db = Self::float_slice(g.dbc.clone(), &cols(0));
+        let dc = Self::float_slice(g.dbc, &cols(n));
+        (g.du, g.ddelta, g.da, db, dc, g.dd)
+    }
+
+    fn selective_scan_gated(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        x_dbl: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        xz: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        kernels::forward(u, delta, a, x_dbl, d, Some(xz))
+    }
+
+    fn selective_scan_gated_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        x_dbl: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        xz: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let g = kernels::backward(u, delta, a, x_dbl, d, Some(xz), dy);
+        let dxz = g.dz.expect("gated backward writes dz");
+        (g.du, g.ddelta, g.da, g.dbc, g.dd, dxz)
     }
 
     fn selective_scan_parallel(
@@ -240,6 +323,32 @@ fn host_dims(u: &FloatTensor<Flex>, a: &FloatTensor<Flex>) -> host::Dims {
     host::Dims { w, l, di, n }
 }
 
+/// `b`, `c [W, L, N]` packed into rows `[B | C]` ([`host::ProjLayout::packed`]).
+fn pack_bc(b: &[f32], c: &[f32], n: usize) -> Vec<f32> {
+    let mut bc = Vec::with_capacity(b.len() * 2);
+    for (rb, rc) in b.chunks(n.max(1)).zip(c.chunks(n.max(1))) {
+        bc.extend_from_slice(rb);
+        bc.extend_from_slice(rc);
+    }
+    bc
+}
+
+/// The Mamba form's layouts: B, C after dt's R columns of `x_dbl`, z in the
+/// second half of `xz`'s rows.
+fn gated_layout(x_dbl: &FloatTensor<Flex>, s: host::Dims) -> host::ProjLayout {
+    let stride = x_dbl.shape()[2];
+    assert!(
+        stride >= 2 * s.n,
+        "fused scan: x_dbl must be [W, L, R + 2N]"
+    );
+    let r = stride - 2 * s.n;
+    host::ProjLayout {
+        stride,
+        b_off: r,
+        c_off: r + s.n,
+    }
+}
+
 impl SelectiveScanOps for Flex {
     fn selective_scan(
         u: FloatTensor<Self>,
@@ -251,13 +360,15 @@ impl SelectiveScanOps for Flex {
     ) -> FloatTensor<Self> {
         let s = host_dims(&u, &a);
         let [u, delta, a, b, c, d] = host_vecs([u, delta, a, b, c, d]);
+        let bc = pack_bc(&b, &c, s.n);
         let x = host::Inputs {
             u: &u,
             delta: &delta,
             a: &a,
-            b: &b,
-            c: &c,
+            bc: &bc,
+            proj: host::ProjLayout::packed(s.n),
             d: &d,
+            gate: None,
         };
         flex_tensor(host::forward(x, s), vec![s.w, s.l, s.di])
     }
@@ -280,24 +391,102 @@ impl SelectiveScanOps for Flex {
     ) {
         let s = host_dims(&u, &a);
         let [u, delta, a, b, c, d, dy] = host_vecs([u, delta, a, b, c, d, dy]);
+        let bc = pack_bc(&b, &c, s.n);
         let x = host::Inputs {
             u: &u,
             delta: &delta,
             a: &a,
-            b: &b,
-            c: &c,
+            bc: &bc,
+            proj: host::ProjLayout::packed(s.n),
             d: &d,
+            gate: None,
         };
         let g = host::backward(x, &dy, s);
+        let (mut db, mut dc) = (Vec::with_capacity(b.len()), Vec::with_capacity(c.len()));
+        for row in g.dbc.chunks(2 * s.n.max(1)) {
+            db.extend_from_slice(&row[..s.n]);
+            dc.extend_from_slice(&row[s.n..]);
+        }
         let seq = vec![s.w, s.l, s.di];
         let proj = vec![s.w, s.l, s.n];
         (
             flex_tensor(g.du, seq.clone()),
             flex_tensor(g.ddelta, seq),
             flex_tensor(g.da, vec![s.di, s.n]),
-            flex_tensor(g.db, proj.clone()),
-            flex_tensor(g.dc, proj),
+            flex_tensor(db, proj.clone()),
+            flex_tensor(dc, proj),
             flex_tensor(g.dd, vec![s.di]),
+        )
+    }
+
+    fn selective_scan_gated(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        x_dbl: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        xz: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let s = host_dims(&u, &a);
+        let proj = gated_layout(&x_dbl, s);
+        let [u, delta, a, x_dbl, d, xz] = host_vecs([u, delta, a, x_dbl, d, xz]);
+        let x = host::Inputs {
+            u: &u,
+            delta: &delta,
+            a: &a,
+            bc: &x_dbl,
+            proj,
+            d: &d,
+            gate: Some(host::Gate {
+                z: &xz,
+                stride: 2 * s.di,
+                offset: s.di,
+            }),
+        };
+        flex_tensor(host::forward(x, s), vec![s.w, s.l, s.di])
+    }
+
+    fn selective_scan_gated_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        x_dbl: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        xz: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let s = host_dims(&u, &a);
+        let proj = gated_layout(&x_dbl, s);
+        let [u, delta, a, x_dbl, d, xz, dy] = host_vecs([u, delta, a, x_dbl, d, xz, dy]);
+        let x = host::Inputs {
+            u: &u,
+            delta: &delta,
+            a: &a,
+            bc: &x_dbl,
+            proj,
+            d: &d,
+            gate: Some(host::Gate {
+                z: &xz,
+                stride: 2 * s.di,
+                offset: s.di,
+            }),
+        };
+        let g = host::backward(x, &dy, s);
+        let seq = vec![s.w, s.l, s.di];
+        (
+            flex_tensor(g.du, seq.clone()),
+            flex_tensor(g.ddelta, seq),
+            flex_tensor(g.da, vec![s.di, s.n]),
+            flex_tensor(g.dbc, vec![s.w, s.l, proj.stride]),
+            flex_tensor(g.dd, vec![s.di]),
+            flex_tensor(g.dz, vec![s.w, s.l, 2 * s.di]),
         )
     }
 
@@ -383,24 +572,55 @@ mod kernels {
     use burn_cubecl::tensor::CubeTensor;
     use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
-    /// Forward: one thread per (w, ch). Inputs contiguous row-major.
+    /// `softplus(x) = ln(1 + eˣ)` (x itself above 20), with an accurate
+    /// `ln(1 + e)` for small `e` (Goldberg's `log1p`: cubecl's polyfill is
+    /// `ln(1 + e)`, which loses Δ's digits at Mamba's typical Δ ≈ 1e-3).
+    #[cube]
+    fn softplus<F: Float>(x: F) -> F {
+        let one = F::new(1.0_f32);
+        let e = x.exp();
+        let s = one + e;
+        let mut out = x;
+        if x <= F::new(20.0_f32) {
+            out = e;
+            if s != one {
+                out = s.ln() * e / (s - one);
+            }
+        }
+        out
+    }
+
+    #[cube]
+    fn sigmoid<F: Float>(x: F) -> F {
+        F::new(1.0_f32) / (F::new(1.0_f32) + (-x).exp())
+    }
+
+    /// Forward: one thread per (w, ch). B, C are read from the rows of `bc`
+    /// (`bc_stride` long, at `b_off`, `c_off`); `gated` (the Mamba form)
+    /// applies softplus to Δ and multiplies y by SiLU(z), z at column
+    /// `channels + ch` of `z`'s rows of `2·channels`.
     #[cube(launch)]
     fn scan_forward_kernel<F: Float>(
         u: &Tensor<F>,     // [W, L, Di]
         delta: &Tensor<F>, // [W, L, Di]
         a: &Tensor<F>,     // [Di, N]
-        b: &Tensor<F>,     // [W, L, N]
-        c: &Tensor<F>,     // [W, L, N]
+        bc: &Tensor<F>,    // [W, L, bc_stride]
         d: &Tensor<F>,     // [Di]
+        z: &Tensor<F>,     // [W, L, 2·Di] when gated, else unused
         y: &mut Tensor<F>, // [W, L, Di]
         windows: u32,
         seq_len: u32,
         channels: u32,
+        bc_stride: u32,
+        b_off: u32,
+        c_off: u32,
         #[comptime] n_state: usize,
+        #[comptime] gated: bool,
         #[define(F)] _dtype: ElemType,
     ) {
         let di = channels as usize;
         let l = seq_len as usize;
+        let bcs = bc_stride as usize;
         let total = (windows * channels) as usize;
         let pos = ABSOLUTE_POS;
         if pos >= total {
@@ -421,16 +641,24 @@ mod kernels {
         for t in 0..l {
             let row = w * l + t;
             let x_idx = row * di + ch;
-            let bc = row * n_state;
+            let b0 = row * bcs + b_off as usize;
+            let c0 = row * bcs + c_off as usize;
             let u_t = u[x_idx];
-            let dt = delta[x_idx];
+            let mut dt = delta[x_idx];
+            if gated {
+                dt = softplus::<F>(dt);
+            }
             let dtu = dt * u_t;
             let mut acc = d_ch * u_t;
             #[unroll]
             for n in 0..n_state {
-                let h_n = (dt * a_row[n]).exp() * h[n] + dtu * b[bc + n];
+                let h_n = (dt * a_row[n]).exp() * h[n] + dtu * bc[b0 + n];
                 h[n] = h_n;
-                acc += c[bc + n] * h_n;
+                acc += bc[c0 + n] * h_n;
+            }
+            if gated {
+                let z_t = z[row * 2 * di + di + ch];
+                acc = acc * z_t * sigmoid::<F>(z_t);
             }
             y[x_idx] = acc;
         }
@@ -438,39 +666,46 @@ mod kernels {
 
     /// Backward: one thread per (w, ch).
     ///
-    /// With g_t = dy_t and dA_t = exp(Δ_t·a):
+    /// With g_t = dy_t (gated: dy_t·SiLU(z_t)) and dA_t = exp(Δ_t·a):
     ///   dh_t = c_t·g_t + dA_{t+1} ⊙ dh_{t+1}
     ///   du_t = D·g_t + Σ_n dh_t,n·Δ_t·b_t,n
-    ///   dΔ_t = Σ_n dh_t,n·(a_n·dA_t,n·h_{t-1},n + b_t,n·u_t)
+    ///   dΔ_t = Σ_n dh_t,n·(a_n·dA_t,n·h_{t-1},n + b_t,n·u_t)   (gated: ·sigmoid(delta_t))
     ///   da_n += dh_t,n·Δ_t·dA_t,n·h_{t-1},n
     ///   db_t,n(ch) = dh_t,n·Δ_t·u_t,   dc_t,n(ch) = g_t·h_t,n,   dD += g_t·u_t
+    ///   gated: dz_t = dy_t·y_t·SiLU'(z_t), y_t = C_t·h_t + D·u_t
     ///
-    /// Pass 1 stores h_t in `db_part` (scratch); pass 2 (reverse) reads
-    /// h_{t-1} from `db_part[t-1]` and then overwrites `db_part[t]`, whose h_t
-    /// was last needed at step t+1 (already done).
+    /// `dbc_part [W, L, Di, 2N]` holds per channel dB (first N) and dC
+    /// partials. Pass 1 stores h_t in the dB half (scratch) and writes dC
+    /// (and dz); pass 2 (reverse) reads h_{t-1} from row t-1 and then
+    /// overwrites row t's dB half, whose h_t was last needed at step t+1.
+    /// `dad_part [W, Di·N + Di]`: dA partials, then dD partials.
     #[cube(launch)]
     fn scan_backward_kernel<F: Float>(
-        u: &Tensor<F>,           // [W, L, Di]
-        delta: &Tensor<F>,       // [W, L, Di]
-        a: &Tensor<F>,           // [Di, N]
-        b: &Tensor<F>,           // [W, L, N]
-        c: &Tensor<F>,           // [W, L, N]
-        d: &Tensor<F>,           // [Di]
-        dy: &Tensor<F>,          // [W, L, Di]
-        du: &mut Tensor<F>,      // [W, L, Di]
-        ddelta: &mut Tensor<F>,  // [W, L, Di]
-        da_part: &mut Tensor<F>, // [W, Di, N]
-        db_part: &mut Tensor<F>, // [W, L, Di, N]
-        dc_part: &mut Tensor<F>, // [W, L, Di, N]
-        dd_part: &mut Tensor<F>, // [W, Di]
+        u: &Tensor<F>,            // [W, L, Di]
+        delta: &Tensor<F>,        // [W, L, Di]
+        a: &Tensor<F>,            // [Di, N]
+        bc: &Tensor<F>,           // [W, L, bc_stride]
+        d: &Tensor<F>,            // [Di]
+        z: &Tensor<F>,            // [W, L, 2·Di] when gated
+        dy: &Tensor<F>,           // [W, L, Di]
+        du: &mut Tensor<F>,       // [W, L, Di]
+        ddelta: &mut Tensor<F>,   // [W, L, Di]
+        dad_part: &mut Tensor<F>, // [W, Di·N + Di]
+        dbc_part: &mut Tensor<F>, // [W, L, Di, 2N]
+        dz: &mut Tensor<F>,       // [W, L, 2·Di] when gated
         windows: u32,
         seq_len: u32,
         channels: u32,
+        bc_stride: u32,
+        b_off: u32,
+        c_off: u32,
         #[comptime] n_state: usize,
+        #[comptime] gated: bool,
         #[define(F)] _dtype: ElemType,
     ) {
         let di = channels as usize;
         let l = seq_len as usize;
+        let bcs = bc_stride as usize;
         let total = (windows * channels) as usize;
         let pos = ABSOLUTE_POS;
         if pos >= total {
@@ -478,6 +713,7 @@ mod kernels {
         }
         let w = pos / di;
         let ch = pos % di;
+        let two_n = 2 * n_state;
 
         let mut h = Array::<F>::new(n_state);
         let mut a_row = Array::<F>::new(n_state);
@@ -492,37 +728,61 @@ mod kernels {
         }
         let d_ch = d[ch];
 
-        // Pass 1: recompute the states; h_t → db_part (scratch), dc partial.
+        // Pass 1: recompute the states; h_t → dB half (scratch), dC partial, dz.
         for t in 0..l {
             let row = w * l + t;
             let x_idx = row * di + ch;
-            let bc = row * n_state;
-            let s_idx = x_idx * n_state;
+            let b0 = row * bcs + b_off as usize;
+            let c0 = row * bcs + c_off as usize;
+            let s_idx = x_idx * two_n;
             let u_t = u[x_idx];
-            let dt = delta[x_idx];
-            let g = dy[x_idx];
+            let mut dt = delta[x_idx];
+            let mut g = dy[x_idx];
+            let mut z_t = F::new(0.0_f32);
+            let mut sg = F::new(0.0_f32);
+            if gated {
+                dt = softplus::<F>(dt);
+                z_t = z[row * 2 * di + di + ch];
+                sg = sigmoid::<F>(z_t);
+                g = g * z_t * sg;
+            }
             let dtu = dt * u_t;
+            let mut y_t = d_ch * u_t;
             #[unroll]
             for n in 0..n_state {
-                let h_n = (dt * a_row[n]).exp() * h[n] + dtu * b[bc + n];
+                let h_n = (dt * a_row[n]).exp() * h[n] + dtu * bc[b0 + n];
                 h[n] = h_n;
-                db_part[s_idx + n] = h_n;
-                dc_part[s_idx + n] = g * h_n;
+                y_t += bc[c0 + n] * h_n;
+                dbc_part[s_idx + n] = h_n;
+                dbc_part[s_idx + n_state + n] = g * h_n;
+            }
+            if gated {
+                let dy_t = dy[x_idx];
+                dz[row * 2 * di + ch] = F::new(0.0_f32);
+                dz[row * 2 * di + di + ch] =
+                    dy_t * y_t * sg * (F::new(1.0_f32) + z_t * (F::new(1.0_f32) - sg));
             }
         }
 
         // Pass 2: reverse.
-        let step = di * n_state; // distance between h_t and h_{t-1} in db_part
+        let step = di * two_n; // distance between h_t and h_{t-1} in dbc_part
         let mut dd_acc = F::new(0.0_f32);
         for k in 0..l {
             let t = l - 1 - k;
             let row = w * l + t;
             let x_idx = row * di + ch;
-            let bc = row * n_state;
-            let s_idx = x_idx * n_state;
+            let b0 = row * bcs + b_off as usize;
+            let c0 = row * bcs + c_off as usize;
+            let s_idx = x_idx * two_n;
             let u_t = u[x_idx];
-            let dt = delta[x_idx];
-            let g = dy[x_idx];
+            let raw = delta[x_idx];
+            let mut dt = raw;
+            let mut g = dy[x_idx];
+            if gated {
+                dt = softplus::<F>(raw);
+                let z_t = z[row * 2 * di + di + ch];
+                g = g * z_t * sigmoid::<F>(z_t);
+            }
             let dtu = dt * u_t;
             let mut du_acc = d_ch * g;
             let mut ddt_acc = F::new(0.0_f32);
@@ -531,27 +791,70 @@ mod kernels {
             for n in 0..n_state {
                 let mut h_prev = F::new(0.0_f32);
                 if t > 0 {
-                    h_prev = db_part[s_idx - step + n];
+                    h_prev = dbc_part[s_idx - step + n];
                 }
                 let decay = (dt * a_row[n]).exp();
-                let b_n = b[bc + n];
-                let dh = carry[n] + c[bc + n] * g;
+                let b_n = bc[b0 + n];
+                let dh = carry[n] + bc[c0 + n] * g;
                 du_acc += dh * dt * b_n;
                 ddt_acc += dh * (a_row[n] * decay * h_prev + b_n * u_t);
                 da_acc[n] += dh * dt * decay * h_prev;
-                db_part[s_idx + n] = dh * dtu;
+                dbc_part[s_idx + n] = dh * dtu;
                 carry[n] = decay * dh;
+            }
+            if gated {
+                ddt_acc = ddt_acc * sigmoid::<F>(raw);
             }
             du[x_idx] = du_acc;
             ddelta[x_idx] = ddt_acc;
         }
 
-        let wc = w * di + ch;
+        let width = di * n_state + di;
         #[unroll]
         for n in 0..n_state {
-            da_part[wc * n_state + n] = da_acc[n];
+            dad_part[w * width + ch * n_state + n] = da_acc[n];
         }
-        dd_part[wc] = dd_acc;
+        dad_part[w * width + di * n_state + ch] = dd_acc;
+    }
+
+    /// `out [rows, stride]`: column `b_off + j` = Σ_ch `part[row, ch, j]`,
+    /// column `c_off + j` = Σ_ch `part[row, ch, N + j]`, zero elsewhere
+    /// (dB, dC in place in `x_dbl`'s layout, zero in dt's columns).
+    #[cube(launch)]
+    fn channel_sum_kernel<F: Float>(
+        part: &Tensor<F>,    // [rows, Di, 2N]
+        out: &mut Tensor<F>, // [rows, stride]
+        rows: u32,
+        channels: u32,
+        stride: u32,
+        b_off: u32,
+        c_off: u32,
+        #[comptime] n_state: usize,
+        #[define(F)] _dtype: ElemType,
+    ) {
+        let s = stride as usize;
+        let total = rows as usize * s;
+        let pos = ABSOLUTE_POS;
+        if pos >= total {
+            terminate!();
+        }
+        let row = pos / s;
+        let col = pos % s;
+        let two_n = 2 * n_state;
+        let bo = b_off as usize;
+        let co = c_off as usize;
+        let di = channels as usize;
+        let mut acc = F::new(0.0_f32);
+        if col >= bo && col < bo + n_state {
+            for ch in 0..di {
+                acc += part[(row * di + ch) * two_n + col - bo];
+            }
+        } else if col >= co && col < co + n_state {
+            for ch in 0..di {
+                acc += part[(row * di + ch) * two_n + n_state + col - co];
+            }
+        }
+        out[pos] = acc;
     }
 
     /// Checked, contiguous inputs and the problem size.
@@ -561,9 +864,15 @@ mod kernels {
         l: usize,
         di: usize,
         n: usize,
+        /// Row length of `bc` and the columns of B and C in it.
+        bc_stride: usize,
+        b_off: usize,
+        c_off: usize,
     }
 
-    fn prepare(tensors: Vec<CubeTensor>) -> Prepared {
+    /// `tensors` = u, delta, a, bc, d, then z when `gated`, then dy if any.
+    /// Plain: bc = `[B | C]` rows; gated: bc = x_dbl `[W, L, R + 2N]`.
+    fn prepare(tensors: Vec<CubeTensor>, gated: bool) -> Prepared {
         let tensors: Vec<CubeTensor> = tensors.into_iter().map(into_contiguous).collect();
         let [w, l, di] = tensors[0].shape().dims::<3>();
         let [di_a, n] = tensors[2].shape().dims::<2>();
@@ -573,21 +882,39 @@ mod kernels {
             "fused scan: N = {n} outside 1..={}",
             super::MAX_STATE
         );
+        let [wb, lb, bc_stride] = tensors[3].shape().dims::<3>();
+        assert!(
+            wb == w && lb == l && bc_stride >= 2 * n,
+            "fused scan: B, C rows must be [W, L, R + 2N]"
+        );
+        if gated {
+            assert_eq!(
+                tensors[5].shape().dims::<3>(),
+                [w, l, 2 * di],
+                "fused scan: xz must be [W, L, 2·Di]"
+            );
+        }
         let dtype = tensors[0].dtype;
         assert!(
             tensors.iter().all(|t| t.dtype == dtype),
             "fused scan: all inputs must share one float dtype"
         );
         assert!(
-            w * di <= u32::MAX as usize && l <= u32::MAX as usize,
+            w * di <= u32::MAX as usize
+                && l <= u32::MAX as usize
+                && w * l * bc_stride.max(2 * di) <= u32::MAX as usize,
             "fused scan: problem too large"
         );
+        let r = bc_stride - 2 * n;
         Prepared {
             tensors,
             w,
             l,
             di,
             n,
+            bc_stride,
+            b_off: r,
+            c_off: r + n,
         }
     }
 
@@ -595,117 +922,189 @@ mod kernels {
         empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape, like.dtype)
     }
 
-    /// `y [W, L, Di]`.
+    /// `out [W, L, Di]`: y, or y·SiLU(z) when `z` (xz) is given.
     pub(super) fn forward(
         u: CubeTensor,
         delta: CubeTensor,
         a: CubeTensor,
-        b: CubeTensor,
-        c: CubeTensor,
+        bc: CubeTensor,
         d: CubeTensor,
+        z: Option<CubeTensor>,
     ) -> CubeTensor {
-        let Prepared {
-            tensors,
-            w,
-            l,
-            di,
-            n,
-        } = prepare(vec![u, delta, a, b, c, d]);
-        let y = empty(&tensors[0], Shape::new([w, l, di]));
-        let threads = w * di;
-        if threads == 0 || l == 0 {
+        let gated = z.is_some();
+        let mut inputs = vec![u, delta, a, bc, d];
+        inputs.extend(z);
+        let p = prepare(inputs, gated);
+        let y = empty(&p.tensors[0], Shape::new([p.w, p.l, p.di]));
+        let threads = p.w * p.di;
+        if threads == 0 || p.l == 0 {
             return y;
         }
         let client = y.client.clone();
         let dtype = y.dtype;
+        // Without a gate, z is never read: any buffer other than y will do.
+        let z = if gated {
+            p.tensors[5].clone()
+        } else {
+            empty(&y, Shape::new([1]))
+        };
         let cube_dim = CubeDim::new(&client, threads);
         let cube_count = calculate_cube_count_elemwise(&client, threads, cube_dim);
-        let mut it = tensors.into_iter();
-        let mut next = || it.next().expect("six inputs").into_tensor_arg();
-        let (u, delta, a, b, c, d) = (next(), next(), next(), next(), next(), next());
+        let arg = |i: usize| p.tensors[i].clone().into_tensor_arg();
         scan_forward_kernel::launch(
             &client,
             cube_count,
             cube_dim,
-            u,
-            delta,
-            a,
-            b,
-            c,
-            d,
+            arg(0),
+            arg(1),
+            arg(2),
+            arg(3),
+            arg(4),
+            z.into_tensor_arg(),
             y.clone().into_tensor_arg(),
-            w as u32,
-            l as u32,
-            di as u32,
-            n,
+            p.w as u32,
+            p.l as u32,
+            p.di as u32,
+            p.bc_stride as u32,
+            p.b_off as u32,
+            p.c_off as u32,
+            p.n,
+            gated,
             dtype_to_storage_type(dtype),
         );
         y
     }
 
-    use super::BackwardParts;
+    /// The reduced gradients of one backward launch: `du`, `ddelta`
+    /// `[W, L, Di]`, `da [Di, N]`, `dd [Di]`, `dbc` in bc's layout (zero
+    /// outside B, C) and, gated, `dz [W, L, 2·Di]` (zero outside z).
+    pub(super) struct Grads {
+        pub du: CubeTensor,
+        pub ddelta: CubeTensor,
+        pub da: CubeTensor,
+        pub dbc: CubeTensor,
+        pub dd: CubeTensor,
+        pub dz: Option<CubeTensor>,
+    }
 
     pub(super) fn backward(
         u: CubeTensor,
         delta: CubeTensor,
         a: CubeTensor,
-        b: CubeTensor,
-        c: CubeTensor,
+        bc: CubeTensor,
         d: CubeTensor,
+        z: Option<CubeTensor>,
         dy: CubeTensor,
-    ) -> BackwardParts {
-        let Prepared {
-            tensors,
-            w,
-            l,
-            di,
-            n,
-        } = prepare(vec![u, delta, a, b, c, d, dy]);
-        let like = &tensors[0];
-        let parts = BackwardParts {
-            du: empty(like, Shape::new([w, l, di])),
-            ddelta: empty(like, Shape::new([w, l, di])),
-            da_part: empty(like, Shape::new([w, di, n])),
-            db_part: empty(like, Shape::new([w, l, di, n])),
-            dc_part: empty(like, Shape::new([w, l, di, n])),
-            dd_part: empty(like, Shape::new([w, di])),
-        };
-        let threads = w * di;
-        if threads == 0 {
-            return parts;
-        }
-        // With L = 0 the kernel writes zeros to da_part / dd_part and nothing else.
+    ) -> Grads {
+        type B = burn_cubecl::CubeBackend;
+        use burn::backend::ops::FloatTensorOps;
+        use burn::tensor::Slice;
+
+        let gated = z.is_some();
+        let mut inputs = vec![u, delta, a, bc, d];
+        inputs.extend(z);
+        inputs.push(dy);
+        let p = prepare(inputs, gated);
+        let (w, l, di, n) = (p.w, p.l, p.di, p.n);
+        let like = &p.tensors[0];
+        let du = empty(like, Shape::new([w, l, di]));
+        let ddelta = empty(like, Shape::new([w, l, di]));
+        let width = di * n + di;
+        let dad_part = empty(like, Shape::new([w, width]));
+        let dbc_part = empty(like, Shape::new([w, l, di, 2 * n]));
+        let dz = empty(
+            like,
+            if gated {
+                Shape::new([w, l, 2 * di])
+            } else {
+                Shape::new([1])
+            },
+        );
+        let dbc = empty(like, Shape::new([w, l, p.bc_stride]));
         let client = like.client.clone();
         let dtype = like.dtype;
-        let cube_dim = CubeDim::new(&client, threads);
-        let cube_count = calculate_cube_count_elemwise(&client, threads, cube_dim);
-        let mut it = tensors.into_iter();
-        let mut next = || it.next().expect("seven inputs").into_tensor_arg();
-        let (u, delta, a, b, c, d, dy) = (next(), next(), next(), next(), next(), next(), next());
-        scan_backward_kernel::launch(
-            &client,
-            cube_count,
-            cube_dim,
-            u,
-            delta,
-            a,
-            b,
-            c,
-            d,
-            dy,
-            parts.du.clone().into_tensor_arg(),
-            parts.ddelta.clone().into_tensor_arg(),
-            parts.da_part.clone().into_tensor_arg(),
-            parts.db_part.clone().into_tensor_arg(),
-            parts.dc_part.clone().into_tensor_arg(),
-            parts.dd_part.clone().into_tensor_arg(),
-            w as u32,
-            l as u32,
-            di as u32,
-            n,
-            dtype_to_storage_type(dtype),
-        );
-        parts
+        let threads = w * di;
+        if threads > 0 {
+            // With L = 0 the kernel writes zeros to dad_part and nothing else.
+            let cube_dim = CubeDim::new(&client, threads);
+            let cube_count = calculate_cube_count_elemwise(&client, threads, cube_dim);
+            let arg = |i: usize| p.tensors[i].clone().into_tensor_arg();
+            let z_arg = if gated { arg(5) } else { empty(like, Shape::new([1])).into_tensor_arg() };
+            let dy_arg = arg(p.tensors.len() - 1);
+            scan_backward_kernel::launch(
+                &client,
+                cube_count,
+                cube_dim,
+                arg(0),
+                arg(1),
+                arg(2),
+                arg(3),
+                arg(4),
+                z_arg,
+                dy_arg,
+                du.clone().into_tensor_arg(),
+                ddelta.clone().into_tensor_arg(),
+                dad_part.clone().into_tensor_arg(),
+                dbc_part.clone().into_tensor_arg(),
+                dz.clone().into_tensor_arg(),
+                w as u32,
+                l as u32,
+                di as u32,
+                p.bc_stride as u32,
+                p.b_off as u32,
+                p.c_off as u32,
+                n,
+                gated,
+                dtype_to_storage_type(dtype),
+            );
+        }
+        let cells = w * l * p.bc_stride;
+        if cells > 0 {
+            let cube_dim = CubeDim::new(&client, cells);
+            let cube_count = calculate_cube_count_elemwise(&client, cells, cube_dim);
+            channel_sum_kernel::launch(
+                &client,
+                cube_count,
+                cube_dim,
+                dbc_part.into_tensor_arg(),
+                dbc.clone().into_tensor_arg(),
+                (w * l) as u32,
+                di as u32,
+                p.bc_stride as u32,
+                p.b_off as u32,
+                p.c_off as u32,
+                n,
+                dtype_to_storage_type(dtype),
+            );
+        }
+        let (da, dd) = if w == 0 {
+            (
+                B::float_zeros(Shape::new([di, n]), &like.device, dtype.into()),
+                B::float_zeros(Shape::new([di]), &like.device, dtype.into()),
+            )
+        } else {
+            let sums = B::float_sum_dim(dad_part, 0); // [1, Di·N + Di]
+            let part = |from: usize, len: usize| {
+                [
+                    Slice::new(0, Some(1), 1),
+                    Slice::new(from as isize, Some((from + len) as isize), 1),
+                ]
+            };
+            let da = B::float_slice(sums.clone(), &part(0, di * n));
+            let dd = B::float_slice(sums, &part(di * n, di));
+            (
+                B::float_reshape(da, Shape::new([di, n])),
+                B::float_reshape(dd, Shape::new([di])),
+            )
+        };
+        Grads {
+            du,
+            ddelta,
+            da,
+            dbc,
+            dd,
+            dz: gated.then_some(dz),
+        }
     }
 }
 
@@ -720,6 +1119,9 @@ enum Kernels {
     Sequential,
     /// The time-parallel kernels.
     Parallel,
+    /// The sequential kernels in the Mamba form (inputs u, delta, a,
+    /// x_dbl, d, xz).
+    Gated,
 }
 
 /// The backward step of a tracked scan.
@@ -749,6 +1151,7 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 6> for ScanBackward {
         let (du, ddelta, da, db, dc, dd) = match self.0 {
             Kernels::Sequential => B::selective_scan_backward(u, delta, a, b, c, d, dy),
             Kernels::Parallel => B::selective_scan_parallel_backward(u, delta, a, b, c, d, dy),
+            Kernels::Gated => B::selective_scan_gated_backward(u, delta, a, b, c, d, dy),
         };
         for (parent, grad) in [
             (p_u, du),
@@ -779,6 +1182,7 @@ fn tracked_scan<B: Backend + SelectiveScanOps, C: CheckpointStrategy>(
     let run = |u, delta, a, b, c, d| match kernels {
         Kernels::Sequential => B::selective_scan(u, delta, a, b, c, d),
         Kernels::Parallel => B::selective_scan_parallel(u, delta, a, b, c, d),
+        Kernels::Gated => B::selective_scan_gated(u, delta, a, b, c, d),
     };
     let guards = [
         u.node(),
@@ -886,6 +1290,44 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
         ))
     }
 
+    fn selective_scan_gated(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        x_dbl: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        xz: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        tracked_scan::<B, C>(Kernels::Gated, u, delta, a, x_dbl, d, xz)
+    }
+
+    fn selective_scan_gated_backward(
+        u: FloatTensor<Self>,
+        delta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        x_dbl: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        xz: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        untracked::<B, C>(B::selective_scan_gated_backward(
+            u.into_primitive(),
+            delta.into_primitive(),
+            a.into_primitive(),
+            x_dbl.into_primitive(),
+            d.into_primitive(),
+            xz.into_primitive(),
+            dy.into_primitive(),
+        ))
+    }
+
     fn selective_scan_parallel(
         u: FloatTensor<Self>,
         delta: FloatTensor<Self>,
@@ -964,6 +1406,43 @@ pub fn parallel_scan(input: ScanInput) -> Tensor<3> {
     scan_with(input, Kernels::Parallel)
 }
 
+/// The Mamba form of the fused scan ([`MambaScanInput`]): `y · SiLU(z)`
+/// `[W, L, Di]`, differentiable through the handwritten backward, with B, C
+/// and z read in place. Panics on a device where [`supported`] is false.
+pub fn gated_scan(input: MambaScanInput) -> Tensor<3> {
+    let MambaScanInput {
+        u,
+        delta,
+        a,
+        x_dbl,
+        d,
+        xz,
+    } = input;
+    let [w, l, di] = u.dims();
+    let [di_a, n] = a.dims();
+    let [wx, lx, cols] = x_dbl.dims();
+    assert_eq!(delta.dims(), [w, l, di], "fused scan: delta must match u");
+    assert_eq!(di_a, di, "fused scan: a must be [Di, N]");
+    assert!(
+        wx == w && lx == l && cols >= 2 * n,
+        "fused scan: x_dbl must be [W, L, R + 2N]"
+    );
+    assert_eq!(xz.dims(), [w, l, 2 * di], "fused scan: xz must be [W, L, 2·Di]");
+    assert_eq!(d.dims(), [di], "fused scan: d must be [Di]");
+    assert!(
+        (1..=MAX_STATE).contains(&n),
+        "fused scan: N = {n} outside 1..={MAX_STATE}"
+    );
+    Tensor::from_dispatch(<Dispatch as SelectiveScanOps>::selective_scan_gated(
+        u.into_dispatch(),
+        delta.into_dispatch(),
+        a.into_dispatch(),
+        x_dbl.into_dispatch(),
+        d.into_dispatch(),
+        xz.into_dispatch(),
+    ))
+}
+
 fn scan_with(input: ScanInput, kernels: Kernels) -> Tensor<3> {
     let ScanInput {
         u,
@@ -997,5 +1476,6 @@ fn scan_with(input: ScanInput, kernels: Kernels) -> Tensor<3> {
         Kernels::Parallel => {
             <Dispatch as SelectiveScanOps>::selective_scan_parallel(u, delta, a, b, c, d)
         }
+        Kernels::Gated => unreachable!("the gated scan goes through gated_scan"),
     })
 }

@@ -102,6 +102,89 @@ pub struct ScanInput {
     pub d: Tensor<1>,
 }
 
+/// The scan as a Mamba layer runs it (mamba-ssm's `selective_scan_fn` with
+/// `z` and `delta_softplus = True`): Δ = softplus(`delta`), B and C are
+/// columns of x_proj's output and z the second half of in_proj's, and the
+/// result is `y · SiLU(z)`.
+#[derive(Debug, Clone)]
+pub struct MambaScanInput {
+    /// `[W, L, Di]` the (convolved, activated) input.
+    pub u: Tensor<3>,
+    /// `[W, L, Di]` dt_proj's output (bias included), before softplus.
+    pub delta: Tensor<3>,
+    /// `[Di, N]` the (negative) state matrix A.
+    pub a: Tensor<2>,
+    /// `[W, L, R + 2N]` x_proj's output: dt's R columns, then B, then C.
+    pub x_dbl: Tensor<3>,
+    /// `[Di]` the skip weights D.
+    pub d: Tensor<1>,
+    /// `[W, L, 2·Di]` in_proj's output: x, then z.
+    pub xz: Tensor<3>,
+}
+
+impl MambaScanInput {
+    /// The same scan in composed ops: softplus, narrowed B, C, z, the plain
+    /// scan by `which`, and the gate.
+    fn composed(self, which: ScanImpl) -> Tensor<3> {
+        let n = self.a.dims()[1];
+        let [_, _, cols] = self.x_dbl.dims();
+        let di = self.u.dims()[2];
+        let r = cols - 2 * n;
+        let z = self.xz.narrow(2, di, di);
+        let y = selective_scan(
+            ScanInput {
+                u: self.u,
+                delta: burn::tensor::activation::softplus(self.delta, 1.0),
+                a: self.a,
+                b: self.x_dbl.clone().narrow(2, r, n),
+                c: self.x_dbl.narrow(2, r + n, n),
+                d: self.d,
+            },
+            which,
+        );
+        y * burn::tensor::activation::silu(z)
+    }
+
+    /// Windows `start..start + len`.
+    fn windows(&self, start: usize, len: usize) -> Self {
+        Self {
+            u: self.u.clone().narrow(0, start, len),
+            delta: self.delta.clone().narrow(0, start, len),
+            a: self.a.clone(),
+            x_dbl: self.x_dbl.clone().narrow(0, start, len),
+            d: self.d.clone(),
+            xz: self.xz.clone().narrow(0, start, len),
+        }
+    }
+}
+
+/// Runs the Mamba form of the scan: `[W, L, Di]`. With the fused kernel
+/// (`which` resolving to [`ScanImpl::Fused`]) it is one op forward and one
+/// backward, reading B, C and z in place; every other implementation runs
+/// the composed ops around [`selective_scan`].
+pub fn mamba_scan(input: MambaScanInput, which: ScanImpl) -> Tensor<3> {
+    let device = input.u.device();
+    if which.resolve(&device) != ScanImpl::Fused {
+        return input.composed(which);
+    }
+    let [w, l, di] = input.u.dims();
+    let n = input.a.dims()[1];
+    // The CubeCL backward keeps `[W, L, Di, 2N]` partials: split along W.
+    let per_sequence = (l * di * 2 * n * 4).max(1);
+    let group = (MAX_STATE_BYTES / per_sequence).clamp(1, w.max(1));
+    if group >= w || !device.is_autodiff() || kernel::is_host(&device) {
+        return kernel::gated_scan(input);
+    }
+    let mut outputs = Vec::with_capacity(w.div_ceil(group));
+    let mut start = 0;
+    while start < w {
+        let len = group.min(w - start);
+        outputs.push(kernel::gated_scan(input.windows(start, len)));
+        start += len;
+    }
+    Tensor::cat(outputs, 0)
+}
+
 /// Largest `[w, L, Di, N]` f32 state tensor one scan call materialises.
 /// Wider inputs are split along W: GPU adapters cap single buffers (wgpu's
 /// default limit is 256 MiB) and the reference stage 0 alone needs 377 MB
