@@ -193,8 +193,8 @@ fn fused_layer_norm_matches_burn_layer_norm_on_wgpu() {
 fn fused_gelu_matches_burn_gelu_on_flex() {
     let device = Device::flex().autodiff();
     device.seed(5);
-    let x = Tensor::<3>::random([3, 37, 41], Distribution::Normal(0.0, 3.0), &device)
-        .require_grad();
+    let x =
+        Tensor::<3>::random([3, 37, 41], Distribution::Normal(0.0, 3.0), &device).require_grad();
     let r = Tensor::<3>::random([3, 37, 41], Distribution::Normal(0.0, 1.0), &device);
     let eval = |f: &dyn Fn(Tensor<3>) -> Tensor<3>| {
         let out = f(x.clone());

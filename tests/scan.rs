@@ -214,9 +214,15 @@ fn assert_mamba_form_matches(device: &Device, cases: &[(usize, usize)]) {
         }
         // dt's columns of x_dbl and x's half of xz get nothing from the scan.
         let dx = &g[3];
-        assert!(dx.chunks(3 + 32).all(|row| row[..3].iter().all(|v| *v == 0.0)));
+        assert!(
+            dx.chunks(3 + 32)
+                .all(|row| row[..3].iter().all(|v| *v == 0.0))
+        );
         let dxz = &g[5];
-        assert!(dxz.chunks(20).all(|row| row[..10].iter().all(|v| *v == 0.0)));
+        assert!(
+            dxz.chunks(20)
+                .all(|row| row[..10].iter().all(|v| *v == 0.0))
+        );
     }
 }
 

@@ -51,18 +51,9 @@ pub struct Measurement {
     pub unit: &'static str,
 }
 
-/// Reads a value back, which waits for the device; a device failure (e.g.
-/// out of memory) becomes a one-line error.
+/// Waits for the device ([`super::device::wait_for`]).
 fn sync(t: Tensor<1>) -> Result<(), String> {
-    t.try_into_scalar::<f32>().map(|_| ()).map_err(|e| {
-        let text = format!("{e:?}");
-        let reason = text
-            .lines()
-            .rev()
-            .find(|l| l.contains("allocate"))
-            .unwrap_or(text.lines().next().unwrap_or_default());
-        format!("the device failed during the benchmark: {}", reason.trim())
-    })
+    super::device::wait_for(t).map_err(|e| format!("the device failed during the benchmark: {e}"))
 }
 
 fn time_iters(iters: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<f64, String> {

@@ -41,3 +41,27 @@ impl Backend {
         if train { d.autodiff() } else { d }
     }
 }
+
+/// Reads one value of `t` back, which waits for the device to finish the
+/// work that produced it; a device failure (e.g. out of memory) becomes one
+/// line: the error's line about allocation if it has one, else its first.
+pub fn wait_for<const D: usize>(t: Tensor<D>) -> Result<(), String> {
+    let first: Tensor<1> = t.reshape([-1]);
+    if first.dims()[0] == 0 {
+        return Ok(());
+    }
+    first
+        .narrow(0, 0, 1)
+        .try_into_scalar::<f32>()
+        .map(|_| ())
+        .map_err(|e| {
+            let text = format!("{e:?}");
+            let line = text
+                .lines()
+                .rev()
+                .find(|l| l.contains("allocate"))
+                .or_else(|| text.lines().next())
+                .unwrap_or_default();
+            line.trim().to_string()
+        })
+}

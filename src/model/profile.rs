@@ -87,10 +87,7 @@ struct Profiler<'a> {
 }
 
 fn wait<const D: usize>(t: Tensor<D>) -> Result<(), String> {
-    let t: Tensor<1> = t.sum();
-    t.try_into_scalar::<f32>()
-        .map(|_| ())
-        .map_err(|e| format!("the device failed while profiling: {e:?}"))
+    super::device::wait_for(t).map_err(|e| format!("the device failed while profiling: {e}"))
 }
 
 impl Profiler<'_> {

@@ -137,9 +137,5 @@ pub fn timed_step(
 }
 
 fn wait<const D: usize>(t: Tensor<D>) -> Result<(), String> {
-    let t: Tensor<1> = t.reshape([-1]);
-    t.narrow(0, 0, 1)
-        .try_into_scalar::<f32>()
-        .map(|_| ())
-        .map_err(|e| format!("{e:?}"))
+    crate::model::device::wait_for(t).map_err(|e| format!("the device failed during training: {e}"))
 }

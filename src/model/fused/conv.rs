@@ -114,7 +114,6 @@ mod kernels {
     use burn::tensor::Shape;
     use burn_cubecl::cubecl;
     use burn_cubecl::kernel::into_contiguous;
-    use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
     use burn_cubecl::tensor::CubeTensor;
     use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
@@ -157,10 +156,10 @@ mod kernels {
     /// pre-activation gradient of step t+m.
     #[cube(launch)]
     fn conv_backward_kernel<F: Float>(
-        xz: &Tensor<F>,          // [W, L, C]
-        weight: &Tensor<F>,      // [Di, K]
-        bias: &Tensor<F>,        // [Di]
-        dy: &Tensor<F>,          // [W, L, Di]
+        xz: &Tensor<F>,        // [W, L, C]
+        weight: &Tensor<F>,    // [Di, K]
+        bias: &Tensor<F>,      // [Di]
+        dy: &Tensor<F>,        // [W, L, Di]
         dxz: &mut Tensor<F>,   // [W, L, C]: dx, zero past Di
         parts: &mut Tensor<F>, // [W, Di·K + Di]: dw partials | db partials
         windows: u32,
@@ -241,9 +240,7 @@ mod kernels {
         parts[w * width + di * k + ch] = db;
     }
 
-    fn empty(like: &CubeTensor, shape: Shape) -> CubeTensor {
-        empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape, like.dtype)
-    }
+    use crate::model::scan::kernel::empty;
 
     fn prepare(tensors: Vec<CubeTensor>) -> (Vec<CubeTensor>, [usize; 5]) {
         let tensors: Vec<CubeTensor> = tensors.into_iter().map(into_contiguous).collect();

@@ -104,7 +104,6 @@ mod kernels {
     use burn::tensor::Shape;
     use burn_cubecl::cubecl;
     use burn_cubecl::kernel::into_contiguous;
-    use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
     use burn_cubecl::tensor::CubeTensor;
     use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
@@ -190,9 +189,7 @@ mod kernels {
         }
     }
 
-    fn empty(like: &CubeTensor, shape: Shape) -> CubeTensor {
-        empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape, like.dtype)
-    }
+    use crate::model::scan::kernel::empty;
 
     fn launch_dims(like: &CubeTensor, rows: usize) -> (CubeCount, CubeDim) {
         let cube_dim = CubeDim::new(&like.client, rows);

@@ -336,23 +336,22 @@ pub fn backward(x: Inputs, dy: &[f32], s: Dims) -> Grads {
     dz_chunks.resize_with(w.div_ceil(per), Default::default);
     // Per worker partial sums of dA and dD, reduced after the join.
     let partials: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = g
-            .du
-            .chunks_mut(per * l * di)
-            .zip(g.ddelta.chunks_mut(per * l * di))
-            .zip(g.dbc.chunks_mut(per * l * rows_bc).zip(dz_chunks))
-            .enumerate()
-            .map(|(i, ((du, ddelta), (dbc, dz)))| {
-                let part = Part {
-                    first: i * per,
-                    du,
-                    ddelta,
-                    dbc,
-                    dz,
-                };
-                scope.spawn(move || backward_windows(x, dy, s, part))
-            })
-            .collect();
+        let handles: Vec<_> =
+            g.du.chunks_mut(per * l * di)
+                .zip(g.ddelta.chunks_mut(per * l * di))
+                .zip(g.dbc.chunks_mut(per * l * rows_bc).zip(dz_chunks))
+                .enumerate()
+                .map(|(i, ((du, ddelta), (dbc, dz)))| {
+                    let part = Part {
+                        first: i * per,
+                        du,
+                        ddelta,
+                        dbc,
+                        dz,
+                    };
+                    scope.spawn(move || backward_windows(x, dy, s, part))
+                })
+                .collect();
         handles
             .into_iter()
             .map(|h| h.join().expect("scan worker"))

@@ -47,8 +47,8 @@
 
 #![allow(clippy::type_complexity)] // the six-gradient tuples
 
-use super::{MambaScanInput, ScanInput};
 use super::host;
+use super::{MambaScanInput, ScanInput};
 use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
     grads::Gradients,
@@ -58,8 +58,8 @@ use burn::backend::{
     Autodiff, AutodiffBackend, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata,
     backend_extension, ops::FloatTensorOps, tensor::FloatTensor,
 };
-use burn::tensor::{Slice, TensorData};
 use burn::tensor::{Device, Shape, Tensor};
+use burn::tensor::{Slice, TensorData};
 use burn_cubecl::CubeBackend;
 use burn_cubecl::tensor::CubeTensor;
 
@@ -568,7 +568,6 @@ mod kernels {
     // (If `cubecl` is added as a direct dependency instead, delete this line.)
     use burn_cubecl::cubecl;
     use burn_cubecl::kernel::into_contiguous;
-    use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
     use burn_cubecl::tensor::CubeTensor;
     use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
@@ -918,9 +917,7 @@ mod kernels {
         }
     }
 
-    fn empty(like: &CubeTensor, shape: Shape) -> CubeTensor {
-        empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape, like.dtype)
-    }
+    use super::empty;
 
     /// `out [W, L, Di]`: y, or y·SiLU(z) when `z` (xz) is given.
     pub(super) fn forward(
@@ -1029,7 +1026,11 @@ mod kernels {
             let cube_dim = CubeDim::new(&client, threads);
             let cube_count = calculate_cube_count_elemwise(&client, threads, cube_dim);
             let arg = |i: usize| p.tensors[i].clone().into_tensor_arg();
-            let z_arg = if gated { arg(5) } else { empty(like, Shape::new([1])).into_tensor_arg() };
+            let z_arg = if gated {
+                arg(5)
+            } else {
+                empty(like, Shape::new([1])).into_tensor_arg()
+            };
             let dy_arg = arg(p.tensors.len() - 1);
             scan_backward_kernel::launch(
                 &client,
@@ -1371,6 +1372,17 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
 // Public entry points.
 // ---------------------------------------------------------------------------
 
+/// An uninitialised contiguous buffer of `shape` on `like`'s device, in its
+/// dtype (for kernel outputs that are written in full).
+pub(crate) fn empty(like: &CubeTensor, shape: Shape) -> CubeTensor {
+    burn_cubecl::ops::numeric::empty_device_contiguous_dtype(
+        like.client.clone(),
+        like.device.clone(),
+        shape,
+        like.dtype,
+    )
+}
+
 /// Whether [`fused_scan`] can run on `device`: Flex (host loops) or a
 /// cubecl (wgpu/cuda/...) device that binds enough storage buffers, with or
 /// without autodiff.
@@ -1427,7 +1439,11 @@ pub fn gated_scan(input: MambaScanInput) -> Tensor<3> {
         wx == w && lx == l && cols >= 2 * n,
         "fused scan: x_dbl must be [W, L, R + 2N]"
     );
-    assert_eq!(xz.dims(), [w, l, 2 * di], "fused scan: xz must be [W, L, 2·Di]");
+    assert_eq!(
+        xz.dims(),
+        [w, l, 2 * di],
+        "fused scan: xz must be [W, L, 2·Di]"
+    );
     assert_eq!(d.dims(), [di], "fused scan: d must be [Di]");
     assert!(
         (1..=MAX_STATE).contains(&n),

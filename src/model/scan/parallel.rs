@@ -25,9 +25,9 @@ use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
 // `#[cube]` expands to relative `cubecl::...` paths; burn-cubecl re-exports the crate.
+use super::kernel::empty;
 use burn_cubecl::cubecl;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
@@ -328,10 +328,6 @@ fn parallel_backward_kernel<F: Float>(
         }
     }
     dd_part[(w * units + j) * di + ch] = dd_acc;
-}
-
-fn empty(like: &CubeTensor, shape: Shape) -> CubeTensor {
-    empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape, like.dtype)
 }
 
 /// Contiguous inputs and `[w, l, di, n]`.
