@@ -13,6 +13,7 @@
 use super::block::SwmBlock;
 use super::config::{ModelConfig, StageGeometry};
 use super::encoder::block_params;
+use super::fused::gelu::gelu;
 use super::fused::norm::layer_norm;
 use super::init;
 use super::layout::{
@@ -23,7 +24,6 @@ use super::scan::{MambaScanInput, ScanImpl, mamba_scan};
 use burn::nn::{LayerNormConfig, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::activation::gelu;
 use serde::Serialize;
 use std::time::Instant;
 
