@@ -208,3 +208,38 @@ fn fused_gelu_matches_burn_gelu_on_flex() {
     let d = max_rel_diff(&g_ref, &g);
     assert!(d < 1e-5, "gradients differ by {d}");
 }
+
+/// On wgpu the model's GELU has the exact gradient `Φ(x) + x·φ(x)` that
+/// PyTorch's `nn.GELU()` uses (burn's Cube `gelu_backward` is the tanh
+/// approximation's derivative, off by up to ~1e-3): checked against an f64
+/// reference on a grid over [-6, 6], and the values against `x·Φ(x)`.
+#[test]
+fn gelu_gradient_is_exact_on_wgpu() {
+    let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let grid: Vec<f32> = (0..1201).map(|i| -6.0 + i as f32 * 0.01).collect();
+    let x =
+        Tensor::<1>::from_data(TensorData::new(grid.clone(), [grid.len()]), &device).require_grad();
+    let y = roimae::model::fused::gelu::gelu(x.clone());
+    let grads = y.clone().sum().backward();
+    let (y, g) = (values(y), values(x.grad(&grads).unwrap()));
+    // erf by its Taylor series (f64, |y| ≤ 4.3 here: no cancellation).
+    let erf64 = |v: f64| -> f64 {
+        let (mut term, mut sum, mut k) = (v, v, 0.0);
+        while term.abs() > 1e-18 {
+            k += 1.0;
+            term *= -v * v / k;
+            sum += term / (2.0 * k + 1.0);
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    };
+    let (mut worst_y, mut worst_g) = (0f64, 0f64);
+    for (i, &xf) in grid.iter().enumerate() {
+        let v = xf as f64;
+        let cdf = 0.5 * (1.0 + erf64(v / std::f64::consts::SQRT_2));
+        let pdf = (-0.5 * v * v).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        worst_y = worst_y.max((y[i] as f64 - v * cdf).abs());
+        worst_g = worst_g.max((g[i] as f64 - (cdf + v * pdf)).abs());
+    }
+    assert!(worst_y < 2e-6, "worst GELU value error {worst_y}");
+    assert!(worst_g < 2e-5, "worst GELU gradient error {worst_g}");
+}

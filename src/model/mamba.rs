@@ -1,6 +1,7 @@
 //! One Mamba (selective state-space) layer over a batch of sequences
 //! `[W, L, D]` (SPEC-model "Mamba"): in_proj → causal depthwise conv → SiLU
-//! → x_proj → (Δ, B, C) → selective scan → gate by SiLU(z) → out_proj.
+//! → x_proj → (dt_proj → Δ, B, C) → selective scan → gate by SiLU(z) →
+//! out_proj (dt_proj onward is one op with the fused scan).
 
 use super::fused;
 use super::init::{self, InitRng};
@@ -82,17 +83,16 @@ impl Mamba {
         let xz = self.in_proj.forward(x);
         let u = self.conv_silu(xz.clone());
         let x_dbl = self.x_proj.forward(u.clone());
-        let delta = self
-            .dt_proj
-            .forward(x_dbl.clone().narrow(2, 0, self.dt_rank));
-        // softplus(Δ), B, C and z read in place, and the SiLU(z) gate: one
-        // op with the fused scan (see `scan::mamba_scan`).
+        // dt_proj, softplus(Δ), A = -exp(A_log), B, C and z read in place,
+        // and the SiLU(z) gate: one op with the fused scan (see
+        // `scan::mamba_scan`).
         let y = mamba_scan(
             MambaScanInput {
                 u,
-                delta,
-                a: self.a_log.val().exp().neg(),
                 x_dbl,
+                dt_weight: self.dt_proj.weight.val(),
+                dt_bias: self.dt_bias(),
+                a_log: self.a_log.val(),
                 d: self.d_skip.val(),
                 xz,
             },
@@ -100,6 +100,15 @@ impl Mamba {
         );
         debug_assert_eq!(y.dims(), [w, l, self.d_inner]);
         self.out_proj.forward(y)
+    }
+
+    /// `[d_inner]` dt_proj's bias (zeros if a loaded layer has none).
+    pub(crate) fn dt_bias(&self) -> Tensor<1> {
+        self.dt_proj
+            .bias
+            .as_ref()
+            .map(|b| b.val())
+            .unwrap_or_else(|| Tensor::zeros([self.d_inner], &self.dt_proj.weight.device()))
     }
 
     /// `silu(causal_conv(x))` on the first `d_inner` channels of `xz`: the

@@ -205,34 +205,26 @@ impl Profiler<'_> {
             &u,
             |x| m.x_proj.forward(x),
         )?;
-        let dt = self.random([w, l, dt_rank]);
-        self.op(
-            "linear",
-            format!("{tag} dt_proj [{dt_rank} -> {di}]"),
-            depth,
-            &dt,
-            |x| m.dt_proj.forward(x),
-        )?;
-        // softplus(Δ) → scan → SiLU(z) gate, as the layer runs it (one op
-        // with the fused scan).
-        let (delta, x_dbl, xz) = (
-            Tensor::random([w, l, di], Distribution::Uniform(-6.0, -2.0), self.device),
+        // dt_proj → softplus(Δ) → scan → SiLU(z) gate, as the layer runs it
+        // (one op with the fused scan).
+        let (x_dbl, xz) = (
             self.random([w, l, dt_rank + 2 * n]),
             self.random([w, l, 2 * di]),
         );
         self.op(
             "scan",
-            format!("{tag} selective scan + softplus + gate [{w}x{l}x{di}x{n}]"),
+            format!("{tag} dt_proj + selective scan + softplus + gate [{w}x{l}x{di}x{n}]"),
             depth,
             &u,
             |x| {
                 mamba_scan(
                     MambaScanInput {
                         u: x,
-                        delta: delta.clone().require_grad(),
-                        // A fresh graph each call: a backward consumes its tape.
-                        a: m.a_log.val().exp().neg(),
+                        // Fresh graph nodes each call: a backward consumes its tape.
                         x_dbl: x_dbl.clone().require_grad(),
+                        dt_weight: m.dt_proj.weight.val(),
+                        dt_bias: m.dt_bias(),
+                        a_log: m.a_log.val(),
                         d: m.d_skip.val(),
                         xz: xz.clone().require_grad(),
                     },

@@ -7,8 +7,14 @@
 //! of the CPU step. Here both passes are threaded and vectorisable: erf by
 //! Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7; Φ within 3e-7 in f32,
 //! tested), whose `exp(-x²/2)` is also φ's, by the scan's polynomial
-//! [`exp_lanes`]. Cube devices keep burn's GELU (already one fused kernel
-//! forward under burn's fusion); this op is routed on the host only.
+//! [`exp_lanes`]. This op is routed on the host only.
+//!
+//! On Cube devices GELU is composed from `erf` (fused into one kernel each
+//! way by burn's fusion): burn 0.22's `gelu_backward` there is the
+//! derivative of the tanh approximation (burn-backend-0.22.1
+//! src/backend/ops/activation.rs:98; only Flex overrides it), off the exact
+//! gradient PyTorch's `nn.GELU()` trains with by up to ~1e-3, while the
+//! autodiff of `x·½(1 + erf(x/√2))` is exact.
 
 #![allow(clippy::type_complexity)]
 
@@ -160,10 +166,15 @@ impl<B: Backend + GeluOps, C: CheckpointStrategy> GeluOps for Autodiff<B, C> {
     }
 }
 
-/// GELU (erf form): the fused host op on Flex, burn's `gelu` elsewhere.
+/// GELU (erf form): the fused host op on Flex, `x·½(1 + erf(x/√2))` in
+/// tensor ops elsewhere (exact gradient; see the module docs).
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if !is_host(&x.device()) {
-        return burn::tensor::activation::gelu(x);
+        let cdf = (x.clone() * std::f32::consts::FRAC_1_SQRT_2)
+            .erf()
+            .add_scalar(1.0)
+            .mul_scalar(0.5);
+        return x * cdf;
     }
     Tensor::from_dispatch(<Dispatch as GeluOps>::fused_gelu(x.into_dispatch()))
 }

@@ -6,7 +6,8 @@
 //! - [`conv`]: Mamba's depthwise causal conv1d + bias + SiLU on the first
 //!   `Di` channels of the in_proj output;
 //! - [`norm`]: LayerNorm over the last dim;
-//! - [`gelu`]: the MLP's GELU (host loops only; burn's fused kernel on Cube).
+//! - [`gelu`]: the MLP's GELU (host loops on Flex; on Cube composed from
+//!   erf for an exact gradient).
 
 pub mod conv;
 pub mod gelu;

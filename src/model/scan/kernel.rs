@@ -8,8 +8,14 @@
 //! - Backward: the same thread first recomputes the states forward (storing
 //!   `h_t` in the `db_part` buffer as scratch and writing `dC` partials), then
 //!   walks back accumulating `dh`, overwriting `db_part[t]` with the `dB`
-//!   partial once `h_t` is no longer needed. Per-channel partials of dA, dB,
-//!   dC, dD are reduced with tensor ops (`sum_dim`) after the kernel.
+//!   partial once `h_t` is no longer needed. Per-channel partials of dB, dC
+//!   are summed over channels by a second kernel, those of dA, dD by one
+//!   `sum_dim`.
+//! - The Mamba form (mamba-ssm's `mamba_inner_fn` from x_proj's output on)
+//!   folds dt_proj (Δ = softplus(x_dbl[.., ..R]·W + b), R ≤ 18 FMAs per
+//!   step), A = -exp(A_log) and the SiLU(z) gate into the same kernels and
+//!   reads B, C, dt's columns and z in place, so the layer's dt_proj matmuls,
+//!   its bias reduction, the narrows and their gradient fills disappear.
 //!
 //! On burn Flex (CPU) the same algorithm runs as host loops ([`super::host`]).
 //! Other backends are not covered: check [`supported`] first and fall back
@@ -44,11 +50,12 @@
 //!   cubecl-macros-0.11.3/src/paths.rs:6 (hence `use burn_cubecl::cubecl;` below).
 //! - `cubecl::Device::client`, `HardwareProperties::max_bindings`: cubecl-0.11.3/src/device.rs:331,
 //!   cubecl-ir-0.11.3/src/properties.rs:41 (wgpu already subtracts one: cubecl-wgpu-0.11.3/src/runtime.rs:668-675).
+//! - `MemoryDeviceProperties::max_page_size` (= min(max_storage_buffer_binding_size, max_buffer_size) on wgpu): cubecl-wgpu-0.11.3/src/runtime.rs:647, cubecl-ir-0.11.3/src/properties.rs:115;
 
 #![allow(clippy::type_complexity)] // the six-gradient tuples
 
-use super::host;
 use super::{MambaScanInput, ScanInput};
+use super::{host, host_dt};
 use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
     grads::Gradients,
@@ -67,8 +74,13 @@ use burn_cubecl::tensor::CubeTensor;
 /// each kernel; every distinct N compiles its own kernel).
 pub const MAX_STATE: usize = 64;
 
-/// Storage buffers the largest backward kernel binds (the time-parallel
-/// one: 7 inputs + 6 outputs; the sequential one binds 12).
+/// Largest dt_proj rank R the Mamba-form kernels fold in (R is a
+/// compile-time constant of each kernel; NeuroSTORM's widest stage, C = 288
+/// at the reference preset, has R = ⌈C/16⌉ = 18).
+pub const MAX_DT_RANK: usize = 64;
+
+/// Storage buffers the largest backward kernels bind (the time-parallel
+/// one: 7 inputs + 6 outputs; the sequential one: 8 inputs + 5 outputs).
 const BACKWARD_BINDINGS: u32 = 13;
 
 /// The fused selective scan as a backend extension.
@@ -110,35 +122,41 @@ pub trait SelectiveScanOps: Backend {
         FloatTensor<Self>,
     );
 
-    /// The Mamba form (mamba-ssm's `selective_scan_fn` with
-    /// `delta_softplus = True` and `z`): `out [W, L, Di] = y · SiLU(z)` with
-    /// Δ = softplus(`delta`), B, C read in place from `x_dbl [W, L, R + 2N]`
-    /// (columns R.., R+N..) and z from `xz [W, L, 2·Di]` (columns Di..).
+    /// The Mamba form (mamba-ssm's `mamba_inner_fn` from x_proj's output
+    /// on): `out [W, L, Di] = y · SiLU(z)` with
+    /// Δ = softplus(`x_dbl[.., ..R] · dt_weight + dt_bias`),
+    /// A = -exp(`a_log`), B, C read in place from `x_dbl [W, L, R + 2N]`
+    /// (columns R.., R+N..) and z from `xz [W, L, 2·Di]` (columns Di..);
+    /// `dt_weight [R, Di]`, `dt_bias [Di]`, `a_log [Di, N]`.
     #[fusion(dtype = u, shape = u)]
-    fn selective_scan_gated(
+    fn selective_scan_mamba(
         u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
         x_dbl: FloatTensor<Self>,
+        dt_weight: FloatTensor<Self>,
+        dt_bias: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
 
-    /// Gradients `(du, ddelta, da, dx_dbl, dd, dxz)` of `Σ dy ⊙ out`, each
-    /// shaped like its input; `dx_dbl` and `dxz` are zero outside the B, C
-    /// and z columns. Not itself differentiable.
-    #[fusion(meta = |u, delta, a, x_dbl, d, xz, _dy| (
-        u.clone(), delta.clone(), a.clone(), x_dbl.clone(), d.clone(), xz.clone()
+    /// Gradients `(du, dx_dbl, ddt_weight, ddt_bias, da_log, dd, dxz)` of
+    /// `Σ dy ⊙ out`, each shaped like its input; `dxz` is zero outside the z
+    /// columns. Not itself differentiable.
+    #[fusion(meta = |u, x_dbl, dt_weight, dt_bias, a_log, d, xz, _dy| (
+        u.clone(), x_dbl.clone(), dt_weight.clone(), dt_bias.clone(), a_log.clone(), d.clone(),
+        xz.clone()
     ))]
-    fn selective_scan_gated_backward(
+    fn selective_scan_mamba_backward(
         u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
         x_dbl: FloatTensor<Self>,
+        dt_weight: FloatTensor<Self>,
+        dt_bias: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
         dy: FloatTensor<Self>,
     ) -> (
+        FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
@@ -195,7 +213,7 @@ impl SelectiveScanOps for CubeBackend {
         d: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let bc = Self::float_cat(vec![b, c], 2);
-        kernels::forward(u, delta, a, bc, d, None)
+        kernels::forward(u, a, bc, d, kernels::Form::Plain { delta })
     }
 
     fn selective_scan_backward(
@@ -216,7 +234,7 @@ impl SelectiveScanOps for CubeBackend {
     ) {
         let n = a.shape()[1];
         let bc = Self::float_cat(vec![b, c], 2);
-        let g = kernels::backward(u, delta, a, bc, d, None, dy);
+        let g = kernels::backward(u, a, bc, d, kernels::Form::Plain { delta }, dy);
         let [w, l, _] = g.du.shape().dims::<3>();
         let cols = |from: usize| {
             [
@@ -227,25 +245,33 @@ impl SelectiveScanOps for CubeBackend {
         };
         let db = Self::float_slice(g.dbc.clone(), &cols(0));
         let dc = Self::float_slice(g.dbc, &cols(n));
-        (g.du, g.ddelta, g.da, db, dc, g.dd)
+        let ddelta = g.ddelta.expect("the plain backward writes ddelta");
+        (g.du, ddelta, g.da, db, dc, g.dd)
     }
 
-    fn selective_scan_gated(
+    fn selective_scan_mamba(
         u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
         x_dbl: FloatTensor<Self>,
+        dt_weight: FloatTensor<Self>,
+        dt_bias: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        kernels::forward(u, delta, a, x_dbl, d, Some(xz))
+        let form = kernels::Form::Mamba {
+            dt_weight,
+            dt_bias,
+            xz,
+        };
+        kernels::forward(u, a_log, x_dbl, d, form)
     }
 
-    fn selective_scan_gated_backward(
+    fn selective_scan_mamba_backward(
         u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
         x_dbl: FloatTensor<Self>,
+        dt_weight: FloatTensor<Self>,
+        dt_bias: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
         dy: FloatTensor<Self>,
@@ -256,10 +282,16 @@ impl SelectiveScanOps for CubeBackend {
         FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
+        FloatTensor<Self>,
     ) {
-        let g = kernels::backward(u, delta, a, x_dbl, d, Some(xz), dy);
-        let dxz = g.dz.expect("gated backward writes dz");
-        (g.du, g.ddelta, g.da, g.dbc, g.dd, dxz)
+        let form = kernels::Form::Mamba {
+            dt_weight,
+            dt_bias,
+            xz,
+        };
+        let g = kernels::backward(u, a_log, x_dbl, d, form, dy);
+        let (dw, db, dz) = g.mamba.expect("the Mamba-form backward writes dW, db, dz");
+        (g.du, g.dbc, dw, db, g.da, g.dd, dz)
     }
 
     fn selective_scan_parallel(
@@ -333,9 +365,8 @@ fn pack_bc(b: &[f32], c: &[f32], n: usize) -> Vec<f32> {
     bc
 }
 
-/// The Mamba form's layouts: B, C after dt's R columns of `x_dbl`, z in the
-/// second half of `xz`'s rows.
-fn gated_layout(x_dbl: &FloatTensor<Flex>, s: host::Dims) -> host::ProjLayout {
+/// The Mamba form's layout of `x_dbl`: dt's R columns, then B, then C.
+fn mamba_layout(x_dbl: &FloatTensor<Flex>, s: host::Dims) -> host::ProjLayout {
     let stride = x_dbl.shape()[2];
     assert!(
         stride >= 2 * s.n,
@@ -419,17 +450,29 @@ impl SelectiveScanOps for Flex {
         )
     }
 
-    fn selective_scan_gated(
+    fn selective_scan_mamba(
         u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
         x_dbl: FloatTensor<Self>,
+        dt_weight: FloatTensor<Self>,
+        dt_bias: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let s = host_dims(&u, &a);
-        let proj = gated_layout(&x_dbl, s);
-        let [u, delta, a, x_dbl, d, xz] = host_vecs([u, delta, a, x_dbl, d, xz]);
+        let s = host_dims(&u, &a_log);
+        let proj = mamba_layout(&x_dbl, s);
+        let [u, x_dbl, dt_weight, dt_bias, a_log, d, xz] =
+            host_vecs([u, x_dbl, dt_weight, dt_bias, a_log, d, xz]);
+        let dt = host_dt::DtProj {
+            x_dbl: &x_dbl,
+            stride: proj.stride,
+            weight: &dt_weight,
+            bias: &dt_bias,
+            rank: proj.b_off,
+            channels: s.di,
+        };
+        let delta = dt.raw_delta();
+        let a = host_dt::state_matrix(&a_log);
         let x = host::Inputs {
             u: &u,
             delta: &delta,
@@ -446,11 +489,12 @@ impl SelectiveScanOps for Flex {
         flex_tensor(host::forward(x, s), vec![s.w, s.l, s.di])
     }
 
-    fn selective_scan_gated_backward(
+    fn selective_scan_mamba_backward(
         u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
         x_dbl: FloatTensor<Self>,
+        dt_weight: FloatTensor<Self>,
+        dt_bias: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
         dy: FloatTensor<Self>,
@@ -461,10 +505,22 @@ impl SelectiveScanOps for Flex {
         FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
+        FloatTensor<Self>,
     ) {
-        let s = host_dims(&u, &a);
-        let proj = gated_layout(&x_dbl, s);
-        let [u, delta, a, x_dbl, d, xz, dy] = host_vecs([u, delta, a, x_dbl, d, xz, dy]);
+        let s = host_dims(&u, &a_log);
+        let proj = mamba_layout(&x_dbl, s);
+        let [u, x_dbl, dt_weight, dt_bias, a_log, d, xz, dy] =
+            host_vecs([u, x_dbl, dt_weight, dt_bias, a_log, d, xz, dy]);
+        let dt = host_dt::DtProj {
+            x_dbl: &x_dbl,
+            stride: proj.stride,
+            weight: &dt_weight,
+            bias: &dt_bias,
+            rank: proj.b_off,
+            channels: s.di,
+        };
+        let delta = dt.raw_delta();
+        let a = host_dt::state_matrix(&a_log);
         let x = host::Inputs {
             u: &u,
             delta: &delta,
@@ -478,13 +534,17 @@ impl SelectiveScanOps for Flex {
                 offset: s.di,
             }),
         };
-        let g = host::backward(x, &dy, s);
+        let mut g = host::backward(x, &dy, s);
+        // g.ddelta is d(dt_proj's output): through dt_proj and A = -exp(A_log).
+        let (dw, db) = dt.backward(&g.ddelta, &mut g.dbc);
+        let da_log: Vec<f32> = g.da.iter().zip(&a).map(|(g, a)| g * a).collect();
         let seq = vec![s.w, s.l, s.di];
         (
-            flex_tensor(g.du, seq.clone()),
-            flex_tensor(g.ddelta, seq),
-            flex_tensor(g.da, vec![s.di, s.n]),
+            flex_tensor(g.du, seq),
             flex_tensor(g.dbc, vec![s.w, s.l, proj.stride]),
+            flex_tensor(dw, vec![proj.b_off, s.di]),
+            flex_tensor(db, vec![s.di]),
+            flex_tensor(da_log, vec![s.di, s.n]),
             flex_tensor(g.dd, vec![s.di]),
             flex_tensor(g.dz, vec![s.w, s.l, 2 * s.di]),
         )
@@ -560,6 +620,9 @@ mod kernels {
     //! The `#[cube]` kernels and their launches. Kept in their own module so
     //! that cubecl's prelude (`Tensor`, `Array`, ...) does not clash with burn's.
     #![allow(clippy::too_many_arguments)]
+    // `let mut dt = 0; if mamba { dt = .. } else { dt = .. }`: a comptime
+    // branch picks one assignment, which rustc's lint cannot see.
+    #![allow(unused_assignments)]
 
     use burn::backend::TensorMetadata;
     use burn::backend::cubecl::dtype_to_storage_type;
@@ -594,19 +657,41 @@ mod kernels {
         F::new(1.0_f32) / (F::new(1.0_f32) + (-x).exp())
     }
 
+    /// Δ before softplus in the Mamba form: `bias + Σ_r x_dbl[row, r]·W[r]`
+    /// (dt_proj folded into the scan), `w_col` = dt_proj's column of this
+    /// channel.
+    #[cube]
+    fn raw_dt<F: Float>(
+        bc: &Tensor<F>,
+        row_start: usize,
+        w_col: &Array<F>,
+        bias: F,
+        #[comptime] dt_rank: usize,
+    ) -> F {
+        let mut acc = bias;
+        #[unroll]
+        for r in 0..dt_rank {
+            acc += bc[row_start + r] * w_col[r];
+        }
+        acc
+    }
+
     /// Forward: one thread per (w, ch). B, C are read from the rows of `bc`
-    /// (`bc_stride` long, at `b_off`, `c_off`); `gated` (the Mamba form)
-    /// applies softplus to Δ and multiplies y by SiLU(z), z at column
-    /// `channels + ch` of `z`'s rows of `2·channels`.
+    /// (`bc_stride` long, at `b_off`, `c_off`). Plain: Δ from `delta`, A
+    /// from `a`. `mamba`: `delta` holds dt_proj's weight `[R, Di]` and
+    /// `dt_bias` its bias, Δ = softplus(x_dbl's first R columns · W + bias),
+    /// `a` holds A_log (A = -exp(A_log)), and y is multiplied by SiLU(z), z
+    /// at column `channels + ch` of `z`'s rows of `2·channels`.
     #[cube(launch)]
     fn scan_forward_kernel<F: Float>(
-        u: &Tensor<F>,     // [W, L, Di]
-        delta: &Tensor<F>, // [W, L, Di]
-        a: &Tensor<F>,     // [Di, N]
-        bc: &Tensor<F>,    // [W, L, bc_stride]
-        d: &Tensor<F>,     // [Di]
-        z: &Tensor<F>,     // [W, L, 2·Di] when gated, else unused
-        y: &mut Tensor<F>, // [W, L, Di]
+        u: &Tensor<F>,       // [W, L, Di]
+        delta: &Tensor<F>,   // [W, L, Di]; mamba: dt_proj weight [R, Di]
+        a: &Tensor<F>,       // [Di, N] A; mamba: A_log
+        bc: &Tensor<F>,      // [W, L, bc_stride]
+        d: &Tensor<F>,       // [Di]
+        z: &Tensor<F>,       // [W, L, 2·Di] when mamba, else unused
+        dt_bias: &Tensor<F>, // [Di] when mamba, else unused
+        y: &mut Tensor<F>,   // [W, L, Di]
         windows: u32,
         seq_len: u32,
         channels: u32,
@@ -614,7 +699,8 @@ mod kernels {
         b_off: u32,
         c_off: u32,
         #[comptime] n_state: usize,
-        #[comptime] gated: bool,
+        #[comptime] dt_rank: usize,
+        #[comptime] mamba: bool,
         #[define(F)] _dtype: ElemType,
     ) {
         let di = channels as usize;
@@ -633,7 +719,21 @@ mod kernels {
         #[unroll]
         for n in 0..n_state {
             h[n] = F::new(0.0_f32);
-            a_row[n] = a[ch * n_state + n];
+            let a_n = a[ch * n_state + n];
+            if mamba {
+                a_row[n] = -a_n.exp();
+            } else {
+                a_row[n] = a_n;
+            }
+        }
+        let mut w_col = Array::<F>::new(dt_rank);
+        let mut bias = F::new(0.0_f32);
+        if mamba {
+            #[unroll]
+            for r in 0..dt_rank {
+                w_col[r] = delta[r * di + ch];
+            }
+            bias = dt_bias[ch];
         }
         let d_ch = d[ch];
 
@@ -643,9 +743,11 @@ mod kernels {
             let b0 = row * bcs + b_off as usize;
             let c0 = row * bcs + c_off as usize;
             let u_t = u[x_idx];
-            let mut dt = delta[x_idx];
-            if gated {
-                dt = softplus::<F>(dt);
+            let mut dt = F::new(0.0_f32);
+            if mamba {
+                dt = softplus::<F>(raw_dt::<F>(bc, row * bcs, &w_col, bias, dt_rank));
+            } else {
+                dt = delta[x_idx];
             }
             let dtu = dt * u_t;
             let mut acc = d_ch * u_t;
@@ -655,7 +757,7 @@ mod kernels {
                 h[n] = h_n;
                 acc += bc[c0 + n] * h_n;
             }
-            if gated {
+            if mamba {
                 let z_t = z[row * 2 * di + di + ch];
                 acc = acc * z_t * sigmoid::<F>(z_t);
             }
@@ -665,33 +767,38 @@ mod kernels {
 
     /// Backward: one thread per (w, ch).
     ///
-    /// With g_t = dy_t (gated: dy_t·SiLU(z_t)) and dA_t = exp(Δ_t·a):
+    /// With g_t = dy_t (mamba: dy_t·SiLU(z_t)) and dA_t = exp(Δ_t·a):
     ///   dh_t = c_t·g_t + dA_{t+1} ⊙ dh_{t+1}
     ///   du_t = D·g_t + Σ_n dh_t,n·Δ_t·b_t,n
-    ///   dΔ_t = Σ_n dh_t,n·(a_n·dA_t,n·h_{t-1},n + b_t,n·u_t)   (gated: ·sigmoid(delta_t))
-    ///   da_n += dh_t,n·Δ_t·dA_t,n·h_{t-1},n
+    ///   dΔ_t = Σ_n dh_t,n·(a_n·dA_t,n·h_{t-1},n + b_t,n·u_t)
+    ///   da_n += dh_t,n·Δ_t·dA_t,n·h_{t-1},n                (mamba: dA_log = da·A)
     ///   db_t,n(ch) = dh_t,n·Δ_t·u_t,   dc_t,n(ch) = g_t·h_t,n,   dD += g_t·u_t
-    ///   gated: dz_t = dy_t·y_t·SiLU'(z_t), y_t = C_t·h_t + D·u_t
+    ///   mamba: dz_t = dy_t·y_t·SiLU'(z_t), y_t = C_t·h_t + D·u_t;
+    ///          e_t = dΔ_t·sigmoid(raw_t) (raw = dt_proj's output),
+    ///          dW_r += e_t·x_dbl_t,r,  dbias += e_t,  dx_dbl_t,r(ch) = e_t·W_r
     ///
-    /// `dbc_part [W, L, Di, 2N]` holds per channel dB (first N) and dC
-    /// partials. Pass 1 stores h_t in the dB half (scratch) and writes dC
-    /// (and dz); pass 2 (reverse) reads h_{t-1} from row t-1 and then
-    /// overwrites row t's dB half, whose h_t was last needed at step t+1.
-    /// `dad_part [W, Di·N + Di]`: dA partials, then dD partials.
+    /// `dbc_part [W, L, Di, part_len]` holds per channel the dB (first N),
+    /// dC and (mamba, `part_len = 2N + R`) dt-column partials. Pass 1
+    /// stores h_t in the dB slots (scratch) and writes dC (and dz); pass 2
+    /// (reverse) reads h_{t-1} from row t-1 and then overwrites row t's dB
+    /// slots, whose h_t was last needed at step t+1.
+    /// `dad_part [W, Di·N + Di (+ R·Di + Di)]`: dA (mamba: dA_log) partials,
+    /// dD partials, and in the Mamba form dW `[R, Di]` and dbias partials.
     #[cube(launch)]
     fn scan_backward_kernel<F: Float>(
         u: &Tensor<F>,            // [W, L, Di]
-        delta: &Tensor<F>,        // [W, L, Di]
-        a: &Tensor<F>,            // [Di, N]
+        delta: &Tensor<F>,        // [W, L, Di]; mamba: dt_proj weight [R, Di]
+        a: &Tensor<F>,            // [Di, N] A; mamba: A_log
         bc: &Tensor<F>,           // [W, L, bc_stride]
         d: &Tensor<F>,            // [Di]
-        z: &Tensor<F>,            // [W, L, 2·Di] when gated
+        z: &Tensor<F>,            // [W, L, 2·Di] when mamba
+        dt_bias: &Tensor<F>,      // [Di] when mamba
         dy: &Tensor<F>,           // [W, L, Di]
         du: &mut Tensor<F>,       // [W, L, Di]
-        ddelta: &mut Tensor<F>,   // [W, L, Di]
-        dad_part: &mut Tensor<F>, // [W, Di·N + Di]
-        dbc_part: &mut Tensor<F>, // [W, L, Di, 2N]
-        dz: &mut Tensor<F>,       // [W, L, 2·Di] when gated
+        ddelta: &mut Tensor<F>,   // [W, L, Di] when plain
+        dad_part: &mut Tensor<F>, // [W, width]
+        dbc_part: &mut Tensor<F>, // [W, L, Di, part_len]
+        dz: &mut Tensor<F>,       // [W, L, 2·Di] when mamba
         windows: u32,
         seq_len: u32,
         channels: u32,
@@ -699,7 +806,9 @@ mod kernels {
         b_off: u32,
         c_off: u32,
         #[comptime] n_state: usize,
-        #[comptime] gated: bool,
+        #[comptime] dt_rank: usize,
+        #[comptime] part_len: usize,
+        #[comptime] mamba: bool,
         #[define(F)] _dtype: ElemType,
     ) {
         let di = channels as usize;
@@ -712,7 +821,6 @@ mod kernels {
         }
         let w = pos / di;
         let ch = pos % di;
-        let two_n = 2 * n_state;
 
         let mut h = Array::<F>::new(n_state);
         let mut a_row = Array::<F>::new(n_state);
@@ -723,27 +831,45 @@ mod kernels {
             h[n] = F::new(0.0_f32);
             carry[n] = F::new(0.0_f32);
             da_acc[n] = F::new(0.0_f32);
-            a_row[n] = a[ch * n_state + n];
+            let a_n = a[ch * n_state + n];
+            if mamba {
+                a_row[n] = -a_n.exp();
+            } else {
+                a_row[n] = a_n;
+            }
+        }
+        let mut w_col = Array::<F>::new(dt_rank);
+        let mut dw_acc = Array::<F>::new(dt_rank);
+        let mut bias = F::new(0.0_f32);
+        if mamba {
+            #[unroll]
+            for r in 0..dt_rank {
+                w_col[r] = delta[r * di + ch];
+                dw_acc[r] = F::new(0.0_f32);
+            }
+            bias = dt_bias[ch];
         }
         let d_ch = d[ch];
 
-        // Pass 1: recompute the states; h_t → dB half (scratch), dC partial, dz.
+        // Pass 1: recompute the states; h_t → dB slots (scratch), dC partial, dz.
         for t in 0..l {
             let row = w * l + t;
             let x_idx = row * di + ch;
             let b0 = row * bcs + b_off as usize;
             let c0 = row * bcs + c_off as usize;
-            let s_idx = x_idx * two_n;
+            let s_idx = x_idx * part_len;
             let u_t = u[x_idx];
-            let mut dt = delta[x_idx];
+            let mut dt = F::new(0.0_f32);
             let mut g = dy[x_idx];
             let mut z_t = F::new(0.0_f32);
             let mut sg = F::new(0.0_f32);
-            if gated {
-                dt = softplus::<F>(dt);
+            if mamba {
+                dt = softplus::<F>(raw_dt::<F>(bc, row * bcs, &w_col, bias, dt_rank));
                 z_t = z[row * 2 * di + di + ch];
                 sg = sigmoid::<F>(z_t);
                 g = g * z_t * sg;
+            } else {
+                dt = delta[x_idx];
             }
             let dtu = dt * u_t;
             let mut y_t = d_ch * u_t;
@@ -755,7 +881,7 @@ mod kernels {
                 dbc_part[s_idx + n] = h_n;
                 dbc_part[s_idx + n_state + n] = g * h_n;
             }
-            if gated {
+            if mamba {
                 let dy_t = dy[x_idx];
                 dz[row * 2 * di + ch] = F::new(0.0_f32);
                 dz[row * 2 * di + di + ch] =
@@ -764,23 +890,27 @@ mod kernels {
         }
 
         // Pass 2: reverse.
-        let step = di * two_n; // distance between h_t and h_{t-1} in dbc_part
+        let step = di * part_len; // distance between h_t and h_{t-1} in dbc_part
         let mut dd_acc = F::new(0.0_f32);
+        let mut db_acc = F::new(0.0_f32);
         for k in 0..l {
             let t = l - 1 - k;
             let row = w * l + t;
             let x_idx = row * di + ch;
             let b0 = row * bcs + b_off as usize;
             let c0 = row * bcs + c_off as usize;
-            let s_idx = x_idx * two_n;
+            let s_idx = x_idx * part_len;
             let u_t = u[x_idx];
-            let raw = delta[x_idx];
-            let mut dt = raw;
+            let mut raw = F::new(0.0_f32);
+            let mut dt = F::new(0.0_f32);
             let mut g = dy[x_idx];
-            if gated {
+            if mamba {
+                raw = raw_dt::<F>(bc, row * bcs, &w_col, bias, dt_rank);
                 dt = softplus::<F>(raw);
                 let z_t = z[row * 2 * di + di + ch];
                 g = g * z_t * sigmoid::<F>(z_t);
+            } else {
+                dt = delta[x_idx];
             }
             let dtu = dt * u_t;
             let mut du_acc = d_ch * g;
@@ -801,37 +931,63 @@ mod kernels {
                 dbc_part[s_idx + n] = dh * dtu;
                 carry[n] = decay * dh;
             }
-            if gated {
-                ddt_acc = ddt_acc * sigmoid::<F>(raw);
-            }
             du[x_idx] = du_acc;
-            ddelta[x_idx] = ddt_acc;
+            if mamba {
+                let e = ddt_acc * sigmoid::<F>(raw);
+                db_acc += e;
+                #[unroll]
+                for r in 0..dt_rank {
+                    dw_acc[r] += e * bc[row * bcs + r];
+                    dbc_part[s_idx + 2 * n_state + r] = e * w_col[r];
+                }
+            } else {
+                ddelta[x_idx] = ddt_acc;
+            }
         }
 
-        let width = di * n_state + di;
+        let mut width = di * n_state + di;
+        if mamba {
+            width += dt_rank * di + di;
+        }
+        let base = w * width;
         #[unroll]
         for n in 0..n_state {
-            dad_part[w * width + ch * n_state + n] = da_acc[n];
+            let mut v = da_acc[n];
+            if mamba {
+                v = v * a_row[n];
+            }
+            dad_part[base + ch * n_state + n] = v;
         }
-        dad_part[w * width + di * n_state + ch] = dd_acc;
+        dad_part[base + di * n_state + ch] = dd_acc;
+        if mamba {
+            let off = di * n_state + di;
+            #[unroll]
+            for r in 0..dt_rank {
+                dad_part[base + off + r * di + ch] = dw_acc[r];
+            }
+            dad_part[base + off + dt_rank * di + ch] = db_acc;
+        }
     }
 
     /// `out [rows, stride]`: column `b_off + j` = Σ_ch `part[row, ch, j]`,
-    /// column `c_off + j` = Σ_ch `part[row, ch, N + j]`, zero elsewhere
-    /// (dB, dC in place in `x_dbl`'s layout, zero in dt's columns).
+    /// column `c_off + j` = Σ_ch `part[row, ch, N + j]`, and (the Mamba
+    /// form, `b_off = R`) column `j < R` = Σ_ch `part[row, ch, 2N + j]`:
+    /// dB, dC and dt's columns in place in `x_dbl`'s layout.
     #[cube(launch)]
     fn channel_sum_kernel<F: Float>(
-        part: &Tensor<F>,    // [rows, Di, 2N]
+        part: &Tensor<F>,    // [rows, Di, part_len]
         out: &mut Tensor<F>, // [rows, stride]
         rows: u32,
         channels: u32,
         stride: u32,
         b_off: u32,
         c_off: u32,
+        part_len: u32,
         #[comptime] n_state: usize,
         #[define(F)] _dtype: ElemType,
     ) {
         let s = stride as usize;
+        let pl = part_len as usize;
         let total = rows as usize * s;
         let pos = ABSOLUTE_POS;
         if pos >= total {
@@ -839,60 +995,130 @@ mod kernels {
         }
         let row = pos / s;
         let col = pos % s;
-        let two_n = 2 * n_state;
         let bo = b_off as usize;
         let co = c_off as usize;
         let di = channels as usize;
-        let mut acc = F::new(0.0_f32);
-        if col >= bo && col < bo + n_state {
-            for ch in 0..di {
-                acc += part[(row * di + ch) * two_n + col - bo];
-            }
+        // The slot of this column in each channel's partials; none: zero.
+        let mut slot = pl;
+        if col < bo {
+            slot = 2 * n_state + col;
+        } else if col < bo + n_state {
+            slot = col - bo;
         } else if col >= co && col < co + n_state {
+            slot = n_state + col - co;
+        }
+        let mut acc = F::new(0.0_f32);
+        if slot < pl {
             for ch in 0..di {
-                acc += part[(row * di + ch) * two_n + n_state + col - co];
+                acc += part[(row * di + ch) * pl + slot];
             }
         }
         out[pos] = acc;
     }
 
+    /// Which scan the kernels run, with the inputs only that form has.
+    pub(super) enum Form {
+        /// The selective scan: Δ `[W, L, Di]` given, A given, no gate.
+        Plain { delta: CubeTensor },
+        /// The Mamba form: Δ from dt_proj folded in, A = -exp(A_log) (the
+        /// `a` argument), and the SiLU(z) gate.
+        Mamba {
+            dt_weight: CubeTensor,
+            dt_bias: CubeTensor,
+            xz: CubeTensor,
+        },
+    }
+
     /// Checked, contiguous inputs and the problem size.
     struct Prepared {
+        /// u, delta (plain) or dt_weight (mamba), a, bc, d, z, dt_bias,
+        /// then dy if any; z and dt_bias are one-value placeholders in the
+        /// plain form (never read).
         tensors: Vec<CubeTensor>,
+        mamba: bool,
         w: usize,
         l: usize,
         di: usize,
         n: usize,
+        /// dt's columns in `bc` (0 in the plain form).
+        r: usize,
         /// Row length of `bc` and the columns of B and C in it.
         bc_stride: usize,
         b_off: usize,
         c_off: usize,
     }
 
-    /// `tensors` = u, delta, a, bc, d, then z when `gated`, then dy if any.
-    /// Plain: bc = `[B | C]` rows; gated: bc = x_dbl `[W, L, R + 2N]`.
-    fn prepare(tensors: Vec<CubeTensor>, gated: bool) -> Prepared {
-        let tensors: Vec<CubeTensor> = tensors.into_iter().map(into_contiguous).collect();
-        let [w, l, di] = tensors[0].shape().dims::<3>();
-        let [di_a, n] = tensors[2].shape().dims::<2>();
+    impl Prepared {
+        fn arg(&self, i: usize) -> TensorArg {
+            self.tensors[i].clone().into_tensor_arg()
+        }
+
+        /// Slots per (row, channel) in the backward's `dbc_part`.
+        fn part_len(&self) -> usize {
+            2 * self.n + self.r
+        }
+    }
+
+    /// Plain: bc = `[B | C]` rows; Mamba: bc = x_dbl `[W, L, R + 2N]`.
+    fn prepare(
+        u: CubeTensor,
+        a: CubeTensor,
+        bc: CubeTensor,
+        d: CubeTensor,
+        form: Form,
+        dy: Option<CubeTensor>,
+    ) -> Prepared {
+        let [w, l, di] = u.shape().dims::<3>();
+        let [di_a, n] = a.shape().dims::<2>();
         assert_eq!(di, di_a, "fused scan: a must be [Di, N]");
         assert!(
             (1..=super::MAX_STATE).contains(&n),
             "fused scan: N = {n} outside 1..={}",
             super::MAX_STATE
         );
-        let [wb, lb, bc_stride] = tensors[3].shape().dims::<3>();
+        let [wb, lb, bc_stride] = bc.shape().dims::<3>();
         assert!(
             wb == w && lb == l && bc_stride >= 2 * n,
             "fused scan: B, C rows must be [W, L, R + 2N]"
         );
-        if gated {
-            assert_eq!(
-                tensors[5].shape().dims::<3>(),
-                [w, l, 2 * di],
-                "fused scan: xz must be [W, L, 2·Di]"
-            );
-        }
+        let r = bc_stride - 2 * n;
+        let placeholder = || empty(&u, Shape::new([1]));
+        let (mamba, second, z, dt_bias) = match form {
+            Form::Plain { delta } => {
+                assert_eq!(r, 0, "fused scan: plain B, C rows must be [W, L, 2N]");
+                (false, delta, placeholder(), placeholder())
+            }
+            Form::Mamba {
+                dt_weight,
+                dt_bias,
+                xz,
+            } => {
+                assert_eq!(
+                    xz.shape().dims::<3>(),
+                    [w, l, 2 * di],
+                    "fused scan: xz must be [W, L, 2·Di]"
+                );
+                assert_eq!(
+                    dt_weight.shape().dims::<2>(),
+                    [r, di],
+                    "fused scan: dt_weight must be [R, Di] for x_dbl's R dt columns"
+                );
+                assert_eq!(
+                    dt_bias.shape().dims::<1>(),
+                    [di],
+                    "fused scan: dt_bias must be [Di]"
+                );
+                assert!(
+                    (1..=super::MAX_DT_RANK).contains(&r),
+                    "fused scan: dt rank {r} outside 1..={}",
+                    super::MAX_DT_RANK
+                );
+                (true, dt_weight, xz, dt_bias)
+            }
+        };
+        let mut tensors = vec![u, second, a, bc, d, z, dt_bias];
+        tensors.extend(dy);
+        let tensors: Vec<CubeTensor> = tensors.into_iter().map(into_contiguous).collect();
         let dtype = tensors[0].dtype;
         assert!(
             tensors.iter().all(|t| t.dtype == dtype),
@@ -904,13 +1130,14 @@ mod kernels {
                 && w * l * bc_stride.max(2 * di) <= u32::MAX as usize,
             "fused scan: problem too large"
         );
-        let r = bc_stride - 2 * n;
         Prepared {
             tensors,
+            mamba,
             w,
             l,
             di,
             n,
+            r,
             bc_stride,
             b_off: r,
             c_off: r + n,
@@ -919,19 +1146,15 @@ mod kernels {
 
     use super::empty;
 
-    /// `out [W, L, Di]`: y, or y·SiLU(z) when `z` (xz) is given.
+    /// `out [W, L, Di]`: y (plain) or y·SiLU(z) (Mamba form).
     pub(super) fn forward(
         u: CubeTensor,
-        delta: CubeTensor,
         a: CubeTensor,
         bc: CubeTensor,
         d: CubeTensor,
-        z: Option<CubeTensor>,
+        form: Form,
     ) -> CubeTensor {
-        let gated = z.is_some();
-        let mut inputs = vec![u, delta, a, bc, d];
-        inputs.extend(z);
-        let p = prepare(inputs, gated);
+        let p = prepare(u, a, bc, d, form, None);
         let y = empty(&p.tensors[0], Shape::new([p.w, p.l, p.di]));
         let threads = p.w * p.di;
         if threads == 0 || p.l == 0 {
@@ -939,25 +1162,19 @@ mod kernels {
         }
         let client = y.client.clone();
         let dtype = y.dtype;
-        // Without a gate, z is never read: any buffer other than y will do.
-        let z = if gated {
-            p.tensors[5].clone()
-        } else {
-            empty(&y, Shape::new([1]))
-        };
         let cube_dim = CubeDim::new(&client, threads);
         let cube_count = calculate_cube_count_elemwise(&client, threads, cube_dim);
-        let arg = |i: usize| p.tensors[i].clone().into_tensor_arg();
         scan_forward_kernel::launch(
             &client,
             cube_count,
             cube_dim,
-            arg(0),
-            arg(1),
-            arg(2),
-            arg(3),
-            arg(4),
-            z.into_tensor_arg(),
+            p.arg(0),
+            p.arg(1),
+            p.arg(2),
+            p.arg(3),
+            p.arg(4),
+            p.arg(5),
+            p.arg(6),
             y.clone().into_tensor_arg(),
             p.w as u32,
             p.l as u32,
@@ -966,52 +1183,57 @@ mod kernels {
             p.b_off as u32,
             p.c_off as u32,
             p.n,
-            gated,
+            p.r.max(1),
+            p.mamba,
             dtype_to_storage_type(dtype),
         );
         y
     }
 
-    /// The reduced gradients of one backward launch: `du`, `ddelta`
-    /// `[W, L, Di]`, `da [Di, N]`, `dd [Di]`, `dbc` in bc's layout (zero
-    /// outside B, C) and, gated, `dz [W, L, 2·Di]` (zero outside z).
+    /// The reduced gradients of one backward launch: `du [W, L, Di]`,
+    /// `da [Di, N]` (Mamba form: dA_log), `dd [Di]`, `dbc` in bc's layout
+    /// (zero outside B, C and, Mamba form, dt's columns); plain: `ddelta
+    /// [W, L, Di]`; Mamba form: `(dW [R, Di], dbias [Di], dz [W, L, 2·Di])`
+    /// (dz zero outside z).
     pub(super) struct Grads {
         pub du: CubeTensor,
-        pub ddelta: CubeTensor,
+        pub ddelta: Option<CubeTensor>,
         pub da: CubeTensor,
         pub dbc: CubeTensor,
         pub dd: CubeTensor,
-        pub dz: Option<CubeTensor>,
+        pub mamba: Option<(CubeTensor, CubeTensor, CubeTensor)>,
     }
 
     pub(super) fn backward(
         u: CubeTensor,
-        delta: CubeTensor,
         a: CubeTensor,
         bc: CubeTensor,
         d: CubeTensor,
-        z: Option<CubeTensor>,
+        form: Form,
         dy: CubeTensor,
     ) -> Grads {
         type B = burn_cubecl::CubeBackend;
         use burn::backend::ops::FloatTensorOps;
         use burn::tensor::Slice;
 
-        let gated = z.is_some();
-        let mut inputs = vec![u, delta, a, bc, d];
-        inputs.extend(z);
-        inputs.push(dy);
-        let p = prepare(inputs, gated);
-        let (w, l, di, n) = (p.w, p.l, p.di, p.n);
+        let p = prepare(u, a, bc, d, form, Some(dy));
+        let (w, l, di, n, r) = (p.w, p.l, p.di, p.n, p.r);
         let like = &p.tensors[0];
         let du = empty(like, Shape::new([w, l, di]));
-        let ddelta = empty(like, Shape::new([w, l, di]));
-        let width = di * n + di;
+        let ddelta = empty(
+            like,
+            if p.mamba {
+                Shape::new([1])
+            } else {
+                Shape::new([w, l, di])
+            },
+        );
+        let width = di * n + di + if p.mamba { r * di + di } else { 0 };
         let dad_part = empty(like, Shape::new([w, width]));
-        let dbc_part = empty(like, Shape::new([w, l, di, 2 * n]));
+        let dbc_part = empty(like, Shape::new([w, l, di, p.part_len()]));
         let dz = empty(
             like,
-            if gated {
+            if p.mamba {
                 Shape::new([w, l, 2 * di])
             } else {
                 Shape::new([1])
@@ -1025,24 +1247,18 @@ mod kernels {
             // With L = 0 the kernel writes zeros to dad_part and nothing else.
             let cube_dim = CubeDim::new(&client, threads);
             let cube_count = calculate_cube_count_elemwise(&client, threads, cube_dim);
-            let arg = |i: usize| p.tensors[i].clone().into_tensor_arg();
-            let z_arg = if gated {
-                arg(5)
-            } else {
-                empty(like, Shape::new([1])).into_tensor_arg()
-            };
-            let dy_arg = arg(p.tensors.len() - 1);
             scan_backward_kernel::launch(
                 &client,
                 cube_count,
                 cube_dim,
-                arg(0),
-                arg(1),
-                arg(2),
-                arg(3),
-                arg(4),
-                z_arg,
-                dy_arg,
+                p.arg(0),
+                p.arg(1),
+                p.arg(2),
+                p.arg(3),
+                p.arg(4),
+                p.arg(5),
+                p.arg(6),
+                p.arg(7),
                 du.clone().into_tensor_arg(),
                 ddelta.clone().into_tensor_arg(),
                 dad_part.clone().into_tensor_arg(),
@@ -1055,7 +1271,9 @@ mod kernels {
                 p.b_off as u32,
                 p.c_off as u32,
                 n,
-                gated,
+                r.max(1),
+                p.part_len(),
+                p.mamba,
                 dtype_to_storage_type(dtype),
             );
         }
@@ -1074,37 +1292,39 @@ mod kernels {
                 p.bc_stride as u32,
                 p.b_off as u32,
                 p.c_off as u32,
+                p.part_len() as u32,
                 n,
                 dtype_to_storage_type(dtype),
             );
         }
-        let (da, dd) = if w == 0 {
-            (
-                B::float_zeros(Shape::new([di, n]), &like.device, dtype.into()),
-                B::float_zeros(Shape::new([di]), &like.device, dtype.into()),
-            )
+        // One sum over W of every per-window partial, then views of it.
+        let sums = if w == 0 {
+            B::float_zeros(Shape::new([1, width]), &like.device, dtype.into())
         } else {
-            let sums = B::float_sum_dim(dad_part, 0); // [1, Di·N + Di]
-            let part = |from: usize, len: usize| {
-                [
-                    Slice::new(0, Some(1), 1),
-                    Slice::new(from as isize, Some((from + len) as isize), 1),
-                ]
-            };
-            let da = B::float_slice(sums.clone(), &part(0, di * n));
-            let dd = B::float_slice(sums, &part(di * n, di));
-            (
-                B::float_reshape(da, Shape::new([di, n])),
-                B::float_reshape(dd, Shape::new([di])),
-            )
+            B::float_sum_dim(dad_part, 0) // [1, width]
         };
+        let part = |from: usize, shape: Shape| {
+            let len = shape.num_elements();
+            let slice = [
+                Slice::new(0, Some(1), 1),
+                Slice::new(from as isize, Some((from + len) as isize), 1),
+            ];
+            B::float_reshape(B::float_slice(sums.clone(), &slice), shape)
+        };
+        let da = part(0, Shape::new([di, n]));
+        let dd = part(di * n, Shape::new([di]));
+        let mamba = p.mamba.then(|| {
+            let dw = part(di * n + di, Shape::new([r, di]));
+            let db = part(di * n + di + r * di, Shape::new([di]));
+            (dw, db, dz)
+        });
         Grads {
             du,
-            ddelta,
+            ddelta: (!p.mamba).then_some(ddelta),
             da,
             dbc,
             dd,
-            dz: gated.then_some(dz),
+            mamba,
         }
     }
 }
@@ -1120,9 +1340,6 @@ enum Kernels {
     Sequential,
     /// The time-parallel kernels.
     Parallel,
-    /// The sequential kernels in the Mamba form (inputs u, delta, a,
-    /// x_dbl, d, xz).
-    Gated,
 }
 
 /// The backward step of a tracked scan.
@@ -1152,7 +1369,6 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 6> for ScanBackward {
         let (du, ddelta, da, db, dc, dd) = match self.0 {
             Kernels::Sequential => B::selective_scan_backward(u, delta, a, b, c, d, dy),
             Kernels::Parallel => B::selective_scan_parallel_backward(u, delta, a, b, c, d, dy),
-            Kernels::Gated => B::selective_scan_gated_backward(u, delta, a, b, c, d, dy),
         };
         for (parent, grad) in [
             (p_u, du),
@@ -1183,7 +1399,6 @@ fn tracked_scan<B: Backend + SelectiveScanOps, C: CheckpointStrategy>(
     let run = |u, delta, a, b, c, d| match kernels {
         Kernels::Sequential => B::selective_scan(u, delta, a, b, c, d),
         Kernels::Parallel => B::selective_scan_parallel(u, delta, a, b, c, d),
-        Kernels::Gated => B::selective_scan_gated(u, delta, a, b, c, d),
     };
     let guards = [
         u.node(),
@@ -1218,6 +1433,55 @@ fn tracked_scan<B: Backend + SelectiveScanOps, C: CheckpointStrategy>(
             prep.finish((u, delta, a, b, c, d), y)
         }
         OpsKind::UnTracked(prep) => prep.finish(run(u, delta, a, b, c, d)),
+    }
+}
+
+/// The backward step of a tracked Mamba-form scan.
+#[derive(Debug)]
+struct MambaScanBackward;
+
+impl<B: Backend + SelectiveScanOps> Backward<B, 7> for MambaScanBackward {
+    /// The seven forward inputs (u, x_dbl, dt_weight, dt_bias, a_log, d, xz).
+    type State = [FloatTensor<B>; 7];
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 7>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let dy = grads.consume::<B>(&ops.node);
+        let [u, x_dbl, dt_weight, dt_bias, a_log, d, xz] = ops.state;
+        let (du, dx, dw, db, da, dd, dz) =
+            B::selective_scan_mamba_backward(u, x_dbl, dt_weight, dt_bias, a_log, d, xz, dy);
+        for (parent, grad) in ops.parents.into_iter().zip([du, dx, dw, db, da, dd, dz]) {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// The Mamba-form scan on the inner backend, recorded for its handwritten
+/// backward.
+fn tracked_mamba_scan<B: Backend + SelectiveScanOps, C: CheckpointStrategy>(
+    inputs: [FloatTensor<Autodiff<B, C>>; 7],
+) -> FloatTensor<Autodiff<B, C>> {
+    let guards = inputs.each_ref().map(|t| t.node());
+    let inner = inputs.map(|t| t.into_primitive());
+    let run = |[u, x_dbl, w, b, a_log, d, xz]: [FloatTensor<B>; 7]| {
+        B::selective_scan_mamba(u, x_dbl, w, b, a_log, d, xz)
+    };
+    match MambaScanBackward
+        .prepare::<C>(guards)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let y = run(inner.clone());
+            prep.finish(inner, y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(run(inner)),
     }
 }
 
@@ -1291,22 +1555,24 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
         ))
     }
 
-    fn selective_scan_gated(
+    fn selective_scan_mamba(
         u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
         x_dbl: FloatTensor<Self>,
+        dt_weight: FloatTensor<Self>,
+        dt_bias: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        tracked_scan::<B, C>(Kernels::Gated, u, delta, a, x_dbl, d, xz)
+        tracked_mamba_scan::<B, C>([u, x_dbl, dt_weight, dt_bias, a_log, d, xz])
     }
 
-    fn selective_scan_gated_backward(
+    fn selective_scan_mamba_backward(
         u: FloatTensor<Self>,
-        delta: FloatTensor<Self>,
-        a: FloatTensor<Self>,
         x_dbl: FloatTensor<Self>,
+        dt_weight: FloatTensor<Self>,
+        dt_bias: FloatTensor<Self>,
+        a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
         dy: FloatTensor<Self>,
@@ -1317,16 +1583,28 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
         FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
+        FloatTensor<Self>,
     ) {
-        untracked::<B, C>(B::selective_scan_gated_backward(
+        let lift = <Autodiff<B, C> as AutodiffBackend>::from_inner;
+        let (du, dx, dw, db, da, dd, dz) = B::selective_scan_mamba_backward(
             u.into_primitive(),
-            delta.into_primitive(),
-            a.into_primitive(),
             x_dbl.into_primitive(),
+            dt_weight.into_primitive(),
+            dt_bias.into_primitive(),
+            a_log.into_primitive(),
             d.into_primitive(),
             xz.into_primitive(),
             dy.into_primitive(),
-        ))
+        );
+        (
+            lift(du),
+            lift(dx),
+            lift(dw),
+            lift(db),
+            lift(da),
+            lift(dd),
+            lift(dz),
+        )
     }
 
     fn selective_scan_parallel(
@@ -1397,6 +1675,29 @@ pub fn supported(device: &Device) -> bool {
     }
 }
 
+/// Largest scan intermediate (the CubeCL backward's per-channel partials,
+/// a composed scan's `[w, L, Di, N]` states) one call materialises; wider
+/// inputs are split along W. The reference stage 0 needs 755 MB of dB/dC
+/// partials per clip, so a fixed small cap costs a dozen extra launches per
+/// layer where the device would take it whole.
+pub const MAX_PARTIAL_BYTES: usize = 1 << 30;
+
+/// The byte budget of one scan call on `device`: the largest buffer the
+/// adapter binds (`max_storage_buffer_binding_size` on wgpu, 128 MiB to a
+/// few GiB), at most [`MAX_PARTIAL_BYTES`].
+pub fn partial_budget(device: &Device) -> usize {
+    match device.clone().without_autodiff().as_dispatch() {
+        DispatchDevice::Cube(cube) => {
+            let page = cube.client().properties().memory.max_page_size;
+            usize::try_from(page)
+                .unwrap_or(usize::MAX)
+                .min(MAX_PARTIAL_BYTES)
+        }
+        #[allow(unreachable_patterns)]
+        _ => MAX_PARTIAL_BYTES,
+    }
+}
+
 /// Whether `device` runs the fused scan as host loops (Flex).
 pub fn is_host(device: &Device) -> bool {
     matches!(
@@ -1419,26 +1720,34 @@ pub fn parallel_scan(input: ScanInput) -> Tensor<3> {
 }
 
 /// The Mamba form of the fused scan ([`MambaScanInput`]): `y · SiLU(z)`
-/// `[W, L, Di]`, differentiable through the handwritten backward, with B, C
-/// and z read in place. Panics on a device where [`supported`] is false.
-pub fn gated_scan(input: MambaScanInput) -> Tensor<3> {
+/// `[W, L, Di]`, with dt_proj, softplus and A = -exp(A_log) folded in and
+/// B, C, dt's columns and z read in place; differentiable through the
+/// handwritten backward. Panics on a device where [`supported`] is false.
+pub fn mamba_fused_scan(input: MambaScanInput) -> Tensor<3> {
     let MambaScanInput {
         u,
-        delta,
-        a,
         x_dbl,
+        dt_weight,
+        dt_bias,
+        a_log,
         d,
         xz,
     } = input;
     let [w, l, di] = u.dims();
-    let [di_a, n] = a.dims();
-    let [wx, lx, cols] = x_dbl.dims();
-    assert_eq!(delta.dims(), [w, l, di], "fused scan: delta must match u");
-    assert_eq!(di_a, di, "fused scan: a must be [Di, N]");
-    assert!(
-        wx == w && lx == l && cols >= 2 * n,
+    let [di_a, n] = a_log.dims();
+    let [r, di_w] = dt_weight.dims();
+    assert_eq!(di_a, di, "fused scan: a_log must be [Di, N]");
+    assert_eq!(
+        x_dbl.dims(),
+        [w, l, r + 2 * n],
         "fused scan: x_dbl must be [W, L, R + 2N]"
     );
+    assert_eq!(di_w, di, "fused scan: dt_weight must be [R, Di]");
+    assert!(
+        (1..=MAX_DT_RANK).contains(&r),
+        "fused scan: dt rank {r} outside 1..={MAX_DT_RANK}"
+    );
+    assert_eq!(dt_bias.dims(), [di], "fused scan: dt_bias must be [Di]");
     assert_eq!(
         xz.dims(),
         [w, l, 2 * di],
@@ -1449,11 +1758,12 @@ pub fn gated_scan(input: MambaScanInput) -> Tensor<3> {
         (1..=MAX_STATE).contains(&n),
         "fused scan: N = {n} outside 1..={MAX_STATE}"
     );
-    Tensor::from_dispatch(<Dispatch as SelectiveScanOps>::selective_scan_gated(
+    Tensor::from_dispatch(<Dispatch as SelectiveScanOps>::selective_scan_mamba(
         u.into_dispatch(),
-        delta.into_dispatch(),
-        a.into_dispatch(),
         x_dbl.into_dispatch(),
+        dt_weight.into_dispatch(),
+        dt_bias.into_dispatch(),
+        a_log.into_dispatch(),
         d.into_dispatch(),
         xz.into_dispatch(),
     ))
@@ -1492,6 +1802,5 @@ fn scan_with(input: ScanInput, kernels: Kernels) -> Tensor<3> {
         Kernels::Parallel => {
             <Dispatch as SelectiveScanOps>::selective_scan_parallel(u, delta, a, b, c, d)
         }
-        Kernels::Gated => unreachable!("the gated scan goes through gated_scan"),
     })
 }

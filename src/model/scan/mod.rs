@@ -20,6 +20,7 @@
 
 pub mod chunked;
 pub mod host;
+pub mod host_dt;
 pub mod kernel;
 pub mod parallel;
 pub mod sequential;
@@ -102,20 +103,36 @@ pub struct ScanInput {
     pub d: Tensor<1>,
 }
 
-/// The scan as a Mamba layer runs it (mamba-ssm's `selective_scan_fn` with
-/// `z` and `delta_softplus = True`): Δ = softplus(`delta`), B and C are
-/// columns of x_proj's output and z the second half of in_proj's, and the
-/// result is `y · SiLU(z)`.
+impl ScanInput {
+    /// Windows `start..start + len` (A and D are shared).
+    fn windows(&self, start: usize, len: usize) -> Self {
+        Self {
+            u: self.u.clone().narrow(0, start, len),
+            delta: self.delta.clone().narrow(0, start, len),
+            a: self.a.clone(),
+            b: self.b.clone().narrow(0, start, len),
+            c: self.c.clone().narrow(0, start, len),
+            d: self.d.clone(),
+        }
+    }
+}
+
+/// The scan as a Mamba layer runs it (mamba-ssm's `mamba_inner_fn` from
+/// x_proj's output on): Δ = softplus(dt_proj(dt columns of `x_dbl`)),
+/// A = -exp(A_log), B and C are columns of x_proj's output and z the second
+/// half of in_proj's, and the result is `y · SiLU(z)`.
 #[derive(Debug, Clone)]
 pub struct MambaScanInput {
     /// `[W, L, Di]` the (convolved, activated) input.
     pub u: Tensor<3>,
-    /// `[W, L, Di]` dt_proj's output (bias included), before softplus.
-    pub delta: Tensor<3>,
-    /// `[Di, N]` the (negative) state matrix A.
-    pub a: Tensor<2>,
     /// `[W, L, R + 2N]` x_proj's output: dt's R columns, then B, then C.
     pub x_dbl: Tensor<3>,
+    /// `[R, Di]` dt_proj's weight (burn's `[in, out]` layout).
+    pub dt_weight: Tensor<2>,
+    /// `[Di]` dt_proj's bias.
+    pub dt_bias: Tensor<1>,
+    /// `[Di, N]` A_log (A = -exp(A_log)).
+    pub a_log: Tensor<2>,
     /// `[Di]` the skip weights D.
     pub d: Tensor<1>,
     /// `[W, L, 2·Di]` in_proj's output: x, then z.
@@ -123,19 +140,21 @@ pub struct MambaScanInput {
 }
 
 impl MambaScanInput {
-    /// The same scan in composed ops: softplus, narrowed B, C, z, the plain
-    /// scan by `which`, and the gate.
+    /// The same scan in composed ops: dt_proj, softplus, A = -exp(A_log),
+    /// narrowed B, C, z, the plain scan by `which`, and the gate.
     fn composed(self, which: ScanImpl) -> Tensor<3> {
-        let n = self.a.dims()[1];
-        let [_, _, cols] = self.x_dbl.dims();
-        let di = self.u.dims()[2];
-        let r = cols - 2 * n;
+        let n = self.a_log.dims()[1];
+        let [r, di] = self.dt_weight.dims();
         let z = self.xz.narrow(2, di, di);
+        let [w, l, _] = self.x_dbl.dims();
+        let dt_in = self.x_dbl.clone().narrow(2, 0, r).reshape([w * l, r]);
+        let delta =
+            (dt_in.matmul(self.dt_weight) + self.dt_bias.reshape([1, di])).reshape([w, l, di]);
         let y = selective_scan(
             ScanInput {
                 u: self.u,
-                delta: burn::tensor::activation::softplus(self.delta, 1.0),
-                a: self.a,
+                delta: burn::tensor::activation::softplus(delta, 1.0),
+                a: self.a_log.exp().neg(),
                 b: self.x_dbl.clone().narrow(2, r, n),
                 c: self.x_dbl.narrow(2, r + n, n),
                 d: self.d,
@@ -145,15 +164,13 @@ impl MambaScanInput {
         y * burn::tensor::activation::silu(z)
     }
 
-    /// Windows `start..start + len`.
+    /// Windows `start..start + len` (the parameters are shared).
     fn windows(&self, start: usize, len: usize) -> Self {
         Self {
             u: self.u.clone().narrow(0, start, len),
-            delta: self.delta.clone().narrow(0, start, len),
-            a: self.a.clone(),
             x_dbl: self.x_dbl.clone().narrow(0, start, len),
-            d: self.d.clone(),
             xz: self.xz.clone().narrow(0, start, len),
+            ..self.clone()
         }
     }
 }
@@ -164,38 +181,67 @@ impl MambaScanInput {
 /// the composed ops around [`selective_scan`].
 pub fn mamba_scan(input: MambaScanInput, which: ScanImpl) -> Tensor<3> {
     let device = input.u.device();
+    let budget = kernel::partial_budget(&device);
+    mamba_scan_within(input, which, budget)
+}
+
+/// [`mamba_scan`] with the CubeCL backward's partials capped at
+/// `max_bytes` per call (tests use it to exercise the split on small
+/// inputs).
+pub fn mamba_scan_within(input: MambaScanInput, which: ScanImpl, max_bytes: usize) -> Tensor<3> {
+    let device = input.u.device();
     if which.resolve(&device) != ScanImpl::Fused {
         return input.composed(which);
     }
-    let [w, l, di] = input.u.dims();
-    let n = input.a.dims()[1];
-    // The CubeCL backward keeps `[W, L, Di, 2N]` partials: split along W.
-    let per_sequence = (l * di * 2 * n * 4).max(1);
-    let group = (MAX_STATE_BYTES / per_sequence).clamp(1, w.max(1));
-    if group >= w || !device.is_autodiff() || kernel::is_host(&device) {
-        return kernel::gated_scan(input);
+    if !device.is_autodiff() || kernel::is_host(&device) {
+        // The fused forward keeps no state, nor does the host backward.
+        return kernel::mamba_fused_scan(input);
     }
-    let mut outputs = Vec::with_capacity(w.div_ceil(group));
+    let [w, l, di] = input.u.dims();
+    let n = input.a_log.dims()[1];
+    let r = input.dt_weight.dims()[0];
+    // The CubeCL backward keeps `[W, L, Di, 2N + R]` partials of dB, dC and
+    // x_dbl's dt columns.
+    let per_window = l * di * (2 * n + r) * 4;
+    in_window_groups(w, per_window, max_bytes, |start, len| {
+        kernel::mamba_fused_scan(if len == w {
+            input.clone()
+        } else {
+            input.windows(start, len)
+        })
+    })
+}
+
+/// Runs `scan(start, len)` over consecutive groups of the `windows`
+/// sequences such that each group's `bytes_per_window · len` stays within
+/// `max_bytes` (at least one window per group), and concatenates the
+/// results along W. One call, no copy, when everything fits.
+fn in_window_groups(
+    windows: usize,
+    bytes_per_window: usize,
+    max_bytes: usize,
+    mut scan: impl FnMut(usize, usize) -> Tensor<3>,
+) -> Tensor<3> {
+    let group = (max_bytes / bytes_per_window.max(1)).clamp(1, windows.max(1));
+    if group >= windows {
+        return scan(0, windows);
+    }
+    let mut outputs = Vec::with_capacity(windows.div_ceil(group));
     let mut start = 0;
-    while start < w {
-        let len = group.min(w - start);
-        outputs.push(kernel::gated_scan(input.windows(start, len)));
+    while start < windows {
+        let len = group.min(windows - start);
+        outputs.push(scan(start, len));
         start += len;
     }
     Tensor::cat(outputs, 0)
 }
 
-/// Largest `[w, L, Di, N]` f32 state tensor one scan call materialises.
-/// Wider inputs are split along W: GPU adapters cap single buffers (wgpu's
-/// default limit is 256 MiB) and the reference stage 0 alone needs 377 MB
-/// per clip.
-pub const MAX_STATE_BYTES: usize = 64 << 20;
-
 /// Runs the selective scan: `[W, L, Di]`.
 pub fn selective_scan(input: ScanInput, which: ScanImpl) -> Tensor<3> {
-    let which = which.resolve(&input.u.device());
+    let device = input.u.device();
+    let which = which.resolve(&device);
     if matches!(which, ScanImpl::Fused | ScanImpl::Parallel)
-        && (!input.u.device().is_autodiff() || kernel::is_host(&input.u.device()))
+        && (!device.is_autodiff() || kernel::is_host(&device))
     {
         // The fused forward keeps no state tensor, and neither does the
         // host backward (the CubeCL backward's per-channel partials do).
@@ -203,27 +249,19 @@ pub fn selective_scan(input: ScanInput, which: ScanImpl) -> Tensor<3> {
     }
     let [w, l, di] = input.u.dims();
     let n = input.a.dims()[1];
-    let per_sequence = (l * di * n * 4).max(1);
-    let group = (MAX_STATE_BYTES / per_sequence).clamp(1, w.max(1));
-    if group >= w {
-        return scan_once(input, which);
-    }
-    let mut outputs = Vec::with_capacity(w.div_ceil(group));
-    let mut start = 0;
-    while start < w {
-        let len = group.min(w - start);
-        let part = ScanInput {
-            u: input.u.clone().narrow(0, start, len),
-            delta: input.delta.clone().narrow(0, start, len),
-            a: input.a.clone(),
-            b: input.b.clone().narrow(0, start, len),
-            c: input.c.clone().narrow(0, start, len),
-            d: input.d.clone(),
-        };
-        outputs.push(scan_once(part, which));
-        start += len;
-    }
-    Tensor::cat(outputs, 0)
+    // The composed scans and the CubeCL backward hold `[W, L, Di, N]`.
+    let per_window = l * di * n * 4;
+    let budget = kernel::partial_budget(&device);
+    in_window_groups(w, per_window, budget, |start, len| {
+        scan_once(
+            if len == w {
+                input.clone()
+            } else {
+                input.windows(start, len)
+            },
+            which,
+        )
+    })
 }
 
 fn scan_once(input: ScanInput, which: ScanImpl) -> Tensor<3> {
@@ -253,4 +291,39 @@ pub(crate) fn read_out(h: Tensor<4>, input: &ScanInput) -> Tensor<3> {
         .sum_dim(3)
         .squeeze_dim::<3>(3);
     y + input.u.clone() * input.d.clone().reshape([1, 1, di])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 7 windows at a budget of 3 windows run as 3 + 3 + 1, in order, and
+    /// the pieces are concatenated along W; a budget that fits runs once.
+    #[test]
+    fn window_groups_cover_every_window_once_within_the_budget() {
+        let device = Device::flex();
+        let mut calls = Vec::new();
+        let out = in_window_groups(7, 10, 30, |start, len| {
+            calls.push((start, len));
+            Tensor::<1, Int>::arange(start as i64..(start + len) as i64, &device)
+                .float()
+                .reshape([len, 1, 1])
+        });
+        assert_eq!(calls, [(0, 3), (3, 3), (6, 1)]);
+        let got: Vec<f32> = out.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(got, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let mut calls = Vec::new();
+        in_window_groups(7, 10, 70, |start, len| {
+            calls.push((start, len));
+            Tensor::zeros([len, 1, 1], &device)
+        });
+        assert_eq!(calls, [(0, 7)]);
+        // A window larger than the budget still runs, one at a time.
+        let mut count = 0;
+        in_window_groups(2, 100, 30, |_, len| {
+            count += 1;
+            Tensor::zeros([len, 1, 1], &device)
+        });
+        assert_eq!(count, 2);
+    }
 }
