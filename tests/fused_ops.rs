@@ -3,16 +3,17 @@
 //! values and every input gradient, on Flex (host loops) and on wgpu
 //! (CubeCL kernels; lavapipe in CI).
 
+mod common;
+
 use burn::nn::LayerNormConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
 use roimae::model::fused::conv::causal_conv_silu;
-use roimae::model::fused::norm::fused_layer_norm;
+use roimae::model::fused::norm::{fused_layer_norm, fused_layer_norm_into_windows};
+use roimae::model::layout::{partition, partition_shifted};
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.try_into_vec_as::<f32>().unwrap()
-}
+use common::values;
 
 fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
@@ -184,6 +185,77 @@ fn fused_layer_norm_matches_burn_layer_norm_on_flex() {
 #[test]
 fn fused_layer_norm_matches_burn_layer_norm_on_wgpu() {
     assert_norm_matches(&Device::wgpu(DeviceKind::DefaultDevice).autodiff());
+}
+
+/// The LayerNorm writing straight into (shifted) window order against
+/// burn's LayerNorm followed by the window partition (a permute) or the
+/// shifted partition (a row gather): values in window order and dx (back in
+/// grid order), dγ, dβ, with a batch of 2 and shifts on every axis.
+fn assert_norm_into_windows_matches(device: &Device) {
+    let (dims, c) = ([2usize, 4, 4, 2, 6], 5usize);
+    let window = [2, 2, 2, 3];
+    for shift in [[0; 4], [1, 1, 1, 1], [0, 1, 0, 2]] {
+        device.seed(9);
+        let mut norm = LayerNormConfig::new(c).with_epsilon(1e-5).init(device);
+        norm.gamma = burn::module::Param::from_tensor(
+            Tensor::random([c], Distribution::Normal(1.0, 0.3), device).require_grad(),
+        );
+        norm.beta = Some(burn::module::Param::from_tensor(
+            Tensor::random([c], Distribution::Normal(0.0, 0.3), device).require_grad(),
+        ));
+        let shape = [dims[0], dims[1], dims[2], dims[3], dims[4], c];
+        let x = Tensor::<6>::random(shape, Distribution::Normal(0.5, 2.0), device);
+        let n = shape.iter().product::<usize>();
+        let r: Vec<f32> = (0..n)
+            .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 2.0)
+            .collect();
+        let r = Tensor::<1>::from_data(TensorData::new(r, [n]), device);
+        let run = |fused: bool| {
+            let x = x.clone().require_grad();
+            let y: Tensor<3> = if fused {
+                fused_layer_norm_into_windows(
+                    x.clone(),
+                    norm.gamma.val(),
+                    norm.beta.as_ref().unwrap().val(),
+                    1e-5,
+                    window,
+                    shift,
+                )
+            } else if shift == [0; 4] {
+                partition(norm.forward(x.clone()), window)
+            } else {
+                partition_shifted(norm.forward(x.clone()), window, shift)
+            };
+            assert_eq!(y.dims(), [2 * 2 * 2 * 1 * 2, 24, c]);
+            let flat: Tensor<1> = y.reshape([n]);
+            let grads = (flat.clone() * r.clone()).sum().backward();
+            vec![
+                values(flat),
+                values(x.grad(&grads).unwrap()),
+                values(norm.gamma.val().grad(&grads).unwrap()),
+                values(norm.beta.as_ref().unwrap().val().grad(&grads).unwrap()),
+            ]
+        };
+        let want = run(false);
+        let got = run(true);
+        for (name, (a, b)) in ["y", "dx", "dgamma", "dbeta"]
+            .iter()
+            .zip(want.iter().zip(&got))
+        {
+            let d = max_rel_diff(a, b);
+            assert!(d < 2e-5, "{name} differs by {d} at shift {shift:?}");
+        }
+    }
+}
+
+#[test]
+fn layer_norm_into_windows_matches_norm_then_partition_on_flex() {
+    assert_norm_into_windows_matches(&Device::flex().autodiff());
+}
+
+#[test]
+fn layer_norm_into_windows_matches_norm_then_partition_on_wgpu() {
+    assert_norm_into_windows_matches(&Device::wgpu(DeviceKind::DefaultDevice).autodiff());
 }
 
 /// The host GELU op (Flex) against burn's GELU under autodiff — both the

@@ -4,9 +4,9 @@
 
 use super::config::StageGeometry;
 use super::fused::gelu::gelu;
-use super::fused::norm::layer_norm;
+use super::fused::norm::{layer_norm, layer_norm_into_windows};
 use super::init::InitRng;
-use super::layout::{merge, merge_shifted, partition, partition_shifted};
+use super::layout::{merge, merge_shifted};
 use super::mamba::Mamba;
 use super::scan::ScanImpl;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -86,7 +86,7 @@ impl SwmBlock {
 
     /// `[B, X, Y, Z, T, C]` → same shape.
     pub fn forward(&self, x: Tensor<6>, scan: ScanImpl) -> Tensor<6> {
-        let y = self.window_mamba(layer_norm(&self.norm1, self.eps, x.clone()), scan);
+        let y = self.window_mamba(x.clone(), scan);
         let x = x + y;
         let y = self
             .mlp
@@ -94,16 +94,16 @@ impl SwmBlock {
         x + y
     }
 
+    /// `WindowMamba(LN(x))`: the norm writes the (shifted) windows
+    /// directly, one Mamba sequence per window, merged back onto the grid.
     fn window_mamba(&self, x: Tensor<6>, scan: ScanImpl) -> Tensor<6> {
         let [b, gx, gy, gz, gt, _] = x.dims();
         let grid = [b, gx, gy, gz, gt];
+        let windows = layer_norm_into_windows(&self.norm1, self.eps, x, self.window, self.shift);
+        let seqs = self.mamba.forward(windows, scan);
         if self.shift.iter().any(|&s| s > 0) {
-            let seqs = self
-                .mamba
-                .forward(partition_shifted(x, self.window, self.shift), scan);
             merge_shifted(seqs, self.window, self.shift, grid)
         } else {
-            let seqs = self.mamba.forward(partition(x, self.window), scan);
             merge(seqs, self.window, grid)
         }
     }

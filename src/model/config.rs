@@ -1,6 +1,6 @@
 //! The model's shape in one serialisable type, with the three presets
 //! (`reference`, `mni4mm`, `tiny`) and the window/shift geometry of every
-//! encoder and decoder stage derived from it (SPEC-model "Encoder").
+//! encoder and decoder stage derived from it (docs/SPEC-model.md "Encoder").
 
 use serde::{Deserialize, Serialize};
 

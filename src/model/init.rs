@@ -1,5 +1,5 @@
 //! Parameter initialisation that burn's initialisers do not provide, drawn on
-//! the host from a seeded generator (SPEC-model): truncated-normal embeddings
+//! the host from a seeded generator (docs/SPEC-model.md): truncated-normal embeddings
 //! and Mamba's A_log, D and Δ projection.
 
 use burn::module::Param;

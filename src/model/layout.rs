@@ -8,7 +8,7 @@ use burn::prelude::*;
 /// Splits `[B, X, Y, Z, T, C]` into blocks of `w = (wx, wy, wz, wt)`:
 /// returns `[B·nx·ny·nz·nt, wx·wy·wz·wt, C]`, blocks in row-major
 /// (b, bx, by, bz, bt) order and tokens inside a block in (x, y, z, t) order,
-/// t fastest (SPEC-model token order).
+/// t fastest (docs/SPEC-model.md token order).
 ///
 /// One permute and one copy: `b` folds into `nx` and `wt` into `C` (each
 /// pair is adjacent before and after), which keeps the view at eight
@@ -34,41 +34,82 @@ pub fn merge(x: Tensor<3>, w: [usize; 4], grid: [usize; 5]) -> Tensor<6> {
         .reshape([b, gx, gy, gz, gt, c])
 }
 
+/// The window order of a grid's rows: row `r` of
+/// `partition_shifted(x, window, shift)` (flattened to `[N, C]`) is row
+/// [`WindowOrder::source`]`(r)` of `x` flattened to `[B·X·Y·Z·T, C]`. With
+/// no shift it is [`partition`]'s order. Fused ops that take it (the
+/// LayerNorm into windows) read their input in this order, so the windows
+/// need no copy of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WindowOrder {
+    /// Grid `(X, Y, Z, T)` (the batch is the rows' outermost factor).
+    pub grid: [usize; 4],
+    /// Window `(wx, wy, wz, wt)`, each dividing its grid dim.
+    pub window: [usize; 4],
+    /// Cyclic shift `(sx, sy, sz, st)` of the grid before partitioning.
+    pub shift: [usize; 4],
+}
+
+impl WindowOrder {
+    /// Rows in their own order: a `[1, 1, 1, rows]` grid in one window.
+    pub fn identity(rows: usize) -> Self {
+        Self {
+            grid: [1, 1, 1, rows],
+            window: [1, 1, 1, rows],
+            shift: [0; 4],
+        }
+    }
+
+    /// The windows of `grid` `(X, Y, Z, T)` after a cyclic shift.
+    pub fn windows(grid: [usize; 4], window: [usize; 4], shift: [usize; 4]) -> Self {
+        debug_assert!((0..4).all(|d| window[d] > 0 && grid[d] % window[d] == 0));
+        Self {
+            grid,
+            window,
+            shift,
+        }
+    }
+
+    /// The source row of output row `r` (any batch index: the batch is the
+    /// outermost factor of both orders). Kernels repeat this arithmetic.
+    pub fn source(&self, r: usize) -> usize {
+        let (g, w, s) = (self.grid, self.window, self.shift);
+        let len = w.iter().product::<usize>();
+        let (inner, block) = (r % len, r / len);
+        let inner_at = [
+            inner / (w[3] * w[2] * w[1]),
+            inner / (w[3] * w[2]) % w[1],
+            inner / w[3] % w[2],
+            inner % w[3],
+        ];
+        let n = [g[0] / w[0], g[1] / w[1], g[2] / w[2], g[3] / w[3]];
+        let rest = block / (n[3] * n[2] * n[1]);
+        let block_at = [
+            rest % n[0],
+            block / (n[3] * n[2]) % n[1],
+            block / n[3] % n[2],
+            block % n[3],
+        ];
+        let batch = rest / n[0];
+        let at: [usize; 4] =
+            std::array::from_fn(|d| (block_at[d] * w[d] + inner_at[d] + s[d]) % g[d]);
+        (((batch * g[0] + at[0]) * g[1] + at[1]) * g[2] + at[2]) * g[3] + at[3]
+    }
+
+    /// Whether rows stay where they are.
+    pub fn is_identity(&self) -> bool {
+        self.shift == [0; 4] && self.window == self.grid
+    }
+}
+
 /// For every row of `partition(roll(x, -shift), w)`, the row of the
 /// flattened grid `[B·X·Y·Z·T]` it comes from (a permutation).
 fn shifted_window_rows(grid: [usize; 5], w: [usize; 4], shift: [usize; 4]) -> Vec<i64> {
     let [b, gx, gy, gz, gt] = grid;
-    let g = [gx, gy, gz, gt];
-    let n = [gx / w[0], gy / w[1], gz / w[2], gt / w[3]];
-    let mut rows = Vec::with_capacity(b * gx * gy * gz * gt);
-    for bi in 0..b {
-        for bx in 0..n[0] {
-            for by in 0..n[1] {
-                for bz in 0..n[2] {
-                    for bt in 0..n[3] {
-                        let block = [bx, by, bz, bt];
-                        for ix in 0..w[0] {
-                            for iy in 0..w[1] {
-                                for iz in 0..w[2] {
-                                    for it in 0..w[3] {
-                                        let inner = [ix, iy, iz, it];
-                                        let at: [usize; 4] = std::array::from_fn(|d| {
-                                            (block[d] * w[d] + inner[d] + shift[d]) % g[d]
-                                        });
-                                        let row = (((bi * gx + at[0]) * gy + at[1]) * gz + at[2])
-                                            * gt
-                                            + at[3];
-                                        rows.push(row as i64);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    rows
+    let order = WindowOrder::windows([gx, gy, gz, gt], w, shift);
+    (0..b * gx * gy * gz * gt)
+        .map(|r| order.source(r) as i64)
+        .collect()
 }
 
 /// `partition(x.roll(-shift), w)` as one row gather (no roll copies): the
@@ -152,4 +193,32 @@ pub fn scatter_2x2x2(x: Tensor<6>) -> Tensor<6> {
         .reshape([b * gx, gy, 2, 2, gz * 2 * gt * c]) // [b x, y, i, j, ..]
         .permute([0, 2, 1, 3, 4]) // [b x, i, y, j, ..]
         .reshape([b, 2 * gx, 2 * gy, 2 * gz, gt, c])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WindowOrder;
+
+    #[test]
+    fn identity_order_keeps_rows_and_window_orders_permute_them() {
+        let id = WindowOrder::identity(11);
+        assert!(id.is_identity());
+        assert!((0..11).all(|r| id.source(r) == r));
+        // 2 batches of a 4x2x2x6 grid in 2x2x1x3 windows, shifted.
+        let order = WindowOrder::windows([4, 2, 2, 6], [2, 2, 1, 3], [1, 0, 1, 2]);
+        assert!(!order.is_identity());
+        let rows = 2 * 4 * 2 * 2 * 6;
+        let mut seen = vec![false; rows];
+        for r in 0..rows {
+            let q = order.source(r);
+            assert!(!seen[q], "row {q} read twice");
+            seen[q] = true;
+        }
+        // Row 0 reads the grid point (1, 0, 1, 2) of batch 0; row 1 the
+        // next time step of the same window.
+        assert_eq!(order.source(0), ((2 + 0) * 2 + 1) * 6 + 2);
+        assert_eq!(order.source(1), ((2 + 0) * 2 + 1) * 6 + 3);
+        // The second batch starts half-way through the rows.
+        assert_eq!(order.source(rows / 2), rows / 2 + order.source(0));
+    }
 }

@@ -1,4 +1,4 @@
-//! Masks as tensors and the masked reconstruction loss (SPEC-model "Loss"):
+//! Masks as tensors and the masked reconstruction loss (docs/SPEC-model.md "Loss"):
 //! at token level the per-token MSE over its p³ voxels averaged over masked
 //! tokens; at voxel level the MSE over exactly the masked voxels.
 

@@ -1,5 +1,5 @@
 //! One Mamba (selective state-space) layer over a batch of sequences
-//! `[W, L, D]` (SPEC-model "Mamba"): in_proj → causal depthwise conv → SiLU
+//! `[W, L, D]` (docs/SPEC-model.md "Mamba"): in_proj → causal depthwise conv → SiLU
 //! → x_proj → (dt_proj → Δ, B, C) → selective scan → gate by SiLU(z) →
 //! out_proj (dt_proj onward is one op with the fused scan).
 
@@ -36,7 +36,7 @@ pub struct Mamba {
 }
 
 impl Mamba {
-    /// A freshly initialised layer (SPEC-model initialisation).
+    /// A freshly initialised layer (docs/SPEC-model.md initialisation).
     pub fn new(
         d_model: usize,
         d_state: usize,
@@ -104,11 +104,11 @@ impl Mamba {
 
     /// `[d_inner]` dt_proj's bias (zeros if a loaded layer has none).
     pub(crate) fn dt_bias(&self) -> Tensor<1> {
-        self.dt_proj
-            .bias
-            .as_ref()
-            .map(|b| b.val())
-            .unwrap_or_else(|| Tensor::zeros([self.d_inner], &self.dt_proj.weight.device()))
+        bias_or_zeros(
+            &self.dt_proj.bias,
+            self.d_inner,
+            &self.dt_proj.weight.device(),
+        )
     }
 
     /// `silu(causal_conv(x))` on the first `d_inner` channels of `xz`: the
@@ -120,12 +120,7 @@ impl Mamba {
         }
         let c = self.d_inner;
         let weight = self.conv1d.weight.val().reshape([c, self.d_conv]);
-        let bias = self
-            .conv1d
-            .bias
-            .as_ref()
-            .map(|b| b.val())
-            .unwrap_or_else(|| Tensor::zeros([c], &xz.device()));
+        let bias = bias_or_zeros(&self.conv1d.bias, c, &xz.device());
         fused::conv::causal_conv_silu(xz, weight, bias)
     }
 
@@ -136,16 +131,18 @@ impl Mamba {
         let k = self.d_conv;
         let padded = Tensor::cat(vec![Tensor::zeros([w, k - 1, c], &u.device()), u], 1);
         let weight = self.conv1d.weight.val().reshape([c, k]); // [c, 1, k] → [c, k]
-        let mut out = self
-            .conv1d
-            .bias
-            .as_ref()
-            .map(|b| b.val().reshape([1, 1, c]))
-            .unwrap_or_else(|| Tensor::zeros([1, 1, c], &padded.device()));
+        let mut out = bias_or_zeros(&self.conv1d.bias, c, &padded.device()).reshape([1, 1, c]);
         for j in 0..k {
             let tap = weight.clone().narrow(1, j, 1).reshape([1, 1, c]);
             out = out + padded.clone().narrow(1, j, l) * tap;
         }
         out
     }
+}
+
+/// A layer's `[len]` bias, or zeros for a layer loaded without one.
+fn bias_or_zeros(bias: &Option<Param<Tensor<1>>>, len: usize, device: &Device) -> Tensor<1> {
+    bias.as_ref()
+        .map(|b| b.val())
+        .unwrap_or_else(|| Tensor::zeros([len], device))
 }

@@ -1,5 +1,5 @@
 //! The NeuroSTORM-compatible shifted-window Mamba masked autoencoder in burn
-//! (SPEC-model): config and presets, layouts, the selective scan, Mamba,
+//! (docs/SPEC-model.md): config and presets, layouts, the selective scan, Mamba,
 //! SWM blocks, encoder, decoder, MAE loss and the classification head.
 
 pub mod bench;
@@ -45,7 +45,7 @@ pub struct ParamCounts {
     /// NeuroSTORM's two single mask tokens (`mask_token`, `atlas_mask_token`),
     /// included in `mae_params`.
     pub extra_token_params: usize,
-    /// The whole model without the two single tokens (SPEC-model's count).
+    /// The whole model without the two single tokens (docs/SPEC-model.md's count).
     pub spec_mae_params: usize,
     /// The binary classification head (Linear(C → 1)).
     pub head_params: usize,

@@ -1,5 +1,5 @@
 //! Patch embedding, patch merging (down) and patch expanding (up), with the
-//! channel layouts SPEC-model fixes for checkpoint import.
+//! channel layouts docs/SPEC-model.md fixes for checkpoint import.
 
 use super::fused::norm::layer_norm;
 use super::layout::{gather_2x2x2, patchify, scatter_2x2x2};

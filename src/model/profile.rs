@@ -1,7 +1,7 @@
 //! A per-op breakdown of one MAE training step (`roimae bench train
 //! --profile`): every op of the model — linear layers, the causal conv1d,
 //! the selective scan, LayerNorms, elementwise activations and gates,
-//! layout copies (window partition/merge, shifted-window gathers, patch gathers) — is
+//! layout copies (window merges, shifted-window gathers, patch gathers) — is
 //! replayed alone at the exact shapes it sees in the step, forward and
 //! forward + backward, and its time is multiplied by how often the step
 //! runs it. Backward time of an op is (forward + backward) − forward.
@@ -14,11 +14,9 @@ use super::block::SwmBlock;
 use super::config::{ModelConfig, StageGeometry};
 use super::encoder::block_params;
 use super::fused::gelu::gelu;
-use super::fused::norm::layer_norm;
+use super::fused::norm::{layer_norm, layer_norm_into_windows};
 use super::init;
-use super::layout::{
-    gather_2x2x2, merge, merge_shifted, partition, partition_shifted, patchify, scatter_2x2x2,
-};
+use super::layout::{gather_2x2x2, merge, merge_shifted, patchify, scatter_2x2x2};
 use super::patch::{PatchEmbed, PatchExpanding, PatchMerging};
 use super::scan::{MambaScanInput, ScanImpl, mamba_scan};
 use burn::nn::{LayerNormConfig, LinearConfig};
@@ -150,31 +148,44 @@ impl Profiler<'_> {
         let grid = self.random([self.batch, gx, gy, gz, gt, c]);
         let rows = format!("{}x{c}", w * l);
 
-        self.op(
-            "norm",
-            format!("{tag} norm1+norm2 [{rows}]"),
-            2 * depth,
-            &grid,
-            |x| layer_norm(&block.norm1, cfg.norm_eps, x),
-        )?;
         let window = g.window;
         let shift = g.shift;
         let dims5 = [self.batch, gx, gy, gz, gt];
         let plain = depth - shifted;
+        let eps = cfg.norm_eps;
+        self.op("norm", format!("{tag} norm2 [{rows}]"), depth, &grid, |x| {
+            layer_norm(&block.norm2, eps, x)
+        })?;
+        // norm1 writes the windows itself (no partition copy).
         self.op(
-            "layout",
-            format!("{tag} window partition+merge"),
+            "norm",
+            format!("{tag} norm1 into windows [{rows}]"),
             plain,
             &grid,
-            |x| merge(partition(x, window), window, dims5),
+            |x| layer_norm_into_windows(&block.norm1, eps, x, window, [0; 4]),
+        )?;
+        let windows = self.random([w, l, c]);
+        self.op(
+            "layout",
+            format!("{tag} window merge"),
+            plain,
+            &windows,
+            |x| merge(x, window, dims5),
         )?;
         if shifted > 0 {
             self.op(
-                "layout",
-                format!("{tag} shifted window partition+merge (gather)"),
+                "norm",
+                format!("{tag} norm1 into shifted windows [{rows}]"),
                 shifted,
                 &grid,
-                |x| merge_shifted(partition_shifted(x, window, shift), window, shift, dims5),
+                |x| layer_norm_into_windows(&block.norm1, eps, x, window, shift),
+            )?;
+            self.op(
+                "layout",
+                format!("{tag} shifted window merge (gather)"),
+                shifted,
+                &windows,
+                |x| merge_shifted(x, window, shift, dims5),
             )?;
         }
         let seqs = self.random([w, l, c]);

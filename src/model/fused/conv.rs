@@ -15,7 +15,7 @@
 
 #![allow(clippy::type_complexity)]
 
-use super::par_blocks;
+use super::{par_blocks, sum_partial_pairs};
 use crate::model::scan::kernel::{flex_tensor, host_vecs};
 use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -431,12 +431,7 @@ impl CausalConvOps for Flex {
             }
             (dw, db)
         });
-        let mut dw = vec![0f32; di * k];
-        let mut db = vec![0f32; di];
-        for (pw, pb) in partials {
-            dw.iter_mut().zip(pw).for_each(|(a, v)| *a += v);
-            db.iter_mut().zip(pb).for_each(|(a, v)| *a += v);
-        }
+        let (dw, db) = sum_partial_pairs(partials, (di * k, di));
         (
             flex_tensor(dxz, vec![nw, l, c]),
             flex_tensor(dw, vec![di, k]),

@@ -5,7 +5,8 @@
 //!
 //! - [`conv`]: Mamba's depthwise causal conv1d + bias + SiLU on the first
 //!   `Di` channels of the in_proj output;
-//! - [`norm`]: LayerNorm over the last dim;
+//! - [`norm`]: LayerNorm over the last dim, also writing its rows straight
+//!   into the (shifted) window order of the window Mamba;
 //! - [`gelu`]: the MLP's GELU (host loops on Flex; on Cube composed from
 //!   erf for an exact gradient).
 
@@ -39,4 +40,20 @@ pub(crate) fn par_blocks<R: Send>(
             .map(|h| h.join().expect("host loop thread panicked"))
             .collect()
     })
+}
+
+/// Sums the per-piece pairs of partial vectors that [`par_blocks`] workers
+/// return (parameter gradients accumulated per thread) into one pair of
+/// lengths `lens`.
+pub(crate) fn sum_partial_pairs<T: Copy + Default + std::ops::AddAssign>(
+    partials: Vec<(Vec<T>, Vec<T>)>,
+    lens: (usize, usize),
+) -> (Vec<T>, Vec<T>) {
+    let mut a = vec![T::default(); lens.0];
+    let mut b = vec![T::default(); lens.1];
+    for (pa, pb) in partials {
+        a.iter_mut().zip(pa).for_each(|(acc, v)| *acc += v);
+        b.iter_mut().zip(pb).for_each(|(acc, v)| *acc += v);
+    }
+    (a, b)
 }

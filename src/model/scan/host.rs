@@ -20,6 +20,8 @@
 //! `y · SiLU(z)`, and B, C and z are read in place from the rows of
 //! `x_proj`'s and `in_proj`'s outputs, so that none of them is copied out.
 
+use crate::model::fused::sum_partial_pairs;
+
 /// Channels advanced together (one AVX2 register of f32).
 pub const LANES: usize = 8;
 
@@ -357,10 +359,7 @@ pub fn backward(x: Inputs, dy: &[f32], s: Dims) -> Grads {
             .map(|h| h.join().expect("scan worker"))
             .collect()
     });
-    for (pa, pd) in partials {
-        g.da.iter_mut().zip(pa).for_each(|(acc, v)| *acc += v);
-        g.dd.iter_mut().zip(pd).for_each(|(acc, v)| *acc += v);
-    }
+    (g.da, g.dd) = sum_partial_pairs(partials, (di * n, di));
     g
 }
 

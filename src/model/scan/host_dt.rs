@@ -7,7 +7,7 @@
 //! Layouts: `x_dbl [rows, stride]` with dt's R columns first, `weight
 //! [R, Di]` (burn's `[in, out]`), `bias [Di]`, `delta [rows, Di]`.
 
-use crate::model::fused::par_blocks;
+use crate::model::fused::{par_blocks, sum_partial_pairs};
 
 /// dt_proj's inputs and parameters for one Mamba-form scan.
 #[derive(Debug, Clone, Copy)]
@@ -77,13 +77,7 @@ impl DtProj<'_> {
             }
             (dw, db)
         });
-        let mut dw = vec![0f32; r * di];
-        let mut db = vec![0f32; di];
-        for (pw, pb) in partials {
-            dw.iter_mut().zip(pw).for_each(|(acc, v)| *acc += v);
-            db.iter_mut().zip(pb).for_each(|(acc, v)| *acc += v);
-        }
-        (dw, db)
+        sum_partial_pairs(partials, (r * di, di))
     }
 }
 

@@ -676,6 +676,54 @@ mod kernels {
         acc
     }
 
+    /// Δ at one step: `delta[x_idx]` (plain) or softplus of [`raw_dt`]
+    /// (Mamba form).
+    #[cube]
+    fn step_size<F: Float>(
+        delta: &Tensor<F>,
+        bc: &Tensor<F>,
+        x_idx: usize,
+        row_start: usize,
+        w_col: &Array<F>,
+        bias: F,
+        #[comptime] dt_rank: usize,
+        #[comptime] mamba: bool,
+    ) -> F {
+        let mut dt = F::new(0.0_f32);
+        if mamba {
+            dt = softplus::<F>(raw_dt::<F>(bc, row_start, w_col, bias, dt_rank));
+        } else {
+            dt = delta[x_idx];
+        }
+        dt
+    }
+
+    /// An entry of A from the `a` input: itself (plain) or -exp(A_log)
+    /// (Mamba form).
+    #[cube]
+    fn state_entry<F: Float>(a_n: F, #[comptime] mamba: bool) -> F {
+        let mut out = a_n;
+        if mamba {
+            out = -a_n.exp();
+        }
+        out
+    }
+
+    /// dt_proj's column of channel `ch` (`weight [R, Di]`) into `w_col`.
+    #[cube]
+    fn load_dt_column<F: Float>(
+        weight: &Tensor<F>,
+        ch: usize,
+        di: usize,
+        w_col: &mut Array<F>,
+        #[comptime] dt_rank: usize,
+    ) {
+        #[unroll]
+        for r in 0..dt_rank {
+            w_col[r] = weight[r * di + ch];
+        }
+    }
+
     /// Forward: one thread per (w, ch). B, C are read from the rows of `bc`
     /// (`bc_stride` long, at `b_off`, `c_off`). Plain: Δ from `delta`, A
     /// from `a`. `mamba`: `delta` holds dt_proj's weight `[R, Di]` and
@@ -719,20 +767,12 @@ mod kernels {
         #[unroll]
         for n in 0..n_state {
             h[n] = F::new(0.0_f32);
-            let a_n = a[ch * n_state + n];
-            if mamba {
-                a_row[n] = -a_n.exp();
-            } else {
-                a_row[n] = a_n;
-            }
+            a_row[n] = state_entry::<F>(a[ch * n_state + n], mamba);
         }
         let mut w_col = Array::<F>::new(dt_rank);
         let mut bias = F::new(0.0_f32);
         if mamba {
-            #[unroll]
-            for r in 0..dt_rank {
-                w_col[r] = delta[r * di + ch];
-            }
+            load_dt_column::<F>(delta, ch, di, &mut w_col, dt_rank);
             bias = dt_bias[ch];
         }
         let d_ch = d[ch];
@@ -743,12 +783,7 @@ mod kernels {
             let b0 = row * bcs + b_off as usize;
             let c0 = row * bcs + c_off as usize;
             let u_t = u[x_idx];
-            let mut dt = F::new(0.0_f32);
-            if mamba {
-                dt = softplus::<F>(raw_dt::<F>(bc, row * bcs, &w_col, bias, dt_rank));
-            } else {
-                dt = delta[x_idx];
-            }
+            let dt = step_size::<F>(delta, bc, x_idx, row * bcs, &w_col, bias, dt_rank, mamba);
             let dtu = dt * u_t;
             let mut acc = d_ch * u_t;
             #[unroll]
@@ -831,20 +866,15 @@ mod kernels {
             h[n] = F::new(0.0_f32);
             carry[n] = F::new(0.0_f32);
             da_acc[n] = F::new(0.0_f32);
-            let a_n = a[ch * n_state + n];
-            if mamba {
-                a_row[n] = -a_n.exp();
-            } else {
-                a_row[n] = a_n;
-            }
+            a_row[n] = state_entry::<F>(a[ch * n_state + n], mamba);
         }
         let mut w_col = Array::<F>::new(dt_rank);
         let mut dw_acc = Array::<F>::new(dt_rank);
         let mut bias = F::new(0.0_f32);
         if mamba {
+            load_dt_column::<F>(delta, ch, di, &mut w_col, dt_rank);
             #[unroll]
             for r in 0..dt_rank {
-                w_col[r] = delta[r * di + ch];
                 dw_acc[r] = F::new(0.0_f32);
             }
             bias = dt_bias[ch];
@@ -859,17 +889,14 @@ mod kernels {
             let c0 = row * bcs + c_off as usize;
             let s_idx = x_idx * part_len;
             let u_t = u[x_idx];
-            let mut dt = F::new(0.0_f32);
+            let dt = step_size::<F>(delta, bc, x_idx, row * bcs, &w_col, bias, dt_rank, mamba);
             let mut g = dy[x_idx];
             let mut z_t = F::new(0.0_f32);
             let mut sg = F::new(0.0_f32);
             if mamba {
-                dt = softplus::<F>(raw_dt::<F>(bc, row * bcs, &w_col, bias, dt_rank));
                 z_t = z[row * 2 * di + di + ch];
                 sg = sigmoid::<F>(z_t);
                 g = g * z_t * sg;
-            } else {
-                dt = delta[x_idx];
             }
             let dtu = dt * u_t;
             let mut y_t = d_ch * u_t;

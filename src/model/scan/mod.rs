@@ -104,8 +104,12 @@ pub struct ScanInput {
 }
 
 impl ScanInput {
-    /// Windows `start..start + len` (A and D are shared).
+    /// Windows `start..start + len` (A and D are shared); all of them is the
+    /// input itself, without narrows (each would add a gradient fill).
     fn windows(&self, start: usize, len: usize) -> Self {
+        if start == 0 && len == self.u.dims()[0] {
+            return self.clone();
+        }
         Self {
             u: self.u.clone().narrow(0, start, len),
             delta: self.delta.clone().narrow(0, start, len),
@@ -164,8 +168,12 @@ impl MambaScanInput {
         y * burn::tensor::activation::silu(z)
     }
 
-    /// Windows `start..start + len` (the parameters are shared).
+    /// Windows `start..start + len` (the parameters are shared); all of
+    /// them is the input itself, without narrows.
     fn windows(&self, start: usize, len: usize) -> Self {
+        if start == 0 && len == self.u.dims()[0] {
+            return self.clone();
+        }
         Self {
             u: self.u.clone().narrow(0, start, len),
             x_dbl: self.x_dbl.clone().narrow(0, start, len),
@@ -204,11 +212,7 @@ pub fn mamba_scan_within(input: MambaScanInput, which: ScanImpl, max_bytes: usiz
     // x_dbl's dt columns.
     let per_window = l * di * (2 * n + r) * 4;
     in_window_groups(w, per_window, max_bytes, |start, len| {
-        kernel::mamba_fused_scan(if len == w {
-            input.clone()
-        } else {
-            input.windows(start, len)
-        })
+        kernel::mamba_fused_scan(input.windows(start, len))
     })
 }
 
@@ -253,14 +257,7 @@ pub fn selective_scan(input: ScanInput, which: ScanImpl) -> Tensor<3> {
     let per_window = l * di * n * 4;
     let budget = kernel::partial_budget(&device);
     in_window_groups(w, per_window, budget, |start, len| {
-        scan_once(
-            if len == w {
-                input.clone()
-            } else {
-                input.windows(start, len)
-            },
-            which,
-        )
+        scan_once(input.windows(start, len), which)
     })
 }
 
