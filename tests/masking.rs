@@ -173,6 +173,33 @@ fn partial_roi_masks_half_of_the_region_drawn_per_clip() {
 }
 
 #[test]
+fn voxel_level_partial_draws_from_every_patch_the_region_touches() {
+    // 241 of the 6³ patches hold a cerebellum voxel and 260 a limbic one
+    // (numpy, tests/data/atlas_truth.py). `partial = 1.0` takes them all,
+    // so it masks every region voxel, exactly as no partial does.
+    let full = masker(
+        roi(&[Lobe::Cerebellum], &[], Some(1.0), MaskLevel::Voxel),
+        4,
+    )
+    .mask(0);
+    assert_eq!(full.counts().voxels, 24_414 * FRAMES);
+    let none = masker(roi(&[Lobe::Cerebellum], &[], None, MaskLevel::Voxel), 4).mask(0);
+    assert_eq!(full, none);
+    // Half: the masked voxels are limbic and lie in round(0.5 * 260) patches.
+    let half = masker(roi(&[Lobe::Limbic], &[], Some(0.5), MaskLevel::Voxel), 11).mask(0);
+    let limbic = lobe_ids(Lobe::Limbic);
+    let mut patches = std::collections::BTreeSet::new();
+    for (i, &l) in atlas().1.labels.iter().enumerate() {
+        let (u, v, w) = (i / (96 * 96), i / 96 % 96, i % 96);
+        if half.voxel_masked(u, v, w, 3) {
+            assert!(limbic.contains(&l), "voxel {u},{v},{w} is not limbic");
+            patches.insert((u / 6, v / 6, w / 6));
+        }
+    }
+    assert_eq!(patches.len(), 130);
+}
+
+#[test]
 fn spec_reads_from_toml_and_refuses_bad_ratios() {
     let spec: MaskSpec = toml::from_str(
         r#"

@@ -15,6 +15,10 @@ struct RoiTargets {
     tokens: Vec<usize>,
     /// Input voxels (row-major `input³`) whose label is selected.
     voxels: Vec<bool>,
+    /// Spatial tokens whose patch holds at least one selected voxel
+    /// (ascending): what partial masking draws from at voxel level, so that
+    /// `partial = 1.0` masks every region voxel, as no partial does.
+    voxel_tokens: Vec<usize>,
 }
 
 /// A resolved mask spec, ready to draw masks clip after clip.
@@ -48,11 +52,13 @@ impl Masker {
         let roi = match &spec.strategy {
             MaskStrategy::Roi { regions, .. } => {
                 let ids = regions.resolve(table)?;
+                let voxels: Vec<bool> = input.labels.iter().map(|l| ids.contains(l)).collect();
                 Some(RoiTargets {
                     tokens: (0..grid.n_spatial())
                         .filter(|&i| ids.contains(&tokens.labels[i]))
                         .collect(),
-                    voxels: input.labels.iter().map(|l| ids.contains(l)).collect(),
+                    voxel_tokens: tokens_holding(&voxels, input.geometry.patch, t),
+                    voxels,
                 })
             }
             _ => None,
@@ -143,12 +149,18 @@ impl Masker {
             }
             MaskStrategy::Roi { partial, level, .. } => {
                 let roi = self.roi.as_ref().expect("ROI targets resolved in new()");
+                // Token level draws from the region's majority tokens; voxel
+                // level from every patch that holds a region voxel.
+                let pool = match level {
+                    MaskLevel::Token => &roi.tokens,
+                    MaskLevel::Voxel => &roi.voxel_tokens,
+                };
                 let chosen: Vec<usize> = match partial {
-                    Some(f) => sample(&mut rng, roi.tokens.len(), amount(*f, roi.tokens.len()))
+                    Some(f) => sample(&mut rng, pool.len(), amount(*f, pool.len()))
                         .into_iter()
-                        .map(|i| roi.tokens[i])
+                        .map(|i| pool[i])
                         .collect(),
-                    None => roi.tokens.clone(),
+                    None => pool.clone(),
                 };
                 match level {
                     MaskLevel::Token => {
@@ -193,4 +205,16 @@ impl Masker {
         }
         out
     }
+}
+
+/// Spatial tokens (row-major `t³`, patches of `patch³`) whose patch holds a
+/// `true` voxel of the row-major `(t·patch)³` volume, ascending.
+fn tokens_holding(voxels: &[bool], patch: usize, t: usize) -> Vec<usize> {
+    let n = t * patch;
+    let mut held = vec![false; t * t * t];
+    for (i, _) in voxels.iter().enumerate().filter(|(_, v)| **v) {
+        let (u, v, w) = (i / (n * n), i / n % n, i % n);
+        held[((u / patch) * t + v / patch) * t + w / patch] = true;
+    }
+    (0..held.len()).filter(|&s| held[s]).collect()
 }
