@@ -1,7 +1,8 @@
 //! Throughput of the NIfTI and resampling paths (run: `cargo bench --bench
 //! volume_io`). Writes a synthetic 91 x 109 x 91 x 40 float32 run (a typical
 //! MNI 2 mm clip budget), reads it back as .nii and .nii.gz, resamples the
-//! 1 mm template to 2 mm and the AAL3 atlas to the MNI 2 mm grid, and prints
+//! 1 mm template to 2 mm and the AAL3 atlas to the MNI 2 mm grid, takes the
+//! viewer's robust display range of a frame, and prints
 //! seconds and voxels per second for each step (best of 3).
 
 use roimae::atlas::{Atlas, AtlasReport, TokenGeometry};
@@ -57,4 +58,16 @@ fn main() {
     report("nearest AAL3 1 mm -> MNI 2 mm", t, grid.n_voxels());
     let (t, _) = best_of_3(|| AtlasReport::build(&atlas, &grid, TokenGeometry::REFERENCE));
     report("atlas report (counts + token map)", t, grid.n_voxels());
+    // The viewer's display range of one 91x109x91 frame, and of a 3 M-value
+    // array (the size the viewer subsamples).
+    let frame = &volume.data[..grid.n_voxels()];
+    let (t, _) = best_of_3(|| roimae::viewer::robust_range(frame, 1.0, 99.0, true));
+    report(
+        "display range (1-99 %) of one MNI 2 mm frame",
+        t,
+        frame.len(),
+    );
+    let values: Vec<f32> = (0..3_000_000).map(|i| (i % 1000) as f32).collect();
+    let (t, _) = best_of_3(|| roimae::viewer::robust_range(&values, 1.0, 99.0, true));
+    report("display range (1-99 %) of 3 M values", t, values.len());
 }

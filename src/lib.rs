@@ -1,10 +1,13 @@
 //! ROI-MAE Studio: region-aware masked-autoencoder pretraining for 4D fMRI.
 //!
-//! Layers, bottom up (see DESIGN.md): [`volume`] (NIfTI I/O, grids,
+//! Layers, bottom up (docs/ARCHITECTURE.md): [`volume`] (NIfTI I/O, grids,
 //! resampling) and [`atlas`] (AAL3 regions, label and token maps) know
-//! nothing of the model or the GUI; [`cli`] is a thin layer over them.
-//! [`viewer`] holds the viewer's GUI-free logic (mask selection and summary,
-//! time courses, colour maps, display ranges, background loading).
+//! nothing of the model or the GUI; [`model`] is the NeuroSTORM-compatible
+//! masked autoencoder in burn and [`interop`] its checkpoints; [`masking`]
+//! draws clip masks; [`data`] scans, preprocesses and caches datasets;
+//! [`train`] pretrains and [`eval`] fine-tunes, scores and attributes.
+//! [`viewer`] and [`dashboard`] hold the GUI-free state of the viewer and the
+//! training dashboard; [`gui`] and [`cli`] are thin layers over all of them.
 
 pub mod assets;
 pub mod atlas;

@@ -5,13 +5,13 @@ mod common;
 
 use common::data;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Runs `roimae info [extra] FILE`, failing the test if it takes over 30 s;
 /// returns (exit code, stderr).
 fn info_on(path: &Path, extra: &[&str]) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let mut child = common::roimae_command()
         .arg("info")
         .args(extra)
         .arg(path)

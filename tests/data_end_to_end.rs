@@ -2,6 +2,8 @@
 //! `dataset scan` recognises it with the right labels and sites, `prepare`
 //! fills a cache, and the loader streams every clip with its label.
 
+mod common;
+
 use roimae::data::DatasetKind;
 use roimae::data::GridChoice;
 use roimae::data::loader::{ClipCache, ClipLoader, LoaderConfig};
@@ -42,7 +44,7 @@ fn synth_scan_prepare_load() {
 
     // Same binary path as a user: the CLI prepare.
     let cache_dir = dir.path().join("cache");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let out = common::roimae_command()
         .args([
             "prepare",
             bids.to_str().unwrap(),

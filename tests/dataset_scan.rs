@@ -2,11 +2,12 @@
 //! fMRIPrep with several spaces, ADHD-200 with phenotypic tables, a folder +
 //! CSV, and the problems each kind of bad input must produce.
 
+mod common;
+
 use roimae::data::scan::{ScanOptions, detect_kind, parse_label_map, scan_dataset};
 use roimae::data::{Dataset, DatasetKind, Subject};
 use roimae::volume::{Affine, Grid, Volume, VolumeMeta, write_volume};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A small MNI-like 2 mm grid around the world origin.
 fn mni_like_grid() -> Grid {
@@ -482,7 +483,7 @@ fn cli_scan_prints_json_and_text() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     build_adhd200(root);
-    let out = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let out = common::roimae_command()
         .args(["dataset", "scan", "--json", "--qc"])
         .arg(root)
         .output()
@@ -503,7 +504,7 @@ fn cli_scan_prints_json_and_text() {
     assert_eq!(ids, ["0010001", "0010003", "1050345", "1050346"]);
     assert_eq!(json["subjects"][0]["runs"][0]["tr"], 2.0);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let out = common::roimae_command()
         .args(["dataset", "scan", "--kind", "adhd200"])
         .arg(root)
         .output()
@@ -525,7 +526,7 @@ fn cli_scan_prints_json_and_text() {
 #[test]
 fn cli_scan_of_a_missing_folder_exits_2_with_one_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let out = common::roimae_command()
         .args(["dataset", "scan"])
         .arg(tmp.path().join("absent"))
         .output()

@@ -3,6 +3,8 @@
 //! through the CLI, and region attribution (a stub with a known answer and
 //! a real tiny model).
 
+mod common;
+
 use burn::prelude::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -152,7 +154,7 @@ fn finetune_cli_on_a_tiny_pretrained_run_writes_subject_level_metrics() {
     std::fs::write(&ft_path, toml::to_string(&ft).unwrap()).unwrap();
     let out = dir.path().join("ft");
     let t0 = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let o = common::roimae_command()
         .args(["finetune", "--pretrained"])
         .arg(&run)
         .arg("--config")
@@ -216,7 +218,7 @@ fn finetune_cli_on_a_tiny_pretrained_run_writes_subject_level_metrics() {
     assert!(stdout.contains("leave-one-site-out over 3 sites"));
 
     // A folder that is not a run fails with one line and exit code 2.
-    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let o = common::roimae_command()
         .args(["finetune", "--pretrained"])
         .arg(dir.path())
         .output()
@@ -366,8 +368,9 @@ fn occlusion_recovers_a_planted_region_with_hand_computed_scores() {
     nibabel_check(&nii, voxel, top.score as f32, &affine);
 }
 
-/// nibabel opens the map with our shape, affine and value (skipped when
-/// python3 or nibabel is missing; `.ci/test` installs it).
+/// nibabel opens the map with our shape, affine and value. Outside CI a
+/// missing python3/nibabel skips the check with a line saying so; under CI
+/// (`CI` set, `.ci/test` installs nibabel) it fails.
 fn nibabel_check(path: &Path, voxel: (usize, usize, usize), value: f32, affine: &Affine) {
     let script = format!(
         "import nibabel as nib, json; i = nib.load({:?}); print(json.dumps([list(i.shape), i.affine.tolist(), float(i.get_fdata()[{},{},{}])]))",
@@ -376,15 +379,24 @@ fn nibabel_check(path: &Path, voxel: (usize, usize, usize), value: f32, affine: 
         voxel.1,
         voxel.2
     );
-    let Ok(o) = Command::new("python3").args(["-c", &script]).output() else {
-        eprintln!("python3 missing; nibabel check skipped");
-        return;
+    let under_ci = std::env::var_os("CI").is_some();
+    let o = match Command::new("python3").args(["-c", &script]).output() {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(!under_ci, "CI must have python3 with nibabel: {e}");
+            eprintln!("SKIPPED: python3 missing ({e}); nibabel check not run");
+            return;
+        }
     };
     if !o.status.success() {
-        eprintln!(
-            "nibabel check skipped: {}",
-            String::from_utf8_lossy(&o.stderr)
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let missing = stderr.contains("No module named 'nibabel'");
+        assert!(
+            missing && !under_ci,
+            "nibabel could not read {}: {stderr}",
+            path.display()
         );
+        eprintln!("SKIPPED: nibabel not installed (`pip install nibabel` to run this check)");
         return;
     }
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -409,7 +421,7 @@ fn attribute_cli_on_a_tiny_pretrained_run_writes_csv_and_a_nifti_map() {
     pretrain(&run, 10, 8);
     let out = dir.path().join("attr");
     let t0 = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let o = common::roimae_command()
         .args([
             "attribute",
             "--device",
@@ -451,7 +463,7 @@ fn attribute_cli_on_a_tiny_pretrained_run_writes_csv_and_a_nifti_map() {
     );
     // Integrated gradients of the frozen encoder + fitted head on the same run.
     let ig_out = dir.path().join("ig");
-    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let o = common::roimae_command()
         .args([
             "attribute",
             "--device",
@@ -509,7 +521,7 @@ fn attribute_cli_on_a_tiny_pretrained_run_writes_csv_and_a_nifti_map() {
         shown.description
     );
     // A bad option is one clear line and a non-zero exit.
-    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let o = common::roimae_command()
         .args(["attribute", "--method", "ig", "--noise=-1", "--run"])
         .arg(&run)
         .output()
@@ -562,7 +574,7 @@ lobes = ["limbic"]
     std::fs::write(&path, cfg).unwrap();
     let out = dir.path().join("exp");
     let t0 = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let o = common::roimae_command()
         .args(["experiment", "--config"])
         .arg(&path)
         .arg("--out")
@@ -639,7 +651,7 @@ lobes = ["limbic"]
     }
     assert!(out.join("runs/random-s3/finetune/finetune.json").exists());
     // The same folder again is refused with one line and exit code 2.
-    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let o = common::roimae_command()
         .args(["experiment", "--config"])
         .arg(&path)
         .arg("--out")

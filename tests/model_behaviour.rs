@@ -2,6 +2,8 @@
 //! window Mamba mixes tokens only inside its (shifted) 4⁴ window, the masked
 //! loss equals its closed form, and the tiny MAE learns on a fixed batch.
 
+mod common;
+
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -9,9 +11,7 @@ use roimae::model::block::{BlockParams, SwmBlock};
 use roimae::model::mamba::Mamba;
 use roimae::model::{BatchMask, Mae, ModelConfig, ScanImpl, StageGeometry, init, masked_mse};
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.try_into_vec_as::<f32>().unwrap()
-}
+use common::values;
 
 #[test]
 fn mamba_is_causal_and_sequences_are_independent() {

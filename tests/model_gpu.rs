@@ -8,14 +8,14 @@
 //! pick other kernels), so outputs are compared at 1e-3 of their scale and
 //! gradients at 1e-2.
 
+mod common;
+
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use roimae::model::{BatchMask, Mae, ModelConfig, ScanImpl};
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.try_into_vec_as::<f32>().unwrap()
-}
+use common::values;
 
 fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
     let scale = a.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);

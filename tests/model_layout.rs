@@ -2,6 +2,8 @@
 //! tensors: window partition order, patch order, the 2×2×2 merge gather and
 //! its inverse (PatchExpanding's channel order), and the mask-token index.
 
+mod common;
+
 use burn::prelude::*;
 use roimae::model::layout::{
     gather_2x2x2, merge, merge_shifted, partition, partition_shifted, patchify, scatter_2x2x2,
@@ -16,9 +18,7 @@ fn iota6(shape: [usize; 6], device: &Device) -> Tensor<6> {
         .reshape(shape)
 }
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.try_into_vec_as::<f32>().unwrap()
-}
+use common::values;
 
 /// Row-major index of `i` in `shape`.
 fn flat(i: &[usize], shape: &[usize]) -> usize {

@@ -1,6 +1,8 @@
 //! Parameter counts against SPEC-model, to the unit: whole models at
 //! `reference` and `mni4mm`, and every Mamba layer and SWM block width.
 
+mod common;
+
 use burn::module::Module;
 use burn::prelude::*;
 use roimae::model::block::{BlockParams, SwmBlock};
@@ -70,7 +72,7 @@ fn mamba_and_block_counts_per_width() {
 
 #[test]
 fn model_command_prints_the_counts_as_json() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let out = common::roimae_command()
         .args(["model", "--preset", "mni4mm", "--json"])
         .output()
         .unwrap();
@@ -80,7 +82,7 @@ fn model_command_prints_the_counts_as_json() {
     assert_eq!(v["mae_params"], 7_699_167);
     assert_eq!(v["spec_mae_params"], 7_699_095);
     assert_eq!(v["head_params"], 289);
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let bad = common::roimae_command()
         .args(["model", "--preset", "huge"])
         .output()
         .unwrap();

@@ -2,11 +2,12 @@
 //! run whose loss falls, exact resume, graceful stop, NaN handling, the
 //! `pretrain` and `runs` commands and their errors.
 
+mod common;
+
 use roimae::masking::{MaskSpec, MaskStrategy};
 use roimae::train::{DataConfig, DeviceChoice, RunConfig, SyntheticData, TrainEvent, TrainHandle};
 use roimae::viewer::selection_file::{SelectionFile, save_selection};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A run small enough for a test: tiny preset, 4 subjects × 3 clips.
@@ -314,8 +315,7 @@ fn starting_twice_in_one_folder_or_resuming_nothing_is_refused() {
 fn cli_demo_writes_metrics_and_runs_list_summarises_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let bin = env!("CARGO_BIN_EXE_roimae");
-    let o = Command::new(bin)
+    let o = common::roimae_command()
         .args([
             "pretrain", "--demo", "--steps", "6", "--device", "cpu", "--out",
         ])
@@ -338,7 +338,7 @@ fn cli_demo_writes_metrics_and_runs_list_summarises_it() {
     assert_eq!(loss_rows.len(), 6);
     assert!(metrics.lines().any(|l| l.starts_with("demo,val,loss,6,")));
 
-    let o = Command::new(bin)
+    let o = common::roimae_command()
         .args(["runs", "list"])
         .arg(dir.path())
         .output()
@@ -357,7 +357,7 @@ fn cli_bad_config_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "batch_size = 0\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let o = common::roimae_command()
         .args(["pretrain", "--config"])
         .arg(&path)
         .output()
@@ -415,7 +415,11 @@ fn bench_train_times_the_real_step_and_profiles_every_block_op() {
     };
     assert_eq!(calls("scan", "selective scan"), blocks);
     assert_eq!(calls("conv1d", "causal conv1d"), blocks);
-    assert_eq!(calls("layout", "window partition"), blocks);
+    assert_eq!(calls("layout", "window merge"), blocks);
+    // norm1 writes the windows itself: no partition op is left.
+    assert_eq!(calls("norm", "norm1 into"), blocks);
+    assert_eq!(calls("norm", "norm2"), blocks);
+    assert_eq!(calls("layout", "partition"), 0);
     assert_eq!(calls("linear", "in_proj"), blocks);
     for category in CATEGORIES {
         assert!(

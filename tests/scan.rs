@@ -2,6 +2,8 @@
 //! gradients of every input, long sequences of 256, odd lengths, several
 //! chunk sizes) and against a closed-form case.
 
+mod common;
+
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use roimae::model::scan::{
@@ -9,9 +11,7 @@ use roimae::model::scan::{
     selective_scan, sequential,
 };
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.try_into_vec_as::<f32>().unwrap()
-}
+use common::values;
 
 fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());

@@ -5,6 +5,8 @@
 //! fixture written by another tool (LAS) and an oblique one (nitime); and
 //! a masked region must be blended with its colour at the set opacity.
 
+mod common;
+
 use roimae::gui::offscreen::{Offscreen, RgbaImage};
 use roimae::gui::slice_geometry::ViewAxis;
 use roimae::gui::slice_view::screen_of;
@@ -178,7 +180,7 @@ fn masked_regions_are_blended_with_their_colour() {
 fn the_render_command_writes_a_png_of_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo.png");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let status = common::roimae_command()
         .args([
             "render",
             "--demo",
@@ -199,7 +201,7 @@ fn the_render_command_writes_a_png_of_the_demo() {
     let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert_eq!((w, h), (900, 600));
 
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_roimae"))
+    let bad = common::roimae_command()
         .args(["render", "--demo", "--regions", "Hipocampus_L", "--out"])
         .arg(dir.path().join("x.png"))
         .output()

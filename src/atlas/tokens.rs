@@ -2,7 +2,7 @@
 //!
 //! A run on its (2 mm) grid is centre-cropped or padded to the model input
 //! (96 voxels per axis at the reference preset; crop start `(s-96)/2`, pad
-//! `(ceil(p/2), floor(p/2))`, as SPEC-model), then cut into patches (6³). A
+//! `(ceil(p/2), floor(p/2))`, as docs/SPEC-model.md), then cut into patches (6³). A
 //! token belongs to the region that holds the most of its labelled voxels
 //! (ties go to the lower id); a token with no labelled voxel is background.
 

@@ -1,4 +1,4 @@
-//! Turns one fMRI run into model-ready clips, as SPEC-model prescribes:
+//! Turns one fMRI run into model-ready clips, as docs/SPEC-model.md prescribes:
 //! resample to the preset's MNI grid (trilinear, world space), optionally
 //! resample in time, centre-crop/pad to the input cube, one global z-score
 //! over foreground voxels and all frames, background filled with the

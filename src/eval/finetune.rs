@@ -1,4 +1,4 @@
-//! Fine-tuning a pretrained encoder for diagnosis (SPEC-model "Downstream
+//! Fine-tuning a pretrained encoder for diagnosis (docs/SPEC-model.md "Downstream
 //! classification"): the encoder from a run's best (else last) checkpoint,
 //! frozen with a linear head on the mean output token (default), or
 //! trained with it (`full`); subject-level metrics under two protocols:

@@ -125,13 +125,13 @@ impl Default for DataConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OptimConfig {
-    /// Peak learning rate (SPEC-model: 5e-5).
+    /// Peak learning rate (docs/SPEC-model.md: 5e-5).
     pub lr: f64,
     /// Adam β1.
     pub beta1: f64,
     /// Adam β2.
     pub beta2: f64,
-    /// Decoupled weight decay (SPEC-model: 0.01).
+    /// Decoupled weight decay (docs/SPEC-model.md: 0.01).
     pub weight_decay: f64,
     /// Adam ε.
     pub epsilon: f64,
@@ -146,7 +146,7 @@ pub struct OptimConfig {
 }
 
 impl Default for OptimConfig {
-    /// SPEC-model's reference: AdamW lr 5e-5, weight decay 0.01, no scheduler.
+    /// docs/SPEC-model.md's reference: AdamW lr 5e-5, weight decay 0.01, no scheduler.
     fn default() -> Self {
         OptimConfig {
             lr: 5e-5,

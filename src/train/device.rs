@@ -3,7 +3,6 @@
 
 use super::config::DeviceChoice;
 use burn::prelude::*;
-use egui_wgpu::wgpu;
 
 /// The chosen device (with autodiff) and its name.
 pub struct PickedDevice {

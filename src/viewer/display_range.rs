@@ -104,12 +104,7 @@ mod tests {
         let (lo, hi) = robust_range(&values, 2.0, 98.0, false).unwrap();
         assert!((19.0..=21.0).contains(&lo), "{lo}");
         assert!((978.0..=980.0).contains(&hi), "{hi}");
-        let start = std::time::Instant::now();
-        robust_range(&values, 1.0, 99.0, true).unwrap();
-        assert!(
-            start.elapsed().as_secs_f64() < 2.0,
-            "took {:?}",
-            start.elapsed()
-        );
+        // Its speed on a whole MNI 2 mm frame is in `cargo bench --bench
+        // volume_io` (benches/README.md), not asserted here.
     }
 }

@@ -26,9 +26,14 @@ pub fn expected(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// A command for the `roimae` binary built with these tests.
+pub fn roimae_command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_roimae"))
+}
+
 /// Runs the `roimae` binary with `args`.
 pub fn roimae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_roimae"))
+    roimae_command()
         .args(args)
         .output()
         .expect("the roimae binary runs")
@@ -50,4 +55,9 @@ pub fn floats(v: &Value) -> Vec<f64> {
         .iter()
         .map(|x| x.as_f64().unwrap())
         .collect()
+}
+
+/// A tensor's values, read back as f32s.
+pub fn values<const D: usize>(t: burn::prelude::Tensor<D>) -> Vec<f32> {
+    t.try_into_vec_as::<f32>().unwrap()
 }

@@ -43,3 +43,39 @@ cereb = [i for i, g in grp.items() if g == 'cerebellum']
 print('cerebellum voxels in the 96^3 input', int(np.isin(x, cereb).sum()))
 limbic = [i for i, g in grp.items() if g == 'limbic']
 print('limbic voxels in the 96^3 input', int(np.isin(x, limbic).sum()))
+# Numbers asserted in src/viewer/summary.rs: both hippocampi (41, 42) on the
+# 1 mm atlas and as 16^3 tokens; the brain's tokens on the 2 mm grid.
+print('hippocampus L/R 1 mm voxels', int((a == 41).sum()), int((a == 42).sum()),
+      'brain 1 mm voxels', int((a > 0).sum()))
+print('hippocampus L/R tokens (2 mm)', int((tok == 41).sum()), int((tok == 42).sum()),
+      'brain tokens', int((tok > 0).sum()))
+# The MNI 4 mm grid (x = 90-4i, y = -126+4j, z = -72+4k: 46x55x46), crop/pad
+# to 48^3, 3^3 majority tokens.
+lab4 = a[180::-4, 0::4, 0::4]
+assert lab4.shape == (46, 55, 46), lab4.shape
+def cp4(arr, axis):
+    s = arr.shape[axis]
+    if s > 48:
+        st = (s-48)//2; return np.take(arr, range(st, st+48), axis=axis)
+    p = 48 - s; w = [(0,0)]*3; w[axis] = ((p+1)//2, p//2); return np.pad(arr, w)
+x4 = lab4
+for ax in range(3): x4 = cp4(x4, ax)
+tok4 = np.zeros((16,16,16), int)
+for i in range(16):
+  for j in range(16):
+    for k in range(16):
+      p = x4[3*i:3*i+3, 3*j:3*j+3, 3*k:3*k+3].ravel(); p = p[p>0]
+      if p.size:
+        vals, cnt = np.unique(p, return_counts=True); tok4[i,j,k] = vals[np.argmax(cnt)]
+print('4 mm tokens of regions 1, 41, 77, 95', [int((tok4 == i).sum()) for i in (1, 41, 77, 95)])
+print('1 mm voxels of regions 1, 41, 77, 95', [int((a == i).sum()) for i in (1, 41, 77, 95)])
+# Regions of the 1 mm atlas that no 2 mm token owns (lost at 6^3 patches, or
+# not on the 2 mm grid at all): what "mask everything" vanishes.
+present_1mm = set(np.unique(a)) - {0}
+print('vanished ids', sorted(int(i) for i in present_1mm - surv))
+# Patches (6^3) of the 96^3 input holding at least one limbic / cerebellum
+# voxel: what voxel-level partial ROI masking draws from (tests/masking.rs).
+for g in ('limbic', 'cerebellum'):
+    ids = [i for i, gg in grp.items() if gg == g]
+    held = np.isin(x, ids).reshape(16, 6, 16, 6, 16, 6).any(axis=(1, 3, 5))
+    print(g, 'patches holding a voxel', int(held.sum()))

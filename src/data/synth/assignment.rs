@@ -83,9 +83,19 @@ mod tests {
     }
 
     #[test]
-    fn sites_differ() {
-        assert_ne!(Scanner::of_site(0, 0), Scanner::of_site(0, 1));
-        assert_eq!(Scanner::of_site(0, 1), Scanner::of_site(0, 1));
+    fn sites_differ_and_stay_in_their_ranges() {
+        let scanners: Vec<Scanner> = (0..6).map(|site| Scanner::of_site(0, site)).collect();
+        for (i, a) in scanners.iter().enumerate() {
+            assert!((0.8..1.25).contains(&a.scale), "{a:?}");
+            assert!((-80.0..80.0).contains(&a.offset), "{a:?}");
+            assert!((0.006..0.01).contains(&a.noise), "{a:?}");
+            for b in &scanners[i + 1..] {
+                assert_ne!(a, b, "two sites share a scanner");
+            }
+        }
+        // Another cohort seed gives another scanner at the same site.
+        assert_ne!(Scanner::of_site(0, 1), Scanner::of_site(1, 1));
         assert_eq!(site_name(0), "site1");
+        assert_eq!(site_name(11), "site12");
     }
 }
