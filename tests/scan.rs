@@ -248,11 +248,12 @@ fn mamba_form_fused_matches_composed_ops_on_wgpu() {
     assert_mamba_form_matches(&device, &[(3, 256), (2, 37)], None);
 }
 
-/// The autodiff path on wgpu splits W when the backward partials
-/// (`[w, L, Di, 2N + R]` f32) exceed the budget: 7 windows at a budget of 3
-/// give launches of 3, 3 and 1 windows, and the same values and gradients.
-/// The device budget itself is the adapter's binding limit (WebGPU
-/// guarantees at least 128 MiB), capped at 1 GiB.
+/// The CubeCL backward walks W in groups when its partials (`[w, L, Di,
+/// 2N + R]` f32) exceed the budget: 7 windows at a budget of 3 give backward
+/// launches over 3, 3 and 1 windows inside the one op, writing du, dx_dbl
+/// and dxz in place, and the same values and gradients. The device budget
+/// itself is the adapter's binding limit (WebGPU guarantees at least
+/// 128 MiB), capped at 1 GiB.
 #[test]
 fn mamba_form_split_along_windows_matches_on_wgpu() {
     let device = Device::wgpu(DeviceKind::DefaultDevice).autodiff();

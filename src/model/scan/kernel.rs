@@ -137,12 +137,13 @@ pub trait SelectiveScanOps: Backend {
         a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
+        max_partial_bytes: u64,
     ) -> FloatTensor<Self>;
 
     /// Gradients `(du, dx_dbl, ddt_weight, ddt_bias, da_log, dd, dxz)` of
     /// `Σ dy ⊙ out`, each shaped like its input; `dxz` is zero outside the z
     /// columns. Not itself differentiable.
-    #[fusion(meta = |u, x_dbl, dt_weight, dt_bias, a_log, d, xz, _dy| (
+    #[fusion(meta = |u, x_dbl, dt_weight, dt_bias, a_log, d, xz, _dy, _max_partial_bytes| (
         u.clone(), x_dbl.clone(), dt_weight.clone(), dt_bias.clone(), a_log.clone(), d.clone(),
         xz.clone()
     ))]
@@ -155,6 +156,7 @@ pub trait SelectiveScanOps: Backend {
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
         dy: FloatTensor<Self>,
+        max_partial_bytes: u64,
     ) -> (
         FloatTensor<Self>,
         FloatTensor<Self>,
@@ -234,7 +236,9 @@ impl SelectiveScanOps for CubeBackend {
     ) {
         let n = a.shape()[1];
         let bc = Self::float_cat(vec![b, c], 2);
-        let g = kernels::backward(u, a, bc, d, kernels::Form::Plain { delta }, dy);
+        // The plain form is split along W by its caller (`selective_scan`).
+        let form = kernels::Form::Plain { delta };
+        let g = kernels::backward(u, a, bc, d, form, dy, usize::MAX);
         let [w, l, _] = g.du.shape().dims::<3>();
         let cols = |from: usize| {
             [
@@ -257,12 +261,14 @@ impl SelectiveScanOps for CubeBackend {
         a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
+        max_partial_bytes: u64,
     ) -> FloatTensor<Self> {
         let form = kernels::Form::Mamba {
             dt_weight,
             dt_bias,
             xz,
         };
+        let _ = max_partial_bytes; // the forward keeps no partials
         kernels::forward(u, a_log, x_dbl, d, form)
     }
 
@@ -275,6 +281,7 @@ impl SelectiveScanOps for CubeBackend {
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
         dy: FloatTensor<Self>,
+        max_partial_bytes: u64,
     ) -> (
         FloatTensor<Self>,
         FloatTensor<Self>,
@@ -289,7 +296,8 @@ impl SelectiveScanOps for CubeBackend {
             dt_bias,
             xz,
         };
-        let g = kernels::backward(u, a_log, x_dbl, d, form, dy);
+        let budget = usize::try_from(max_partial_bytes).unwrap_or(usize::MAX);
+        let g = kernels::backward(u, a_log, x_dbl, d, form, dy, budget);
         let (dw, db, dz) = g.mamba.expect("the Mamba-form backward writes dW, db, dz");
         (g.du, g.dbc, dw, db, g.da, g.dd, dz)
     }
@@ -458,6 +466,7 @@ impl SelectiveScanOps for Flex {
         a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
+        _max_partial_bytes: u64,
     ) -> FloatTensor<Self> {
         let s = host_dims(&u, &a_log);
         let proj = mamba_layout(&x_dbl, s);
@@ -498,6 +507,7 @@ impl SelectiveScanOps for Flex {
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
         dy: FloatTensor<Self>,
+        _max_partial_bytes: u64,
     ) -> (
         FloatTensor<Self>,
         FloatTensor<Self>,
@@ -834,6 +844,7 @@ mod kernels {
         dad_part: &mut Tensor<F>, // [W, width]
         dbc_part: &mut Tensor<F>, // [W, L, Di, part_len]
         dz: &mut Tensor<F>,       // [W, L, 2·Di] when mamba
+        window_start: u32,
         windows: u32,
         seq_len: u32,
         channels: u32,
@@ -854,8 +865,12 @@ mod kernels {
         if pos >= total {
             terminate!();
         }
-        let w = pos / di;
+        // This launch covers windows `window_start..+windows`; the partials
+        // `dbc_part` hold only those.
+        let w0 = window_start as usize;
+        let w = w0 + pos / di;
         let ch = pos % di;
+        let part_base = w0 * l * di;
 
         let mut h = Array::<F>::new(n_state);
         let mut a_row = Array::<F>::new(n_state);
@@ -887,7 +902,7 @@ mod kernels {
             let x_idx = row * di + ch;
             let b0 = row * bcs + b_off as usize;
             let c0 = row * bcs + c_off as usize;
-            let s_idx = x_idx * part_len;
+            let s_idx = (x_idx - part_base) * part_len;
             let u_t = u[x_idx];
             let dt = step_size::<F>(delta, bc, x_idx, row * bcs, &w_col, bias, dt_rank, mamba);
             let mut g = dy[x_idx];
@@ -926,7 +941,7 @@ mod kernels {
             let x_idx = row * di + ch;
             let b0 = row * bcs + b_off as usize;
             let c0 = row * bcs + c_off as usize;
-            let s_idx = x_idx * part_len;
+            let s_idx = (x_idx - part_base) * part_len;
             let u_t = u[x_idx];
             let mut raw = F::new(0.0_f32);
             let mut dt = F::new(0.0_f32);
@@ -1003,7 +1018,8 @@ mod kernels {
     #[cube(launch)]
     fn channel_sum_kernel<F: Float>(
         part: &Tensor<F>,    // [rows, Di, part_len]
-        out: &mut Tensor<F>, // [rows, stride]
+        out: &mut Tensor<F>, // [row_start + rows, stride]
+        row_start: u32,
         rows: u32,
         channels: u32,
         stride: u32,
@@ -1040,7 +1056,7 @@ mod kernels {
                 acc += part[(row * di + ch) * pl + slot];
             }
         }
-        out[pos] = acc;
+        out[row_start as usize * s + pos] = acc;
     }
 
     /// Which scan the kernels run, with the inputs only that form has.
@@ -1238,6 +1254,7 @@ mod kernels {
         d: CubeTensor,
         form: Form,
         dy: CubeTensor,
+        max_partial_bytes: usize,
     ) -> Grads {
         type B = burn_cubecl::CubeBackend;
         use burn::backend::ops::FloatTensorOps;
@@ -1257,7 +1274,6 @@ mod kernels {
         );
         let width = di * n + di + if p.mamba { r * di + di } else { 0 };
         let dad_part = empty(like, Shape::new([w, width]));
-        let dbc_part = empty(like, Shape::new([w, l, di, p.part_len()]));
         let dz = empty(
             like,
             if p.mamba {
@@ -1269,60 +1285,74 @@ mod kernels {
         let dbc = empty(like, Shape::new([w, l, p.bc_stride]));
         let client = like.client.clone();
         let dtype = like.dtype;
-        let threads = w * di;
-        if threads > 0 {
+        // The `[w, L, Di, part_len]` partials of dB, dC (and dt's columns)
+        // are the one large intermediate: windows go in groups whose
+        // partials fit the budget, each group one backward launch and one
+        // channel sum writing its rows of dbc in place.
+        let per_window = (l * di * p.part_len() * 4).max(1);
+        let group = (max_partial_bytes / per_window).clamp(1, w.max(1));
+        let mut start = 0;
+        while start < w {
+            let len = group.min(w - start);
+            let dbc_part = empty(like, Shape::new([len, l, di, p.part_len()]));
             // With L = 0 the kernel writes zeros to dad_part and nothing else.
-            let cube_dim = CubeDim::new(&client, threads);
-            let cube_count = calculate_cube_count_elemwise(&client, threads, cube_dim);
-            scan_backward_kernel::launch(
-                &client,
-                cube_count,
-                cube_dim,
-                p.arg(0),
-                p.arg(1),
-                p.arg(2),
-                p.arg(3),
-                p.arg(4),
-                p.arg(5),
-                p.arg(6),
-                p.arg(7),
-                du.clone().into_tensor_arg(),
-                ddelta.clone().into_tensor_arg(),
-                dad_part.clone().into_tensor_arg(),
-                dbc_part.clone().into_tensor_arg(),
-                dz.clone().into_tensor_arg(),
-                w as u32,
-                l as u32,
-                di as u32,
-                p.bc_stride as u32,
-                p.b_off as u32,
-                p.c_off as u32,
-                n,
-                r.max(1),
-                p.part_len(),
-                p.mamba,
-                dtype_to_storage_type(dtype),
-            );
-        }
-        let cells = w * l * p.bc_stride;
-        if cells > 0 {
-            let cube_dim = CubeDim::new(&client, cells);
-            let cube_count = calculate_cube_count_elemwise(&client, cells, cube_dim);
-            channel_sum_kernel::launch(
-                &client,
-                cube_count,
-                cube_dim,
-                dbc_part.into_tensor_arg(),
-                dbc.clone().into_tensor_arg(),
-                (w * l) as u32,
-                di as u32,
-                p.bc_stride as u32,
-                p.b_off as u32,
-                p.c_off as u32,
-                p.part_len() as u32,
-                n,
-                dtype_to_storage_type(dtype),
-            );
+            let threads = len * di;
+            if threads > 0 {
+                let cube_dim = CubeDim::new(&client, threads);
+                let cube_count = calculate_cube_count_elemwise(&client, threads, cube_dim);
+                scan_backward_kernel::launch(
+                    &client,
+                    cube_count,
+                    cube_dim,
+                    p.arg(0),
+                    p.arg(1),
+                    p.arg(2),
+                    p.arg(3),
+                    p.arg(4),
+                    p.arg(5),
+                    p.arg(6),
+                    p.arg(7),
+                    du.clone().into_tensor_arg(),
+                    ddelta.clone().into_tensor_arg(),
+                    dad_part.clone().into_tensor_arg(),
+                    dbc_part.clone().into_tensor_arg(),
+                    dz.clone().into_tensor_arg(),
+                    start as u32,
+                    len as u32,
+                    l as u32,
+                    di as u32,
+                    p.bc_stride as u32,
+                    p.b_off as u32,
+                    p.c_off as u32,
+                    n,
+                    r.max(1),
+                    p.part_len(),
+                    p.mamba,
+                    dtype_to_storage_type(dtype),
+                );
+            }
+            let cells = len * l * p.bc_stride;
+            if cells > 0 {
+                let cube_dim = CubeDim::new(&client, cells);
+                let cube_count = calculate_cube_count_elemwise(&client, cells, cube_dim);
+                channel_sum_kernel::launch(
+                    &client,
+                    cube_count,
+                    cube_dim,
+                    dbc_part.into_tensor_arg(),
+                    dbc.clone().into_tensor_arg(),
+                    (start * l) as u32,
+                    (len * l) as u32,
+                    di as u32,
+                    p.bc_stride as u32,
+                    p.b_off as u32,
+                    p.c_off as u32,
+                    p.part_len() as u32,
+                    n,
+                    dtype_to_storage_type(dtype),
+                );
+            }
+            start += len;
         }
         // One sum over W of every per-window partial, then views of it.
         let sums = if w == 0 {
@@ -1465,7 +1495,10 @@ fn tracked_scan<B: Backend + SelectiveScanOps, C: CheckpointStrategy>(
 
 /// The backward step of a tracked Mamba-form scan.
 #[derive(Debug)]
-struct MambaScanBackward;
+struct MambaScanBackward {
+    /// The backward's partial-buffer budget (see [`partial_budget`]).
+    max_partial_bytes: u64,
+}
 
 impl<B: Backend + SelectiveScanOps> Backward<B, 7> for MambaScanBackward {
     /// The seven forward inputs (u, x_dbl, dt_weight, dt_bias, a_log, d, xz).
@@ -1479,8 +1512,17 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 7> for MambaScanBackward {
     ) {
         let dy = grads.consume::<B>(&ops.node);
         let [u, x_dbl, dt_weight, dt_bias, a_log, d, xz] = ops.state;
-        let (du, dx, dw, db, da, dd, dz) =
-            B::selective_scan_mamba_backward(u, x_dbl, dt_weight, dt_bias, a_log, d, xz, dy);
+        let (du, dx, dw, db, da, dd, dz) = B::selective_scan_mamba_backward(
+            u,
+            x_dbl,
+            dt_weight,
+            dt_bias,
+            a_log,
+            d,
+            xz,
+            dy,
+            self.max_partial_bytes,
+        );
         for (parent, grad) in ops.parents.into_iter().zip([du, dx, dw, db, da, dd, dz]) {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, grad);
@@ -1493,13 +1535,14 @@ impl<B: Backend + SelectiveScanOps> Backward<B, 7> for MambaScanBackward {
 /// backward.
 fn tracked_mamba_scan<B: Backend + SelectiveScanOps, C: CheckpointStrategy>(
     inputs: [FloatTensor<Autodiff<B, C>>; 7],
+    max_partial_bytes: u64,
 ) -> FloatTensor<Autodiff<B, C>> {
     let guards = inputs.each_ref().map(|t| t.node());
     let inner = inputs.map(|t| t.into_primitive());
     let run = |[u, x_dbl, w, b, a_log, d, xz]: [FloatTensor<B>; 7]| {
-        B::selective_scan_mamba(u, x_dbl, w, b, a_log, d, xz)
+        B::selective_scan_mamba(u, x_dbl, w, b, a_log, d, xz, max_partial_bytes)
     };
-    match MambaScanBackward
+    match (MambaScanBackward { max_partial_bytes })
         .prepare::<C>(guards)
         .compute_bound()
         .stateful()
@@ -1590,8 +1633,12 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
         a_log: FloatTensor<Self>,
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
+        max_partial_bytes: u64,
     ) -> FloatTensor<Self> {
-        tracked_mamba_scan::<B, C>([u, x_dbl, dt_weight, dt_bias, a_log, d, xz])
+        tracked_mamba_scan::<B, C>(
+            [u, x_dbl, dt_weight, dt_bias, a_log, d, xz],
+            max_partial_bytes,
+        )
     }
 
     fn selective_scan_mamba_backward(
@@ -1603,6 +1650,7 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
         d: FloatTensor<Self>,
         xz: FloatTensor<Self>,
         dy: FloatTensor<Self>,
+        max_partial_bytes: u64,
     ) -> (
         FloatTensor<Self>,
         FloatTensor<Self>,
@@ -1622,6 +1670,7 @@ impl<B: Backend + SelectiveScanOps, C: CheckpointStrategy> SelectiveScanOps for 
             d.into_primitive(),
             xz.into_primitive(),
             dy.into_primitive(),
+            max_partial_bytes,
         );
         (
             lift(du),
@@ -1751,6 +1800,15 @@ pub fn parallel_scan(input: ScanInput) -> Tensor<3> {
 /// B, C, dt's columns and z read in place; differentiable through the
 /// handwritten backward. Panics on a device where [`supported`] is false.
 pub fn mamba_fused_scan(input: MambaScanInput) -> Tensor<3> {
+    let budget = partial_budget(&input.u.device());
+    mamba_fused_scan_within(input, budget)
+}
+
+/// [`mamba_fused_scan`] with the CubeCL backward's `[w, L, Di, 2N + R]`
+/// partials capped at `max_partial_bytes` per launch: the backward walks
+/// the windows in groups that fit, writing every gradient in place (tests
+/// use a small cap to exercise the groups on small inputs).
+pub fn mamba_fused_scan_within(input: MambaScanInput, max_partial_bytes: usize) -> Tensor<3> {
     let MambaScanInput {
         u,
         x_dbl,
@@ -1793,6 +1851,7 @@ pub fn mamba_fused_scan(input: MambaScanInput) -> Tensor<3> {
         a_log.into_dispatch(),
         d.into_dispatch(),
         xz.into_dispatch(),
+        max_partial_bytes as u64,
     ))
 }
 

@@ -167,20 +167,6 @@ impl MambaScanInput {
         );
         y * burn::tensor::activation::silu(z)
     }
-
-    /// Windows `start..start + len` (the parameters are shared); all of
-    /// them is the input itself, without narrows.
-    fn windows(&self, start: usize, len: usize) -> Self {
-        if start == 0 && len == self.u.dims()[0] {
-            return self.clone();
-        }
-        Self {
-            u: self.u.clone().narrow(0, start, len),
-            x_dbl: self.x_dbl.clone().narrow(0, start, len),
-            xz: self.xz.clone().narrow(0, start, len),
-            ..self.clone()
-        }
-    }
 }
 
 /// Runs the Mamba form of the scan: `[W, L, Di]`. With the fused kernel
@@ -194,26 +180,17 @@ pub fn mamba_scan(input: MambaScanInput, which: ScanImpl) -> Tensor<3> {
 }
 
 /// [`mamba_scan`] with the CubeCL backward's partials capped at
-/// `max_bytes` per call (tests use it to exercise the split on small
-/// inputs).
+/// `max_bytes` per launch (tests use it to exercise the window groups of
+/// the backward on small inputs).
 pub fn mamba_scan_within(input: MambaScanInput, which: ScanImpl, max_bytes: usize) -> Tensor<3> {
     let device = input.u.device();
     if which.resolve(&device) != ScanImpl::Fused {
         return input.composed(which);
     }
-    if !device.is_autodiff() || kernel::is_host(&device) {
-        // The fused forward keeps no state, nor does the host backward.
-        return kernel::mamba_fused_scan(input);
-    }
-    let [w, l, di] = input.u.dims();
-    let n = input.a_log.dims()[1];
-    let r = input.dt_weight.dims()[0];
-    // The CubeCL backward keeps `[W, L, Di, 2N + R]` partials of dB, dC and
-    // x_dbl's dt columns.
-    let per_window = l * di * (2 * n + r) * 4;
-    in_window_groups(w, per_window, max_bytes, |start, len| {
-        kernel::mamba_fused_scan(input.windows(start, len))
-    })
+    // One op forward and backward at any width: the forward keeps no
+    // state, and the CubeCL backward walks the windows in groups whose
+    // partials fit `max_bytes`, writing every gradient in place.
+    kernel::mamba_fused_scan_within(input, max_bytes)
 }
 
 /// Runs `scan(start, len)` over consecutive groups of the `windows`
