@@ -5,7 +5,7 @@
 
 mod common;
 
-use burn::nn::LayerNormConfig;
+use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::silu;
@@ -99,6 +99,54 @@ fn fused_conv_matches_composed_ops_on_wgpu() {
     assert_conv_matches(&Device::wgpu(DeviceKind::DefaultDevice).autodiff());
 }
 
+/// A LayerNorm of width `c` with trained-looking γ ~ N(1, 0.3), β ~ N(0, 0.3).
+fn trained_norm(c: usize, device: &Device) -> LayerNorm {
+    let mut norm = LayerNormConfig::new(c).with_epsilon(1e-5).init(device);
+    norm.gamma = burn::module::Param::from_tensor(
+        Tensor::random([c], Distribution::Normal(1.0, 0.3), device).require_grad(),
+    );
+    norm.beta = Some(burn::module::Param::from_tensor(
+        Tensor::random([c], Distribution::Normal(0.0, 0.3), device).require_grad(),
+    ));
+    norm
+}
+
+/// Fixed pseudo-random weights in [-1, 1) for the loss `Σ y · r`.
+fn fixed_weights(n: usize, device: &Device) -> Tensor<1> {
+    let r: Vec<f32> = (0..n)
+        .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 2.0)
+        .collect();
+    Tensor::<1>::from_data(TensorData::new(r, [n]), device)
+}
+
+/// `[y, dx, dγ, dβ]` of `Σ y · r`, `y` flattened.
+fn norm_outputs<const D: usize>(
+    y: Tensor<1>,
+    r: &Tensor<1>,
+    x: &Tensor<D>,
+    norm: &LayerNorm,
+) -> Vec<Vec<f32>> {
+    let grads = (y.clone() * r.clone()).sum().backward();
+    vec![
+        values(y),
+        values(x.grad(&grads).unwrap()),
+        values(norm.gamma.val().grad(&grads).unwrap()),
+        values(norm.beta.as_ref().unwrap().val().grad(&grads).unwrap()),
+    ]
+}
+
+/// `y`, dx, dγ, dβ of the reference and the fused op agree to 2e-5
+/// relative.
+fn assert_norm_outputs_agree(want: &[Vec<f32>], got: &[Vec<f32>], at: &str) {
+    for (name, (a, b)) in ["y", "dx", "dgamma", "dbeta"]
+        .iter()
+        .zip(want.iter().zip(got))
+    {
+        let d = max_rel_diff(a, b);
+        assert!(d < 2e-5, "{name} differs by {d} at {at}");
+    }
+}
+
 /// The fused LayerNorm against burn's own `LayerNorm` module (composed ops,
 /// autodiff) with trained-looking γ, β: values and dx, dγ, dβ; rows of
 /// width 1 (x̂ = 0), a 6-D input like the blocks', and large offsets.
@@ -111,19 +159,10 @@ fn assert_norm_matches(device: &Device) {
     ] {
         device.seed(5);
         let c = *shape.last().unwrap();
-        let mut norm = LayerNormConfig::new(c).with_epsilon(1e-5).init(device);
-        norm.gamma = burn::module::Param::from_tensor(
-            Tensor::random([c], Distribution::Normal(1.0, 0.3), device).require_grad(),
-        );
-        norm.beta = Some(burn::module::Param::from_tensor(
-            Tensor::random([c], Distribution::Normal(0.0, 0.3), device).require_grad(),
-        ));
+        let norm = trained_norm(c, device);
         let n: usize = shape.iter().product();
         let x = Tensor::<1>::random([n], Distribution::Normal(0.0, 2.0), device).add_scalar(offset);
-        let r: Vec<f32> = (0..n)
-            .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 2.0)
-            .collect();
-        let r = Tensor::<1>::from_data(TensorData::new(r, [n]), device);
+        let r = fixed_weights(n, device);
         let run = |fused: bool| {
             let x = x.clone().require_grad();
             let y: Tensor<1> = match shape.len() {
@@ -157,23 +196,9 @@ fn assert_norm_matches(device: &Device) {
                     y.reshape([n])
                 }
             };
-            let grads = (y.clone() * r.clone()).sum().backward();
-            vec![
-                values(y),
-                values(x.grad(&grads).unwrap()),
-                values(norm.gamma.val().grad(&grads).unwrap()),
-                values(norm.beta.as_ref().unwrap().val().grad(&grads).unwrap()),
-            ]
+            norm_outputs(y, &r, &x, &norm)
         };
-        let want = run(false);
-        let got = run(true);
-        for (name, (a, b)) in ["y", "dx", "dgamma", "dbeta"]
-            .iter()
-            .zip(want.iter().zip(&got))
-        {
-            let d = max_rel_diff(a, b);
-            assert!(d < 2e-5, "{name} differs by {d} at {shape:?} + {offset}");
-        }
+        assert_norm_outputs_agree(&run(false), &run(true), &format!("{shape:?} + {offset}"));
     }
 }
 
@@ -196,20 +221,11 @@ fn assert_norm_into_windows_matches(device: &Device) {
     let window = [2, 2, 2, 3];
     for shift in [[0; 4], [1, 1, 1, 1], [0, 1, 0, 2]] {
         device.seed(9);
-        let mut norm = LayerNormConfig::new(c).with_epsilon(1e-5).init(device);
-        norm.gamma = burn::module::Param::from_tensor(
-            Tensor::random([c], Distribution::Normal(1.0, 0.3), device).require_grad(),
-        );
-        norm.beta = Some(burn::module::Param::from_tensor(
-            Tensor::random([c], Distribution::Normal(0.0, 0.3), device).require_grad(),
-        ));
+        let norm = trained_norm(c, device);
         let shape = [dims[0], dims[1], dims[2], dims[3], dims[4], c];
         let x = Tensor::<6>::random(shape, Distribution::Normal(0.5, 2.0), device);
         let n = shape.iter().product::<usize>();
-        let r: Vec<f32> = (0..n)
-            .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 2.0)
-            .collect();
-        let r = Tensor::<1>::from_data(TensorData::new(r, [n]), device);
+        let r = fixed_weights(n, device);
         let run = |fused: bool| {
             let x = x.clone().require_grad();
             let y: Tensor<3> = if fused {
@@ -227,24 +243,9 @@ fn assert_norm_into_windows_matches(device: &Device) {
                 partition_shifted(norm.forward(x.clone()), window, shift)
             };
             assert_eq!(y.dims(), [2 * 2 * 2 * 1 * 2, 24, c]);
-            let flat: Tensor<1> = y.reshape([n]);
-            let grads = (flat.clone() * r.clone()).sum().backward();
-            vec![
-                values(flat),
-                values(x.grad(&grads).unwrap()),
-                values(norm.gamma.val().grad(&grads).unwrap()),
-                values(norm.beta.as_ref().unwrap().val().grad(&grads).unwrap()),
-            ]
+            norm_outputs(y.reshape([n]), &r, &x, &norm)
         };
-        let want = run(false);
-        let got = run(true);
-        for (name, (a, b)) in ["y", "dx", "dgamma", "dbeta"]
-            .iter()
-            .zip(want.iter().zip(&got))
-        {
-            let d = max_rel_diff(a, b);
-            assert!(d < 2e-5, "{name} differs by {d} at shift {shift:?}");
-        }
+        assert_norm_outputs_agree(&run(false), &run(true), &format!("shift {shift:?}"));
     }
 }
 

@@ -14,11 +14,11 @@ by = {}
 for i,g in grp.items(): by[g] = by.get(g,0) + int((lab==i).sum())
 print('total', tot, {g: (v, round(100*v/tot,2)) for g,v in by.items()})
 # crop/pad to 96
-def cp(arr, axis):
+def cp(arr, axis, size=96):
     s = arr.shape[axis]
-    if s > 96:
-        st = (s-96)//2; return np.take(arr, range(st, st+96), axis=axis)
-    p = 96 - s; w = [(0,0)]*3; w[axis] = ((p+1)//2, p//2); return np.pad(arr, w)
+    if s > size:
+        st = (s-size)//2; return np.take(arr, range(st, st+size), axis=axis)
+    p = size - s; w = [(0,0)]*3; w[axis] = ((p+1)//2, p//2); return np.pad(arr, w)
 x = lab
 for ax in range(3): x = cp(x, ax)
 tok = np.zeros((16,16,16), int)
@@ -53,13 +53,8 @@ print('hippocampus L/R tokens (2 mm)', int((tok == 41).sum()), int((tok == 42).s
 # to 48^3, 3^3 majority tokens.
 lab4 = a[180::-4, 0::4, 0::4]
 assert lab4.shape == (46, 55, 46), lab4.shape
-def cp4(arr, axis):
-    s = arr.shape[axis]
-    if s > 48:
-        st = (s-48)//2; return np.take(arr, range(st, st+48), axis=axis)
-    p = 48 - s; w = [(0,0)]*3; w[axis] = ((p+1)//2, p//2); return np.pad(arr, w)
 x4 = lab4
-for ax in range(3): x4 = cp4(x4, ax)
+for ax in range(3): x4 = cp(x4, ax, 48)
 tok4 = np.zeros((16,16,16), int)
 for i in range(16):
   for j in range(16):
