@@ -24,6 +24,17 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The subjects a run's `split.json` says pretraining read (train + val).
+fn pretrained_subjects(run: &Path) -> std::collections::BTreeSet<String> {
+    let split: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("split.json")).unwrap()).unwrap();
+    ["train", "val"]
+        .iter()
+        .flat_map(|k| split[k].as_array().unwrap().clone())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
 /// A tiny pretraining run of `steps` steps on `subjects` synthetic subjects.
 fn pretrain(dir: &Path, steps: usize, subjects: usize) {
     let mut cfg = RunConfig {
@@ -197,6 +208,22 @@ fn finetune_cli_on_a_tiny_pretrained_run_writes_subject_level_metrics() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert!(test.iter().all(|s| !train.contains(s)));
+    // The run kept no subject out, so the overlap of its split.json with
+    // the test ids is what finetune.json reports (other data: by id).
+    let seen = pretrained_subjects(&run);
+    let overlap = test.iter().filter(|s| seen.contains(**s)).count();
+    assert_eq!(
+        json["evaluation"]["test_seen_in_pretraining"],
+        overlap as u64
+    );
+    assert_eq!(
+        json["evaluation"]["protocol"],
+        if overlap == 0 {
+            "inductive"
+        } else {
+            "transductive"
+        }
+    );
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert!(csv.starts_with("protocol,split,metric,value,ci_low,ci_high\n"));
     assert!(csv.contains("honest,test,balanced_accuracy,"));
@@ -649,7 +676,43 @@ lobes = ["limbic"]
             "{file}"
         );
     }
-    assert!(out.join("runs/random-s3/finetune/finetune.json").exists());
+    // Inductive split, last checkpoint: every run's fine-tuning test
+    // subjects are exactly the subjects its pretraining kept out, and the
+    // encoder comes from the run's last step.
+    assert!(
+        md.contains("**last** checkpoint") && md.contains("Split: **inductive**"),
+        "{md}"
+    );
+    for name in ["random-s3", "roi-limbic-s3"] {
+        let run = out.join("runs").join(name);
+        let ft: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(run.join("finetune/finetune.json")).unwrap(),
+        )
+        .unwrap();
+        let test: std::collections::BTreeSet<String> = ft["split"]["test"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(test.len(), 2, "{ft}");
+        let seen = pretrained_subjects(&run);
+        assert!(seen.is_disjoint(&test), "{name}: {seen:?} vs {test:?}");
+        assert_eq!(seen.len() + test.len(), 8, "the other 6 subjects pretrain");
+        let split: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("split.json")).unwrap())
+                .unwrap();
+        let excluded: std::collections::BTreeSet<String> = split["excluded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(excluded, test);
+        assert_eq!(ft["evaluation"]["protocol"], "inductive");
+        assert_eq!(ft["pretrained"]["which"], "last");
+        assert_eq!(ft["pretrained"]["step"], 6);
+    }
     // The same folder again is refused with one line and exit code 2.
     let o = common::roimae_command()
         .args(["experiment", "--config"])

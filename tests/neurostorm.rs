@@ -526,7 +526,12 @@ fn small_run_toml(dir: &Path, steps: usize) -> PathBuf {
 
 /// The patch-embedding weight of a run's last checkpoint, as PyTorch lays it out.
 fn run_patch_embed(run: &Path) -> Vec<f32> {
-    let (_, mae, _) = roimae::eval::pretrained::load_mae(run, &Device::flex()).unwrap();
+    let (_, mae, _) = roimae::eval::pretrained::load_mae(
+        run,
+        roimae::eval::pretrained::CheckpointChoice::Best,
+        &Device::flex(),
+    )
+    .unwrap();
     interop::export::neurostorm_tensors(&mae)
         .into_iter()
         .find(|(k, _, _)| k == "patch_embed.fc.weight")

@@ -3,6 +3,7 @@
 
 use crate::eval::attribute_run::{AttributeOptions, attribute_run};
 use crate::eval::attribution::write_outputs;
+use crate::eval::pretrained::CheckpointChoice;
 use crate::train::DeviceChoice;
 use anyhow::{anyhow, bail};
 use std::path::PathBuf;
@@ -35,6 +36,9 @@ pub struct AttributeArgs {
     /// Where to compute.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
+    /// The checkpoint: `best` (lowest validation loss, else last) or `last`.
+    #[arg(long, value_enum, default_value = "best")]
+    pub checkpoint: CheckpointChoice,
     /// Regions to print.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -60,6 +64,7 @@ pub fn run(args: &AttributeArgs) -> anyhow::Result<()> {
     let opts = AttributeOptions {
         clips_per_subject: args.clips_per_subject,
         device: args.device,
+        checkpoint: args.checkpoint,
         ..AttributeOptions::default()
     };
     let out = args
@@ -99,6 +104,7 @@ fn run_ig(args: &AttributeArgs) -> anyhow::Result<()> {
         None => crate::eval::FinetuneConfig::default(),
     };
     finetune.device = args.device;
+    finetune.checkpoint = args.checkpoint;
     if !(args.noise.is_finite() && args.noise >= 0.0) {
         bail!("--noise must be a number >= 0, got {}", args.noise);
     }

@@ -137,8 +137,12 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
                     ));
                 }
             };
-            let (cfg, mae, info) = crate::eval::pretrained::load_mae(run_dir, &Device::flex())
-                .map_err(|e| anyhow!(e))?;
+            let (cfg, mae, info) = crate::eval::pretrained::load_mae(
+                run_dir,
+                crate::eval::pretrained::CheckpointChoice::Best,
+                &Device::flex(),
+            )
+            .map_err(|e| anyhow!(e))?;
             let n = interop::export(
                 &mae,
                 out,

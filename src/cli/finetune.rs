@@ -3,6 +3,7 @@
 //! subject-level metrics of the honest and the reference protocol.
 
 use crate::eval::metrics::ClassificationReport;
+use crate::eval::pretrained::CheckpointChoice;
 use crate::eval::{FinetuneConfig, ProtocolResult, finetune};
 use crate::train::DeviceChoice;
 use anyhow::anyhow;
@@ -32,6 +33,10 @@ pub struct FinetuneArgs {
     /// Override the config's device.
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
+    /// Override the config's checkpoint: `best` (lowest validation loss,
+    /// else last) or `last`.
+    #[arg(long, value_enum)]
+    pub checkpoint: Option<CheckpointChoice>,
 }
 
 fn auroc_text(r: &ClassificationReport) -> String {
@@ -71,6 +76,9 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
     }
     if let Some(d) = args.device {
         cfg.device = d;
+    }
+    if let Some(c) = args.checkpoint {
+        cfg.checkpoint = c;
     }
     let out = args.out.clone().unwrap_or_else(|| {
         args.pretrained.join(if cfg.full {

@@ -42,9 +42,13 @@ pub fn run(args: &ReconstructArgs) -> anyhow::Result<()> {
     let picked = crate::train::device::pick(args.device).map_err(|e| anyhow!(e))?;
     let device = picked.device.without_autodiff();
     let mae = if interop::is_run_folder(&args.checkpoint) {
-        crate::eval::pretrained::load_mae(&args.checkpoint, &device)
-            .map_err(|e| anyhow!(e))?
-            .1
+        crate::eval::pretrained::load_mae(
+            &args.checkpoint,
+            crate::eval::pretrained::CheckpointChoice::Best,
+            &device,
+        )
+        .map_err(|e| anyhow!(e))?
+        .1
     } else {
         interop::load_checkpoint(&args.checkpoint, None, &device)
             .map_err(|e| anyhow!(e))?

@@ -1,11 +1,11 @@
 //! Attribution of a pretraining run folder: loads the model from its best
-//! (else last) checkpoint and the run's own data and validation split, and
+//! (else last) checkpoint, or its last on request, and the run's own data and validation split, and
 //! runs region occlusion on validation clips (base masks: the reference
 //! window mask with the validation mask ids); the map is on the model input
 //! cube with the world affine the preview volumes use.
 
 use super::attribution::{MaeReconstructor, Occlusion, RegionScore, occlusion, region_map};
-use super::pretrained::{self, PretrainedInfo};
+use super::pretrained::{self, CheckpointChoice, PretrainedInfo};
 use crate::atlas::Atlas;
 use crate::masking::{MaskSpec, Masker};
 use crate::train::data::TrainData;
@@ -24,6 +24,8 @@ pub struct AttributeOptions {
     pub batch: usize,
     /// Where to compute.
     pub device: DeviceChoice,
+    /// Which checkpoint of the run.
+    pub checkpoint: CheckpointChoice,
 }
 
 impl Default for AttributeOptions {
@@ -32,6 +34,7 @@ impl Default for AttributeOptions {
             clips_per_subject: 1,
             batch: 8,
             device: DeviceChoice::Auto,
+            checkpoint: CheckpointChoice::Best,
         }
     }
 }
@@ -61,13 +64,13 @@ pub fn attribute_run(
     log: &mut dyn FnMut(String),
 ) -> Result<RunAttribution, String> {
     pretrained::load_run_config(run_dir)?;
-    pretrained::pick_checkpoint(run_dir)?;
+    pretrained::pick_checkpoint(run_dir, opts.checkpoint)?;
     let picked = device::pick(opts.device)?;
     for note in &picked.notes {
         log(note.clone());
     }
     let plain = picked.device.clone().without_autodiff();
-    let (cfg, mae, info) = pretrained::load_mae(run_dir, &plain)?;
+    let (cfg, mae, info) = pretrained::load_mae(run_dir, opts.checkpoint, &plain)?;
     log(format!(
         "model from {} ({} checkpoint, step {})",
         info.checkpoint.display(),

@@ -5,6 +5,7 @@
 //! plus any explicit `[[strategies]]`.
 
 use super::ft_config::FinetuneConfig;
+use super::pretrained::CheckpointChoice;
 use crate::atlas::Lobe;
 use crate::masking::{MaskLevel, MaskStrategy, RegionSelection};
 use crate::train::{DataConfig, OptimConfig, RunConfig, SyntheticData};
@@ -36,6 +37,29 @@ pub struct Grid {
     /// Partial ROI: this fraction of each combination's tokens (of each
     /// lobe when there is no combination), `…-p<percent>`.
     pub partial: Option<f64>,
+}
+
+/// Whether the encoder may see the fine-tuning test subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitProtocol {
+    /// The fine-tuning test subjects of each seed are excluded from
+    /// pretraining (checked after fine-tuning).
+    #[default]
+    Inductive,
+    /// Pretraining reads every subject, the test subjects too (labelled so
+    /// in the results): the encoder has seen them, though without labels.
+    Transductive,
+}
+
+impl SplitProtocol {
+    /// `inductive` or `transductive`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitProtocol::Inductive => "inductive",
+            SplitProtocol::Transductive => "transductive",
+        }
+    }
 }
 
 /// Which runs get occlusion attribution.
@@ -88,8 +112,17 @@ pub struct ExperimentConfig {
     pub seeds: Vec<u64>,
     /// The pretraining run config; its `[mask]` and `seed` are replaced.
     pub pretrain: RunConfig,
-    /// Fine-tuning of each frozen encoder; its `seed` is replaced.
+    /// Fine-tuning of each frozen encoder; its `seed` and `checkpoint` are
+    /// replaced.
     pub finetune: FinetuneConfig,
+    /// The pretraining checkpoint fine-tuned and attributed: `last` (every
+    /// strategy compared at the same step) or `best` (each run's lowest
+    /// validation masked MSE, possibly at different steps).
+    pub checkpoint: CheckpointChoice,
+    /// Inductive (test subjects kept out of pretraining) or transductive.
+    pub split: SplitProtocol,
+    /// Bootstrap resamples of the paired AUROC-difference interval.
+    pub bootstrap: usize,
     /// Which runs get attribution.
     pub attribute: AttributeWhich,
     /// The attribution methods run on them.
@@ -108,12 +141,18 @@ impl Default for ExperimentConfig {
             seeds: vec![0, 1, 2],
             pretrain: RunConfig::demo(),
             finetune: FinetuneConfig::default(),
+            checkpoint: CheckpointChoice::Last,
+            split: SplitProtocol::Inductive,
+            bootstrap: 2000,
             attribute: AttributeWhich::Roi,
             attribute_methods: vec![AttrMethod::Occlusion],
             top: 10,
+            // The default cohort plants its effect in the limbic lobe;
+            // occipital ROI masking is the control.
             grid: Grid {
                 random: Some(0.5),
                 window: Some(0.5),
+                lobes: vec![Lobe::Limbic, Lobe::Occipital],
                 ..Grid::default()
             },
             strategies: Vec::new(),
@@ -139,8 +178,9 @@ fn lobe_names(lobes: &[Lobe]) -> String {
 impl ExperimentConfig {
     /// The small CPU demo: `tiny` on 32 synthetic subjects with an effect
     /// planted in limbic + cerebellum; random / window / limbic ROI /
-    /// cerebellum ROI, one seed, 100 pretraining steps each, occlusion and
-    /// integrated-gradients attribution of every run.
+    /// cerebellum ROI / occipital ROI (the control: no planted effect), one
+    /// seed, 100 pretraining steps each, inductive split, last checkpoint,
+    /// occlusion and integrated-gradients attribution of every run.
     pub fn demo() -> Self {
         let pretrain = RunConfig {
             data: DataConfig::Synthetic(SyntheticData {
@@ -177,13 +217,16 @@ impl ExperimentConfig {
                 test_fraction: 0.25,
                 ..FinetuneConfig::default()
             },
+            checkpoint: CheckpointChoice::Last,
+            split: SplitProtocol::Inductive,
+            bootstrap: 2000,
             attribute: AttributeWhich::All,
             attribute_methods: vec![AttrMethod::Occlusion, AttrMethod::Ig],
             top: 10,
             grid: Grid {
                 random: Some(0.5),
                 window: Some(0.5),
-                lobes: vec![Lobe::Limbic, Lobe::Cerebellum],
+                lobes: vec![Lobe::Limbic, Lobe::Cerebellum, Lobe::Occipital],
                 ..Grid::default()
             },
             strategies: Vec::new(),
@@ -296,13 +339,42 @@ impl ExperimentConfig {
             .map_err(|e| format!("[finetune]: {e}"))
     }
 
-    /// The run config of `strategy` under `seed`.
+    /// The run config of `strategy` under `seed` (before the inductive
+    /// split adds its `exclude_subjects`).
     pub fn run_config(&self, strategy: &Strategy, seed: u64) -> RunConfig {
         let mut run = self.pretrain.clone();
         run.mask.strategy = strategy.mask.clone();
         run.mask.seed = seed;
         run.seed = seed;
         run
+    }
+
+    /// The fine-tuning config of every run under `seed`.
+    pub fn finetune_config(&self, seed: u64) -> FinetuneConfig {
+        let mut ft = self.finetune.clone();
+        ft.seed = seed;
+        ft.checkpoint = self.checkpoint;
+        ft
+    }
+
+    /// The ROI strategies of whole lobes none of which has a planted
+    /// effect: the negative controls (synthetic data only).
+    pub fn controls(&self) -> Vec<Strategy> {
+        let planted = self.planted_lobes();
+        if planted.is_empty() {
+            return Vec::new();
+        }
+        self.all_strategies()
+            .into_iter()
+            .filter(|s| match &s.mask {
+                MaskStrategy::Roi { regions, .. } => {
+                    regions.names.is_empty()
+                        && !regions.lobes.is_empty()
+                        && regions.lobes.iter().all(|l| !planted.contains(l))
+                }
+                _ => false,
+            })
+            .collect()
     }
 
     /// Reads and validates an experiment config.

@@ -17,7 +17,8 @@ pub struct ResultRow {
     pub seed: u64,
     /// Mean fraction of tokens masked per clip.
     pub masked_fraction: f64,
-    /// Best validation masked MSE of pretraining (under its own mask).
+    /// Validation masked MSE of pretraining at the checkpoint used (under
+    /// its own mask).
     pub val_masked_mse: Option<f64>,
     /// Held-out test accuracy (honest protocol).
     pub test_acc: f64,
@@ -25,6 +26,9 @@ pub struct ResultRow {
     pub test_bal_acc: f64,
     /// Held-out test AUROC (undefined with one class).
     pub test_auroc: Option<f64>,
+    /// The held-out test subjects' predictions (for the paired comparison).
+    #[serde(skip)]
+    pub test_predictions: Vec<super::metrics::SubjectPrediction>,
 }
 
 fn num(v: Option<f64>) -> String {
@@ -128,6 +132,7 @@ mod tests {
             test_acc: acc,
             test_bal_acc: acc,
             test_auroc: auroc,
+            test_predictions: Vec::new(),
         }
     }
 

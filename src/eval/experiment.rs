@@ -11,10 +11,12 @@
 
 use super::attribute_run::{AttributeOptions, attribute_run};
 use super::attribution::{RegionScore, write_outputs as write_attribution};
-use super::exp_config::{AttrMethod, AttributeWhich, ExperimentConfig, Strategy};
-use super::exp_table::{ResultRow, format_mean_sd, mean_sd, results_csv, summary_table};
-use super::finetune::{finetune, write_outputs as write_finetune};
+use super::exp_config::{AttrMethod, AttributeWhich, ExperimentConfig, SplitProtocol, Strategy};
+use super::exp_table::{ResultRow, format_mean_sd, results_csv, summary_table};
+use super::finetune::{finetune, labelled_split, write_outputs as write_finetune};
 use super::integrated_gradients::{IgOptions, ig_attribute_run, write_ig_outputs};
+use super::paired::{AurocDifference, PairedSeed, auroc_difference};
+use super::pretrained::CheckpointChoice;
 use crate::atlas::{Atlas, Lobe};
 use crate::data::loader::ClipCache;
 use crate::masking::{MaskSpec, MaskStrategy, Masker};
@@ -167,19 +169,73 @@ fn mean_scores<'a>(
     out
 }
 
-/// The verdicts on the planted lobes: ROI of planted lobes vs random on
-/// test AUROC, and whether attribution ranked a planted-lobe region first.
+/// The paired AUROC difference `a` − `b` over the seeds both ran.
+fn compare(
+    rows: &[ResultRow],
+    a: &str,
+    b: &str,
+    classes: usize,
+    resamples: usize,
+) -> Result<Option<AurocDifference>, String> {
+    let pairs: Vec<PairedSeed> = rows
+        .iter()
+        .filter(|r| r.strategy == a)
+        .filter_map(|ra| {
+            rows.iter()
+                .find(|rb| rb.strategy == b && rb.seed == ra.seed)
+                .map(|rb| PairedSeed {
+                    a: &ra.test_predictions,
+                    b: &rb.test_predictions,
+                })
+        })
+        .collect();
+    auroc_difference(&pairs, classes, resamples, 0)
+}
+
+/// One comparison in words: BEAT / did NOT beat / no evidence, with the
+/// difference and its interval.
+fn comparison_line(
+    mine: &str,
+    other: &str,
+    d: Option<AurocDifference>,
+    means: (String, String),
+) -> String {
+    let Some(d) = d else {
+        return format!("{mine} could not be compared with {other} (AUROC undefined)");
+    };
+    let verdict = if !d.excludes_zero() {
+        "no evidence of a difference from"
+    } else if d.mean > 0.0 {
+        "BEAT"
+    } else {
+        "did NOT beat (worse than)"
+    };
+    format!(
+        "{mine} {verdict} {other} on test AUROC: ΔAUROC {} over {} seed(s) × {} test subjects (paired bootstrap); AUROC {} vs {}",
+        d.text(),
+        d.seeds,
+        d.subjects,
+        means.0,
+        means.1
+    )
+}
+
+/// The verdicts on the planted lobes: ROI masking of planted lobes against
+/// random masking and against the control (a lobe with no planted effect)
+/// on test AUROC with a paired bootstrap interval, and whether attribution
+/// ranked planted-lobe regions first.
 pub fn verdicts(
     cfg: &ExperimentConfig,
     rows: &[ResultRow],
     rankings: &[RunRanking],
     test_subjects: usize,
-) -> Vec<String> {
+    classes: usize,
+) -> Result<Vec<String>, String> {
     let planted = cfg.planted_lobes();
     if planted.is_empty() {
-        return vec![
+        return Ok(vec![
             "no planted effect (not a synthetic cohort): no verdict on planted lobes".into(),
-        ];
+        ]);
     }
     let planted_names: Vec<&str> = planted.iter().map(|l| l.name()).collect();
     let mut out = Vec::new();
@@ -189,12 +245,13 @@ pub fn verdicts(
             .filter(|r| r.strategy == name)
             .map(|r| r.test_auroc)
             .collect();
-        (mean_sd(&v).map(|(m, _)| m), format_mean_sd(&v, 3))
+        format_mean_sd(&v, 3)
     };
     let strategies = cfg.all_strategies();
     let random = strategies
         .iter()
         .find(|s| matches!(s.mask, MaskStrategy::Random { .. }));
+    let controls = cfg.controls();
     for s in &strategies {
         let Some((lobes, _)) = roi_lobes(s) else {
             continue;
@@ -202,27 +259,33 @@ pub fn verdicts(
         if !lobes.iter().all(|l| planted.contains(l)) {
             continue;
         }
-        let Some(random) = random else {
-            out.push(format!(
-                "{}: no random-masking strategy in the grid to compare with",
-                s.name
-            ));
-            continue;
-        };
-        let (mine, mine_text) = auroc(&s.name);
-        let (base, base_text) = auroc(&random.name);
-        let verdict = match (mine, base) {
-            (Some(a), Some(b)) if a > b => "BEAT",
-            (Some(a), Some(b)) if a == b => "TIED",
-            (Some(_), Some(_)) => "did NOT beat",
-            _ => "could not be compared with (AUROC undefined)",
-        };
-        out.push(format!(
-            "ROI masking of planted lobe(s) {} ({}) {verdict} random masking ({}) on test AUROC: {mine_text} vs {base_text}",
+        let mine = format!(
+            "ROI masking of planted lobe(s) {} ({})",
             lobes.iter().map(|l| l.name()).collect::<Vec<_>>().join("+"),
-            s.name,
-            random.name
-        ));
+            s.name
+        );
+        let mut against: Vec<(String, &str)> = Vec::new();
+        match random {
+            Some(r) => against.push((format!("random masking ({})", r.name), &r.name)),
+            None => out.push(format!(
+                "{mine}: no random-masking strategy in the grid to compare with"
+            )),
+        }
+        match controls.first() {
+            Some(c) => against.push((format!("the control ({}, no planted effect)", c.name), &c.name)),
+            None => out.push(format!(
+                "{mine}: no control in the grid (ROI masking of a lobe without a planted effect, e.g. occipital) to compare with"
+            )),
+        }
+        for (other, name) in against {
+            let d = compare(rows, &s.name, name, classes, cfg.bootstrap)?;
+            out.push(comparison_line(
+                &mine,
+                &other,
+                d,
+                (auroc(&s.name), auroc(name)),
+            ));
+        }
     }
     for method in methods_of(rankings) {
         for name in super::exp_table::strategies(rows) {
@@ -266,11 +329,11 @@ pub fn verdicts(
     }
     if cfg.seeds.len() < 3 || test_subjects < 20 {
         out.push(format!(
-            "caution: {} seed(s) and {test_subjects} test subjects per seed; differences this small are within noise, so neither outcome is evidence either way",
+            "caution: {} seed(s) and {test_subjects} test subjects per seed; with fewer than 3 seeds and 20 test subjects the intervals above cover little of the seed-to-seed and subject-to-subject variation",
             cfg.seeds.len()
         ));
     }
-    out
+    Ok(out)
 }
 
 /// The rankings of one strategy under one method (one per seed).
@@ -314,11 +377,28 @@ pub fn run_experiment(
     let mut rows = Vec::new();
     let mut rankings = Vec::new();
     let mut test_subjects = 0;
+    let mut classes = 2;
     let total = strategies.len() * cfg.seeds.len();
     for &seed in &cfg.seeds {
+        let ft = cfg.finetune_config(seed);
+        // Inductive: the seed's fine-tuning test subjects (the same for
+        // every strategy) never enter pretraining.
+        let excluded = match cfg.split {
+            SplitProtocol::Inductive => {
+                let first = cfg.run_config(&strategies[0], seed);
+                let test = labelled_split(&first, &ft, &mut |_| {})?.split.test;
+                log(format!(
+                    "seed {seed}: {} fine-tuning test subjects kept out of pretraining (inductive)",
+                    test.len()
+                ));
+                test
+            }
+            SplitProtocol::Transductive => Vec::new(),
+        };
         for s in &strategies {
             let k = rows.len() + 1;
-            let run = cfg.run_config(s, seed);
+            let mut run = cfg.run_config(s, seed);
+            run.exclude_subjects = excluded.clone();
             let fraction = masked_fraction(&run, &atlas)?;
             let dir: PathBuf = out.join("runs").join(format!("{}-s{seed}", s.name));
             log(format!(
@@ -334,10 +414,17 @@ pub fn run_experiment(
                 "  pretrained in {:.1} s",
                 t.elapsed().as_secs_f64()
             ));
-            let mut ft = cfg.finetune.clone();
-            ft.seed = seed;
             let result = finetune(&dir, &ft, None, &mut |l| log(format!("  {l}")))?;
             write_finetune(&result, &dir.join("finetune"))?;
+            if cfg.split == SplitProtocol::Inductive
+                && result.evaluation.test_seen_in_pretraining != Some(0)
+            {
+                return Err(format!(
+                    "{}: the inductive split was not kept ({}); this is a bug, please report it",
+                    dir.display(),
+                    result.evaluation.description
+                ));
+            }
             let h = &result.honest.report;
             test_subjects = h.subjects;
             log(format!(
@@ -351,11 +438,13 @@ pub fn run_experiment(
                 strategy: s.name.clone(),
                 seed,
                 masked_fraction: fraction,
-                val_masked_mse: val,
+                val_masked_mse: result.pretrained.val_loss.or(val),
                 test_acc: h.accuracy,
                 test_bal_acc: h.balanced_accuracy,
                 test_auroc: h.auroc,
+                test_predictions: result.honest.predictions.clone(),
             });
+            classes = result.classes;
             let methods = if wants_attribution(cfg.attribute, s) {
                 cfg.attribute_methods.clone()
             } else {
@@ -366,6 +455,7 @@ pub fn run_experiment(
                     AttrMethod::Occlusion => {
                         let opts = AttributeOptions {
                             device: cfg.pretrain.device,
+                            checkpoint: cfg.checkpoint,
                             ..AttributeOptions::default()
                         };
                         let a = attribute_run(&dir, &opts, &mut |l| log(format!("  {l}")))?;
@@ -418,7 +508,7 @@ pub fn run_experiment(
         }
     }
     write(&out.join("attribution.csv"), &attr_csv)?;
-    let verdicts = verdicts(cfg, &rows, &rankings, test_subjects);
+    let verdicts = verdicts(cfg, &rows, &rankings, test_subjects, classes)?;
     let markdown = markdown(cfg, &rows, &rankings, &verdicts, test_subjects);
     write(&out.join("results.md"), &markdown)?;
     Ok(ExperimentResult {
@@ -441,12 +531,26 @@ fn markdown(
     let mut md = String::from("# ROI-MAE experiment\n\n");
     let _ = writeln!(
         md,
-        "Preset `{}`, {} pretraining steps at most, seeds {:?}; frozen encoder + linear head, honest protocol (epoch chosen on validation loss, scored on {test_subjects} held-out test subjects). Each cell: mean ± sample sd over seeds (`± –`: one seed). Masked MSE is each run's best validation loss under its own mask, so it is not comparable across strategies.\n",
+        "Preset `{}`, {} pretraining steps at most, seeds {:?}; frozen encoder + linear head from each run's **{}** checkpoint{}, honest protocol (epoch chosen on validation loss, scored on {test_subjects} held-out test subjects). Split: **{}**{}. Each cell: mean ± sample sd over seeds (`± –`: one seed). Masked MSE is the validation masked MSE at that checkpoint under the run's own mask, so it is not comparable across strategies. Verdicts: paired bootstrap ({} resamples) of the test-AUROC difference over test subjects and seeds; an interval that spans 0 is no evidence either way.\n",
         cfg.pretrain.preset,
         cfg.pretrain
             .max_steps
             .map_or("(epochs)".into(), |s| s.to_string()),
-        cfg.seeds
+        cfg.seeds,
+        cfg.checkpoint.name(),
+        match cfg.checkpoint {
+            CheckpointChoice::Last => " (every strategy at the same step)",
+            CheckpointChoice::Best =>
+                " (lowest validation masked MSE: strategies may be compared at different steps)",
+        },
+        cfg.split.name(),
+        match cfg.split {
+            SplitProtocol::Inductive =>
+                " (each seed's test subjects were excluded from pretraining; checked in every run's split.json)",
+            SplitProtocol::Transductive =>
+                " (the encoders were pretrained on the test subjects too, without labels)",
+        },
+        cfg.bootstrap
     );
     md += &summary_table(rows);
     for method in methods_of(rankings) {
@@ -491,6 +595,7 @@ fn markdown(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::SubjectPrediction;
 
     fn score(name: &str, lobe: &str, score: f64) -> RegionScore {
         RegionScore {
@@ -503,7 +608,19 @@ mod tests {
         }
     }
 
-    fn row(strategy: &str, seed: u64, auroc: f64) -> ResultRow {
+    /// Eight test subjects (s0–s3 patients, s4–s7 controls): `perfect`
+    /// ranks every patient above every control (AUROC 1), else the reverse
+    /// (AUROC 0).
+    fn row(strategy: &str, seed: u64, perfect: bool) -> ResultRow {
+        let sign = if perfect { 1.0 } else { -1.0 };
+        let test_predictions: Vec<SubjectPrediction> = (0..8)
+            .map(|i| SubjectPrediction {
+                subject: format!("s{i}"),
+                label: u32::from(i < 4),
+                logits: vec![sign * (3.5 - i as f64)],
+                clips: 1,
+            })
+            .collect();
         ResultRow {
             strategy: strategy.into(),
             seed,
@@ -511,24 +628,34 @@ mod tests {
             val_masked_mse: Some(1.0),
             test_acc: 0.5,
             test_bal_acc: 0.5,
-            test_auroc: Some(auroc),
+            test_auroc: crate::eval::metrics::subject_auroc(&test_predictions, 2),
+            test_predictions,
         }
     }
 
     #[test]
-    fn verdicts_compare_mean_auroc_and_rank_planted_regions_over_seeds() {
-        // Demo: planted limbic + cerebellum; random, window, roi-limbic, roi-cerebellum.
-        let cfg = ExperimentConfig::demo();
-        let rows = vec![
-            row("random", 0, 0.6),
-            row("random", 1, 0.8),
-            row("window", 0, 0.7),
-            row("window", 1, 0.7),
-            row("roi-limbic", 0, 0.9),
-            row("roi-limbic", 1, 0.8),
-            row("roi-cerebellum", 0, 0.8),
-            row("roi-cerebellum", 1, 0.6),
-        ];
+    fn verdicts_compare_planted_lobes_with_random_and_the_control_by_paired_intervals() {
+        // Demo: planted limbic + cerebellum; random, window, roi-limbic,
+        // roi-cerebellum, roi-occipital (the control).
+        let cfg = ExperimentConfig {
+            seeds: vec![0, 1],
+            ..ExperimentConfig::demo()
+        };
+        assert_eq!(
+            cfg.controls()
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            ["roi-occipital"]
+        );
+        let mut rows = Vec::new();
+        for seed in [0, 1] {
+            rows.push(row("random", seed, false));
+            rows.push(row("window", seed, false));
+            rows.push(row("roi-limbic", seed, true));
+            rows.push(row("roi-cerebellum", seed, false));
+            rows.push(row("roi-occipital", seed, true));
+        }
         // IG of roi-limbic: seed 0 puts Precentral_L first, seed 1 puts
         // Hippocampus_L far ahead, so the seed mean ranks Hippocampus_L
         // first: (0.1 + 0.9) / 2 = 0.5 > (0.4 + 0.2) / 2 = 0.3.
@@ -549,24 +676,41 @@ mod tests {
             ranking(0, 0.1, 0.4, 0.1, 0.3),
             ranking(1, 0.9, 0.2, 0.2, 0.1),
         ];
-        let v = verdicts(&cfg, &rows, &rankings, 8);
+        let v = verdicts(&cfg, &rows, &rankings, 8, 2).unwrap();
+        // AUROC 1 against 0 in every paired draw: +1 exactly.
+        assert_eq!(
+            v[0],
+            "ROI masking of planted lobe(s) limbic (roi-limbic) BEAT random masking (random) on test AUROC: ΔAUROC +1.000 [95 % CI +1.000, +1.000] over 2 seed(s) × 8 test subjects (paired bootstrap); AUROC 1.000 ± 0.000 vs 0.000 ± 0.000"
+        );
         assert!(
-            v[0].starts_with("ROI masking of planted lobe(s) limbic (roi-limbic) BEAT random masking (random) on test AUROC: 0.850"),
+            v[1].starts_with("ROI masking of planted lobe(s) limbic (roi-limbic) no evidence of a difference from the control (roi-occipital, no planted effect) on test AUROC: ΔAUROC +0.000 [95 % CI +0.000, +0.000]"),
             "{v:?}"
         );
         assert!(
-            v[1].contains("cerebellum (roi-cerebellum) TIED random"),
+            v[2].starts_with("ROI masking of planted lobe(s) cerebellum (roi-cerebellum) no evidence of a difference from random masking"),
+            "{v:?}"
+        );
+        assert!(
+            v[3].contains("(roi-cerebellum) did NOT beat (worse than) the control (roi-occipital, no planted effect) on test AUROC: ΔAUROC -1.000"),
             "{v:?}"
         );
         // Lobes: frontal (0.3 + 0.1) / 2 = 0.2 > limbic (0.1 + 0.2) / 2 = 0.15.
         assert_eq!(
-            v[2],
+            v[4],
             "ig attribution of roi-limbic: the top region is Hippocampus_L (limbic, mean |IG| 0.5000) — a planted lobe: YES; first planted-lobe region at rank #1 of 2; planted lobes rank limbic #2 of 2 lobes"
         );
         assert!(
-            v[3].starts_with("caution: 1 seed(s) and 8 test subjects"),
+            v[5].starts_with("caution: 2 seed(s) and 8 test subjects"),
             "{v:?}"
         );
-        assert_eq!(v.len(), 4);
+        assert_eq!(v.len(), 6);
+        // Without a control in the grid the verdict says so.
+        let mut no_control = cfg.clone();
+        no_control.grid.lobes.retain(|l| *l != Lobe::Occipital);
+        let v = verdicts(&no_control, &rows, &rankings, 8, 2).unwrap();
+        assert!(
+            v.iter().any(|l| l.contains("no control in the grid")),
+            "{v:?}"
+        );
     }
 }

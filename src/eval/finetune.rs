@@ -1,5 +1,6 @@
 //! Fine-tuning a pretrained encoder for diagnosis (docs/SPEC-model.md "Downstream
-//! classification"): the encoder from a run's best (else last) checkpoint,
+//! classification"): the encoder from a run's best (else last) checkpoint
+//! or its last one (`checkpoint = "last"`),
 //! frozen with a linear head on the mean output token (default), or
 //! trained with it (`full`); subject-level metrics under two protocols:
 //!
@@ -21,6 +22,7 @@ use crate::data::split::Split;
 use crate::model::encoder::Encoder;
 use crate::model::{ClassifierHead, ScanImpl};
 use crate::train::data::{ClipSource, TrainData};
+use crate::train::subject_split::PretrainingSplit;
 use crate::train::{RunConfig, device};
 use burn::module::Module;
 use burn::nn::{Initializer, LinearConfig};
@@ -72,6 +74,8 @@ pub struct FinetuneResult {
     pub classes: usize,
     /// Subjects per split.
     pub split: Split,
+    /// Whether the test subjects were kept out of pretraining.
+    pub evaluation: Evaluation,
     /// Clips per split: train, val, test.
     pub clips: [usize; 3],
     /// Held-out test, selection on validation loss.
@@ -84,6 +88,65 @@ pub struct FinetuneResult {
     pub history: Vec<EpochRow>,
     /// Seconds for the whole fine-tuning.
     pub wall_s: f64,
+}
+
+/// Whether the encoder saw the fine-tuning test subjects in pretraining.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    /// `inductive` (no test subject was read in pretraining),
+    /// `transductive` (some were) or `unknown` (the run has no `split.json`).
+    pub protocol: String,
+    /// Test subjects pretraining read (`None` when unknown).
+    pub test_seen_in_pretraining: Option<usize>,
+    /// Test subjects.
+    pub test_subjects: usize,
+    /// The above in one line.
+    pub description: String,
+}
+
+impl Evaluation {
+    /// Compares the pretraining split (when known) with the test subjects
+    /// by id; `other_data`: fine-tuning reads other data than pretraining,
+    /// where an id in both may or may not be the same person.
+    pub fn of(
+        pretraining: Option<&PretrainingSplit>,
+        test: &[String],
+        other_data: bool,
+    ) -> Evaluation {
+        let n = test.len();
+        match pretraining.map(|p| p.seen_of(test)) {
+            Some(0) => Evaluation {
+                protocol: "inductive".into(),
+                test_seen_in_pretraining: Some(0),
+                test_subjects: n,
+                description: format!(
+                    "inductive: none of the {n} test subjects was read in pretraining"
+                ),
+            },
+            Some(k) => Evaluation {
+                protocol: "transductive".into(),
+                test_seen_in_pretraining: Some(k),
+                test_subjects: n,
+                description: if other_data {
+                    format!(
+                        "transductive by id: {k} of the {n} test subject ids also occur in the pretraining data (other data than fine-tuning's: check whether they are the same people)"
+                    )
+                } else {
+                    format!(
+                        "transductive: the encoder was pretrained on {k} of the {n} test subjects (pretrain with exclude_subjects for an inductive test)"
+                    )
+                },
+            },
+            None => Evaluation {
+                protocol: "unknown".into(),
+                test_seen_in_pretraining: None,
+                test_subjects: n,
+                description: format!(
+                    "unknown overlap: the run has no split.json, so the {n} test subjects may have been pretrained on"
+                ),
+            },
+        }
+    }
 }
 
 /// Reads clips into a `[B, 1, n, n, n, T]` tensor.
@@ -288,24 +351,35 @@ pub struct Prepared {
     pub frames: usize,
     /// Input voxels per axis.
     pub input: usize,
+    /// The subjects pretraining read (`None`: the run has no `split.json`).
+    pub pretraining: Option<PretrainingSplit>,
 }
 
-/// Loads the run's config and data (or `cfg.data`), and splits the
-/// labelled clips by subject as fine-tuning does.
-pub fn prepare(
-    run_dir: &Path,
+/// The labelled clips of a fine-tuning, split by subject.
+pub struct LabelledSplit {
+    /// The clips.
+    pub data: TrainData,
+    /// Subject of every clip.
+    pub subjects: Vec<String>,
+    /// Label of every clip.
+    pub labels: Vec<Option<u32>>,
+    /// Subjects per split.
+    pub split: Split,
+    /// Clips per split.
+    pub sets: Sets,
+    /// Number of classes.
+    pub classes: usize,
+}
+
+/// Loads the data fine-tuning of a run with config `run_cfg` reads
+/// (`cfg.data`, else the run's) and splits its labelled clips by subject —
+/// what an inductive experiment calls before pretraining to know the test
+/// subjects to keep out.
+pub fn labelled_split(
+    run_cfg: &RunConfig,
     cfg: &FinetuneConfig,
     log: &mut dyn FnMut(String),
-) -> Result<Prepared, String> {
-    cfg.validate()?;
-    let run_cfg = pretrained::load_run_config(run_dir)?;
-    pretrained::pick_checkpoint(run_dir)?;
-    let picked = device::pick(cfg.device)?;
-    for note in &picked.notes {
-        log(note.clone());
-    }
-    let ad = picked.device.clone();
-    let plain = ad.clone().without_autodiff();
+) -> Result<LabelledSplit, String> {
     let data_cfg = RunConfig {
         data: cfg.data.clone().unwrap_or_else(|| run_cfg.data.clone()),
         batch_size: 1,
@@ -339,8 +413,43 @@ pub fn prepare(
         sets.val.len(),
         sets.test.len()
     ));
+    Ok(LabelledSplit {
+        data,
+        subjects,
+        labels,
+        split,
+        sets,
+        classes,
+    })
+}
+
+/// Loads the run's config and data (or `cfg.data`), and splits the
+/// labelled clips by subject as fine-tuning does.
+pub fn prepare(
+    run_dir: &Path,
+    cfg: &FinetuneConfig,
+    log: &mut dyn FnMut(String),
+) -> Result<Prepared, String> {
+    cfg.validate()?;
+    let run_cfg = pretrained::load_run_config(run_dir)?;
+    pretrained::pick_checkpoint(run_dir, cfg.checkpoint)?;
+    let picked = device::pick(cfg.device)?;
+    for note in &picked.notes {
+        log(note.clone());
+    }
+    let ad = picked.device.clone();
+    let plain = ad.clone().without_autodiff();
+    let LabelledSplit {
+        data,
+        subjects,
+        labels,
+        split,
+        sets,
+        classes,
+    } = labelled_split(&run_cfg, cfg, log)?;
     let frames = run_cfg.model()?.frames;
     let input = data.geometry.input;
+    let pretraining = PretrainingSplit::load(run_dir)?;
     Ok(Prepared {
         run_cfg,
         picked,
@@ -354,6 +463,7 @@ pub fn prepare(
         classes,
         frames,
         input,
+        pretraining,
     })
 }
 
@@ -367,7 +477,7 @@ pub fn finetune(
 ) -> Result<FinetuneResult, String> {
     let t0 = Instant::now();
     let Prepared {
-        run_cfg: _,
+        run_cfg,
         picked,
         ad,
         plain,
@@ -379,11 +489,15 @@ pub fn finetune(
         classes,
         frames,
         input,
+        pretraining,
     } = prepare(run_dir, cfg, log)?;
+    let other_data = cfg.data.as_ref().is_some_and(|d| *d != run_cfg.data);
+    let evaluation = Evaluation::of(pretraining.as_ref(), &split.test, other_data);
+    log(evaluation.description.clone());
     let source = data.source.as_ref();
     let mut site_out = None;
     let (fit, info) = if cfg.full {
-        let (_, mae, info) = pretrained::load_mae(run_dir, &ad)?;
+        let (_, mae, info) = pretrained::load_mae(run_dir, cfg.checkpoint, &ad)?;
         log(format!(
             "full fine-tuning from {} ({} checkpoint, step {})",
             info.checkpoint.display(),
@@ -415,7 +529,7 @@ pub fn finetune(
         )?;
         (fit, info)
     } else {
-        let (_, mae, info) = pretrained::load_mae(run_dir, &plain)?;
+        let (_, mae, info) = pretrained::load_mae(run_dir, cfg.checkpoint, &plain)?;
         log(format!(
             "frozen encoder from {} ({} checkpoint, step {}); computing mean-token features",
             info.checkpoint.display(),
@@ -435,9 +549,22 @@ pub fn finetune(
             let sites: Vec<Option<String>> = (0..source.len())
                 .map(|i| source.info(i).site.clone())
                 .collect();
-            site_out = Some(leave_site_out(
+            let mut folds = leave_site_out(
                 &features, &subjects, &labels, &sites, classes, cfg, &ad, log,
-            )?);
+            )?;
+            if let Some(p) = &pretraining {
+                let seen = p.seen_of(folds.predictions.iter().map(|s| &s.subject));
+                folds.description += &format!(
+                    "; the encoder was pretrained on {seen} of these {} subjects{}",
+                    folds.predictions.len(),
+                    if seen > 0 {
+                        " (the head never saw the left-out site, the encoder did: transductive for the encoder)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            site_out = Some(folds);
         }
         (fit, info)
     };
@@ -451,6 +578,7 @@ pub fn finetune(
         classes,
         clips: [sets.train.len(), sets.val.len(), sets.test.len()],
         split,
+        evaluation,
         honest,
         reference,
         leave_site_out: site_out,

@@ -2,6 +2,7 @@
 //! the subject splits, the bootstrap, the device and, optionally, labelled
 //! data other than the pretraining run's. Every field has a default.
 
+use super::pretrained::CheckpointChoice;
 use crate::train::{DataConfig, DeviceChoice};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -36,6 +37,8 @@ pub struct FinetuneConfig {
     pub leave_site_out: bool,
     /// Where to compute.
     pub device: DeviceChoice,
+    /// The pretraining checkpoint whose encoder is used.
+    pub checkpoint: CheckpointChoice,
     /// Labelled data to fine-tune on; default: the pretraining run's data.
     pub data: Option<DataConfig>,
 }
@@ -55,6 +58,7 @@ impl Default for FinetuneConfig {
             standardize: true,
             leave_site_out: false,
             device: DeviceChoice::Auto,
+            checkpoint: CheckpointChoice::Best,
             data: None,
         }
     }

@@ -255,7 +255,7 @@ pub fn ig_attribute_run(
     } = prepare(run_dir, &opts.finetune, log)?;
     let source = data.source.as_ref();
     // The head, fitted exactly as `roimae finetune` fits it.
-    let (_, mae, _) = pretrained::load_mae(run_dir, &plain)?;
+    let (_, mae, _) = pretrained::load_mae(run_dir, opts.finetune.checkpoint, &plain)?;
     let wanted: Vec<usize> = [&sets.train, &sets.val, &sets.test]
         .into_iter()
         .flatten()
@@ -294,7 +294,7 @@ pub fn ig_attribute_run(
         .map(|k| weight[k * outputs + column] / scaling.sd[k] as f32)
         .collect();
     // The encoder on the autodiff device.
-    let (_, mae_ad, info) = pretrained::load_mae(run_dir, &ad)?;
+    let (_, mae_ad, info) = pretrained::load_mae(run_dir, opts.finetune.checkpoint, &ad)?;
     let pool = if sets.val.is_empty() {
         &sets.test
     } else {

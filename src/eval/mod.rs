@@ -12,6 +12,7 @@ pub mod fit;
 pub mod ft_config;
 pub mod integrated_gradients;
 pub mod metrics;
+pub mod paired;
 pub mod pretrained;
 pub mod site_out;
 

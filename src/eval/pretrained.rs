@@ -1,14 +1,37 @@
 //! A pretraining run folder as a source of weights: its `config.toml`, the
-//! checkpoint to use (the best-validation one, else the last) and the MAE
-//! (with its encoder) loaded from it.
+//! checkpoint to use (the best-validation one, else the last, or the last
+//! on request) and the MAE (with its encoder) loaded from it.
 
 use crate::model::Mae;
 use crate::train::RunConfig;
 use crate::train::checkpoint;
 use burn::module::Module;
 use burn::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// Which checkpoint of a pretraining run to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckpointChoice {
+    /// The lowest validation masked MSE (else the last when it was not kept
+    /// or the run never validated).
+    #[default]
+    Best,
+    /// The last one written: runs of the same length are compared at the
+    /// same step (the experiment's default).
+    Last,
+}
+
+impl CheckpointChoice {
+    /// `best` or `last`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckpointChoice::Best => "best",
+            CheckpointChoice::Last => "last",
+        }
+    }
+}
 
 /// Which checkpoint of a run was loaded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -25,9 +48,10 @@ pub struct PretrainedInfo {
     pub val_loss: Option<f64>,
 }
 
-/// The checkpoint to load: the best-validation one when it still exists,
-/// else the last.
-pub fn pick_checkpoint(run_dir: &Path) -> Result<PretrainedInfo, String> {
+/// The checkpoint to load: with [`CheckpointChoice::Best`] the
+/// best-validation one when it still exists, else the last; with
+/// [`CheckpointChoice::Last`] the last.
+pub fn pick_checkpoint(run_dir: &Path, choice: CheckpointChoice) -> Result<PretrainedInfo, String> {
     let all = checkpoint::list(run_dir);
     let Some((last_step, last_dir)) = all.last().cloned() else {
         return Err(format!(
@@ -36,7 +60,11 @@ pub fn pick_checkpoint(run_dir: &Path) -> Result<PretrainedInfo, String> {
         ));
     };
     let state = checkpoint::load_state(&last_dir)?;
-    let (step, dir, which) = match state.best_val {
+    let best_val = match choice {
+        CheckpointChoice::Best => state.best_val,
+        CheckpointChoice::Last => None,
+    };
+    let (step, dir, which) = match best_val {
         Some((_, best)) => match all.iter().find(|(s, _)| *s == best) {
             Some((s, d)) => (*s, d.clone(), "best"),
             None => (last_step, last_dir, "last"),
@@ -70,10 +98,11 @@ pub fn load_run_config(run_dir: &Path) -> Result<RunConfig, String> {
 /// `device` (an autodiff device gives trainable weights).
 pub fn load_mae(
     run_dir: &Path,
+    choice: CheckpointChoice,
     device: &Device,
 ) -> Result<(RunConfig, Mae, PretrainedInfo), String> {
     let cfg = load_run_config(run_dir)?;
-    let info = pick_checkpoint(run_dir)?;
+    let info = pick_checkpoint(run_dir, choice)?;
     let model = Mae::new(&cfg.model()?, cfg.seed, device)
         .try_load_file(info.checkpoint.join("model.bpk"))
         .map_err(|e| {

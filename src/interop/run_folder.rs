@@ -71,7 +71,11 @@ pub fn is_run_folder(path: &Path) -> bool {
 /// topology required), on `device`.
 pub fn init_weights(source: &Path, model: &ModelConfig, device: &Device) -> Result<Mae, String> {
     if is_run_folder(source) {
-        let (_, mae, info) = crate::eval::pretrained::load_mae(source, device)?;
+        let (_, mae, info) = crate::eval::pretrained::load_mae(
+            source,
+            crate::eval::pretrained::CheckpointChoice::Best,
+            device,
+        )?;
         let mut theirs = mae.config().clone();
         theirs.name = model.name.clone();
         if &theirs != model {

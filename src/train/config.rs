@@ -42,6 +42,10 @@ pub struct RunConfig {
     pub val_every: usize,
     /// Fraction of subjects held out for validation.
     pub val_fraction: f64,
+    /// Subjects kept out of pretraining entirely (neither trained nor
+    /// validated on): the fine-tuning test subjects of an inductive
+    /// experiment. The run writes what it used to `split.json`.
+    pub exclude_subjects: Vec<String>,
     /// Seed of the model init, split and clip order.
     pub seed: u64,
     /// Where to train.
@@ -205,6 +209,7 @@ impl Default for RunConfig {
             max_steps: None,
             val_every: 50,
             val_fraction: 0.2,
+            exclude_subjects: Vec::new(),
             seed: 0,
             device: DeviceChoice::Auto,
             keep_last: 2,
@@ -402,6 +407,10 @@ impl RunConfig {
             ("seed", self.seed == other.seed),
             ("batch_size", self.batch_size == other.batch_size),
             ("val_fraction", self.val_fraction == other.val_fraction),
+            (
+                "exclude_subjects",
+                self.exclude_subjects == other.exclude_subjects,
+            ),
         ];
         match checks.iter().find(|(_, same)| !same) {
             Some((name, _)) => Err(format!(

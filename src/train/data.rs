@@ -162,7 +162,12 @@ impl TrainData {
             return Err("the data hold no clip; check the dataset".into());
         }
         let model_grid = source_grid.with_voxel_size(geometry.voxel_mm());
-        let (train, val) = split(source.as_ref(), cfg.val_fraction, cfg.seed);
+        let (train, val) = split(
+            source.as_ref(),
+            cfg.val_fraction,
+            cfg.seed,
+            &cfg.exclude_subjects,
+        );
         if train.len() < cfg.batch_size {
             return Err(format!(
                 "only {} training clips for batch_size {}; lower batch_size or add data",
@@ -182,9 +187,18 @@ impl TrainData {
     }
 }
 
-/// Splits clips by subject (label-stratified, seeded): (train, val).
-pub fn split(source: &dyn ClipSource, val_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+/// Splits clips by subject (label-stratified, seeded): (train, val). Clips
+/// of `exclude`d subjects are in neither.
+pub fn split(
+    source: &dyn ClipSource,
+    val_fraction: f64,
+    seed: u64,
+    exclude: &[String],
+) -> (Vec<usize>, Vec<usize>) {
+    let excluded: std::collections::BTreeSet<&str> = exclude.iter().map(|s| s.as_str()).collect();
+    let kept = |i: usize| !excluded.contains(source.info(i).subject.as_str());
     let subjects: Vec<(String, Option<u32>, Option<String>)> = (0..source.len())
+        .filter(|&i| kept(i))
         .map(|i| {
             let info = source.info(i);
             (info.subject.clone(), info.label, None)
@@ -205,7 +219,9 @@ pub fn split(source: &dyn ClipSource, val_fraction: f64, seed: u64) -> (Vec<usiz
     if val.is_empty() && val_fraction > 0.0 && s.train.len() > 1 {
         val.extend(s.train.last().cloned());
     }
-    (0..source.len()).partition(|&i| !val.contains(&source.info(i).subject))
+    (0..source.len())
+        .filter(|&i| kept(i))
+        .partition(|&i| !val.contains(&source.info(i).subject))
 }
 
 /// The training clips of `epoch` in order: `train` shuffled with stream
@@ -303,7 +319,7 @@ mod tests {
     fn a_small_cohort_keeps_one_validation_subject_and_splits_by_subject() {
         // 4 subjects, 0.2 per class rounds to none: one subject is moved.
         let source = clips(4);
-        let (train, val) = split(&source, 0.2, 7);
+        let (train, val) = split(&source, 0.2, 7, &[]);
         assert_eq!(val.len(), 2, "both clips of one subject");
         assert_eq!(source.info(val[0]).subject, source.info(val[1]).subject);
         assert_eq!(train.len(), 6);
@@ -313,7 +329,7 @@ mod tests {
                 .all(|&i| source.info(i).subject != source.info(val[0]).subject)
         );
         // No validation asked: none given.
-        let (train, val) = split(&source, 0.0, 7);
+        let (train, val) = split(&source, 0.0, 7, &[]);
         assert!(val.is_empty() && train.len() == 8);
     }
 }

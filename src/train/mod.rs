@@ -15,6 +15,7 @@ pub mod events;
 pub mod prefetch;
 pub mod run_dir;
 pub mod step;
+pub mod subject_split;
 pub mod trainer;
 
 pub use config::{DataConfig, DeviceChoice, OptimConfig, RunConfig, SyntheticData};

@@ -152,6 +152,14 @@ pub fn train(
     let atlas = Atlas::aal3().map_err(|e| e.to_string())?;
     let data = TrainData::load(&cfg, &atlas)?;
     rep.log(format!("data: {}", data.description));
+    let subjects = super::subject_split::PretrainingSplit::of(&data);
+    subjects.save(&run_dir)?;
+    if !subjects.excluded.is_empty() {
+        rep.log(format!(
+            "{} subjects kept out of pretraining (exclude_subjects)",
+            subjects.excluded.len()
+        ));
+    }
     let model_cfg = cfg.model()?;
     let masker = Arc::new(
         Masker::new(&cfg.mask, &data.labels, &atlas.regions, model_cfg.frames)

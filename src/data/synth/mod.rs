@@ -8,7 +8,9 @@
 //! scale, offset and noise level, and head-motion-like drifts; background
 //! is exactly 0. Patients (diagnosis 1) differ from controls only inside
 //! the chosen effect regions (amplitude and connectivity), by an amount
-//! set by the effect size. Everything is seeded: the same configuration
+//! set by the effect size, with the brain-wide mean and SD of the matched
+//! control (so the global z-score carries no label outside the effect
+//! regions). Everything is seeded: the same configuration
 //! gives the same bytes.
 //!
 //! [`generate_subject`] makes one subject in memory (the GUI demo);
@@ -16,6 +18,7 @@
 
 mod anatomy;
 mod assignment;
+mod balance;
 mod bids;
 mod config;
 mod drift;

@@ -1,8 +1,11 @@
 //! A cohort's fixed parts — anatomy on the grid, region loadings, the
-//! planted effect — prepared once, and the subjects made from them.
+//! planted effect — prepared once, and the subjects made from them (a
+//! patient's planted voxels are balanced against its matched control so
+//! the global moments carry no label: see `balance.rs`).
 
 use super::anatomy::Anatomy;
 use super::assignment::{Scanner, diagnosis, site_index, site_name, subject_id};
+use super::balance::match_planted_moments;
 use super::config::SynthConfig;
 use super::drift::Drift;
 use super::networks::{RegionLoading, cohort_loadings};
@@ -32,6 +35,8 @@ pub struct CohortModel {
     noise_box: NoiseBox,
     loadings: BTreeMap<u16, RegionLoading>,
     effect: PlantedEffect,
+    /// Grid indices of the brain voxels labelled with an effect region.
+    planted_voxels: Vec<usize>,
 }
 
 impl CohortModel {
@@ -52,8 +57,16 @@ impl CohortModel {
                 0.0
             },
         };
+        let planted_voxels = anatomy
+            .brain
+            .iter()
+            .zip(&anatomy.labels)
+            .filter(|(_, l)| effect.regions.contains(l))
+            .map(|(&i, _)| i)
+            .collect();
         CohortModel {
             cfg: cfg.clone(),
+            planted_voxels,
             anatomy,
             noise_box,
             loadings: cohort_loadings(&atlas.regions, cfg.seed),
@@ -77,25 +90,38 @@ impl CohortModel {
         };
         let diagnosis = diagnosis(index, cfg.sites);
         let site = site_index(index, cfg.sites);
-        let signals = SignalModel {
+        let model = SignalModel {
             loadings: &self.loadings,
             effect: &self.effect,
             frames,
             tr,
             seed: cfg.seed,
-        }
-        .subject(index, diagnosis);
+        };
         let drift = Drift::draw(cfg.seed, index, frames, tr);
-        let data = Renderer {
-            anatomy: &self.anatomy,
-            noise_box: &self.noise_box,
-            signals: &signals,
-            drift: &drift,
-            scanner: Scanner::of_site(cfg.seed, site),
-            seed: cfg.seed,
-            index,
+        let render = |signals: &_| {
+            Renderer {
+                anatomy: &self.anatomy,
+                noise_box: &self.noise_box,
+                signals,
+                drift: &drift,
+                scanner: Scanner::of_site(cfg.seed, site),
+                seed: cfg.seed,
+                index,
+            }
+            .render(frames)
+        };
+        let mut data = render(&model.subject(index, diagnosis));
+        if diagnosis == 1 && self.effect.size > 0.0 && !self.planted_voxels.is_empty() {
+            // The same subject without the effect: its global moments.
+            let control = render(&model.subject(index, 0));
+            match_planted_moments(
+                &mut data,
+                &control,
+                &self.planted_voxels,
+                self.anatomy.grid.n_voxels(),
+                frames,
+            );
         }
-        .render(frames);
         let grid = self.anatomy.grid;
         let mut meta = VolumeMeta::new_f32(&grid, frames, Some(tr), true);
         meta.description = format!("roimae synth seed {}", cfg.seed);

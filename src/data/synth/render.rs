@@ -15,7 +15,7 @@ use super::signal::SubjectSignals;
 use super::smooth::{Scratch, WHITE_NOISE_SD_AFTER_SMOOTHING, smooth_binomial};
 
 /// Smallest value a brain voxel may take, so brain never reads as background.
-const MIN_BRAIN_VALUE: f32 = 1.0;
+pub(super) const MIN_BRAIN_VALUE: f32 = 1.0;
 
 /// The box around the brain (one voxel of margin) in which noise is
 /// smoothed, and where each brain voxel sits in it.
