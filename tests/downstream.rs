@@ -366,6 +366,23 @@ fn occlusion_recovers_a_planted_region_with_hand_computed_scores() {
     assert_eq!(occ.lobes[0].lobe, "limbic");
     assert!((occ.lobes[0].score - 2.49).abs() < 1e-6);
     assert!(occ.lobes[1..].iter().all(|l| l.score.abs() < 1e-9));
+    // The region's own error under base ∪ region: (1 + c)² on the planted
+    // region (a 1, b 4 → mean 2.5, sample sd √4.5), 0.1² on every other.
+    let own = &occ.region_mse[0];
+    assert_eq!(own.id, planted);
+    assert!((own.score - 2.5).abs() < 1e-6, "{own:?}");
+    assert!((own.spread - 4.5f64.sqrt()).abs() < 1e-6, "{own:?}");
+    for r in &occ.region_mse[1..] {
+        assert!((r.score - 0.01).abs() < 1e-6 && r.spread < 1e-6, "{r:?}");
+    }
+    assert_eq!(occ.region_mse.len(), occ.regions.len());
+    assert_eq!(occ.lobe_mse[0].lobe, "limbic");
+    assert!((occ.lobe_mse[0].score - 2.5).abs() < 1e-6);
+    assert!(
+        occ.lobe_mse[1..]
+            .iter()
+            .all(|l| (l.score - 0.01).abs() < 1e-6)
+    );
 
     // The map paints the planted region's voxels with its score, on the
     // cube's affine; the files read back (ours and nibabel).
@@ -385,6 +402,8 @@ fn occlusion_recovers_a_planted_region_with_hand_computed_scores() {
     let back = read_region_scores(&dir.path().join("occlusion_regions.csv")).unwrap();
     assert_eq!(back.len(), occ.regions.len());
     assert_eq!(back[0].id, planted);
+    let back = read_region_scores(&dir.path().join("region_mse_regions.csv")).unwrap();
+    assert_eq!((back[0].id, back[0].score), (planted, own.score));
     let nii = dir.path().join("occlusion_regions.nii.gz");
     let read = read_volume(&nii).unwrap();
     assert_eq!(read.grid.dims, [n, n, n]);
@@ -499,6 +518,8 @@ fn attribute_cli_on_a_tiny_pretrained_run_writes_csv_and_a_nifti_map() {
             "ig",
             "--steps",
             "8",
+            "--samples",
+            "0",
             "--run",
         ])
         .arg(&run)
@@ -547,6 +568,49 @@ fn attribute_cli_on_a_tiny_pretrained_run_writes_csv_and_a_nifti_map() {
         "{}",
         shown.description
     );
+    // The default is SmoothGrad² (8 samples, noise 0.15 of the range),
+    // written beside the maps; shares of the total |IG| sum to 1 over the
+    // regions (each subject's do, so their mean does).
+    let sg_out = dir.path().join("sg");
+    let o = common::roimae_command()
+        .args([
+            "attribute",
+            "--device",
+            "cpu",
+            "--method",
+            "ig",
+            "--steps",
+            "2",
+            "--run",
+        ])
+        .arg(&run)
+        .arg("--out")
+        .arg(&sg_out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sg_out.join("ig.json")).unwrap()).unwrap();
+    assert_eq!(
+        (json["samples"].as_u64(), json["noise"].as_f64()),
+        (Some(8), Some(0.15))
+    );
+    assert!(
+        json["method"].as_str().unwrap().starts_with("SmoothGrad²"),
+        "{json}"
+    );
+    let shares = read_region_scores(&sg_out.join("ig_regions_share.csv")).unwrap();
+    let total: f64 = shares.iter().map(|s| s.score).sum();
+    assert!((total - 1.0).abs() < 1e-6, "shares sum to {total}");
+    let lobes = std::fs::read_to_string(sg_out.join("ig_lobes_share.csv")).unwrap();
+    let lobe_total: f64 = lobes
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!((lobe_total - 1.0).abs() < 1e-6, "{lobes}");
+    let signed = read_region_scores(&sg_out.join("ig_regions_signed.csv")).unwrap();
+    assert_eq!(signed.len(), shares.len());
     // A bad option is one clear line and a non-zero exit.
     let o = common::roimae_command()
         .args(["attribute", "--method", "ig", "--noise=-1", "--run"])

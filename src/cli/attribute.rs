@@ -45,8 +45,9 @@ pub struct AttributeArgs {
     /// IG: midpoint steps from the baseline to the input.
     #[arg(long, default_value_t = 16)]
     pub steps: usize,
-    /// IG: SmoothGrad² noise samples per clip (0 = plain signed IG).
-    #[arg(long, default_value_t = 0)]
+    /// IG: SmoothGrad² noise samples per clip (0 = plain signed IG, which
+    /// also reports the completeness check).
+    #[arg(long, default_value_t = 8)]
     pub samples: usize,
     /// IG: noise SD as a fraction of the clip's value range.
     #[arg(long, default_value_t = 0.15)]

@@ -9,7 +9,10 @@
 //! `score = MSE(base \ R | base ∪ R masked) − MSE(base \ R | base masked)`
 //!
 //! i.e. how much the region helps, as context, to fill in the rest (both
-//! errors are on masked voxels only, where the MAE was trained). Scores are
+//! errors are on masked voxels only, where the MAE was trained). Beside it
+//! stands the region's own error under the same mask, the paper's
+//! per-region MSE: `MSE(R | base ∪ R masked)`, how well the model fills in
+//! the region itself. Scores are
 //! averaged over a subject's clips; the reported score is the mean over
 //! validation subjects and the spread their sample standard deviation.
 //! The [`Reconstructor`] seam lets the bookkeeping be tested with a stub.
@@ -98,6 +101,12 @@ pub struct Occlusion {
     pub regions: Vec<RegionScore>,
     /// Lobes (id 0, name = lobe), highest score first.
     pub lobes: Vec<RegionScore>,
+    /// The region's own error (the paper's per-region MSE): MSE on the
+    /// region's voxels, all frames, when its tokens are masked on top of
+    /// the base mask; highest first.
+    pub region_mse: Vec<RegionScore>,
+    /// The same per lobe (the lobe masked), highest first.
+    pub lobe_mse: Vec<RegionScore>,
     /// Subjects averaged.
     pub subjects: usize,
     /// Clips used.
@@ -207,8 +216,20 @@ pub fn occlusion(
     let (n, p) = (g.input, g.patch);
     let (regions, lobes) = targets(labels, table);
     let all: Vec<&Target> = regions.iter().chain(&lobes).collect();
-    // Per subject, per target: the scores of its clips.
+    // Each target's own voxels in every frame (flat token indices).
+    let own: Vec<Vec<usize>> = all
+        .iter()
+        .map(|tg| {
+            tg.tokens
+                .iter()
+                .flat_map(|&s| s * frames..(s + 1) * frames)
+                .collect()
+        })
+        .collect();
+    // Per subject, per target: the context scores of its clips and the
+    // target's own error.
     let mut per: BTreeMap<&str, Vec<Vec<f64>>> = BTreeMap::new();
+    let mut per_own: BTreeMap<&str, Vec<Vec<f64>>> = BTreeMap::new();
     let mut baseline = Vec::new();
     for (k, ((subject, clip), base)) in clips.iter().zip(base_masks).enumerate() {
         let mut masks = vec![base.clone()];
@@ -216,6 +237,12 @@ pub fn occlusion(
         let out = recon.reconstruct(clip, &masks)?;
         let hidden: Vec<usize> = (0..base.tokens.len()).filter(|&i| base.tokens[i]).collect();
         baseline.push(token_mse(&out[0], clip, &hidden, n, p, frames));
+        let own_entry = per_own
+            .entry(subject.as_str())
+            .or_insert_with(|| vec![Vec::new(); all.len()]);
+        for (j, tokens) in own.iter().enumerate() {
+            own_entry[j].push(token_mse(&out[j + 1], clip, tokens, n, p, frames));
+        }
         let entry = per
             .entry(subject.as_str())
             .or_insert_with(|| vec![Vec::new(); all.len()]);
@@ -231,38 +258,44 @@ pub fn occlusion(
         }
         log(format!("clip {}/{} ({subject}) done", k + 1, clips.len()));
     }
-    let scores: Vec<RegionScore> = all
-        .iter()
-        .enumerate()
-        .map(|(j, tg)| {
-            let subject_means: Vec<f64> = per
-                .values()
-                .map(|v| v[j].iter().sum::<f64>() / v[j].len() as f64)
-                .collect();
-            let (score, spread) = mean_sd(&subject_means);
-            RegionScore {
-                id: tg.id,
-                name: tg.name.clone(),
-                lobe: tg.lobe.clone(),
-                score,
-                spread,
-                tokens: tg.tokens.len(),
-            }
-        })
-        .collect();
+    let scores_of = |per: &BTreeMap<&str, Vec<Vec<f64>>>| -> Vec<RegionScore> {
+        all.iter()
+            .enumerate()
+            .map(|(j, tg)| {
+                let subject_means: Vec<f64> = per
+                    .values()
+                    .map(|v| v[j].iter().sum::<f64>() / v[j].len() as f64)
+                    .collect();
+                let (score, spread) = mean_sd(&subject_means);
+                RegionScore {
+                    id: tg.id,
+                    name: tg.name.clone(),
+                    lobe: tg.lobe.clone(),
+                    score,
+                    spread,
+                    tokens: tg.tokens.len(),
+                }
+            })
+            .collect()
+    };
     let sort = |mut v: Vec<RegionScore>| {
         v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         v
     };
+    let scores = scores_of(&per);
     let (r, l) = scores.split_at(regions.len());
+    let own_scores = scores_of(&per_own);
+    let (own_r, own_l) = own_scores.split_at(regions.len());
     Ok(Occlusion {
         regions: sort(r.to_vec()),
         lobes: sort(l.to_vec()),
+        region_mse: sort(own_r.to_vec()),
+        lobe_mse: sort(own_l.to_vec()),
         subjects: per.len(),
         clips: clips.len(),
         baseline_mse: baseline.iter().sum::<f64>() / baseline.len() as f64,
         method: format!(
-            "region occlusion: ΔMSE on the base-masked voxels outside the region when the region's tokens are masked too (all {frames} frames); base = window mask 0.5; {} clips of {} subjects; {}³ input, {}³ patches",
+            "region occlusion: context ΔMSE = change of the MSE on the base-masked voxels outside the region when the region's tokens are masked too (all {frames} frames); region MSE = the MSE on the region's own voxels then; base = window mask 0.5; {} clips of {} subjects; {}³ input, {}³ patches",
             clips.len(),
             per.len(),
             n,
@@ -292,8 +325,10 @@ pub fn region_map(scores: &[RegionScore], labels: &InputLabels, affine: Affine) 
 }
 
 /// Writes `occlusion_regions.csv` (region, lobe, score, spread, id,
-/// tokens), `occlusion_lobes.csv` (lobe, score, spread, tokens),
-/// `occlusion.json` and the map `occlusion_regions.nii.gz`.
+/// tokens), `occlusion_lobes.csv` (lobe, score, spread, tokens), the same
+/// two for the regions' own error (`region_mse_regions.csv`,
+/// `region_mse_lobes.csv`), `occlusion.json` and the map
+/// `occlusion_regions.nii.gz`.
 pub fn write_outputs(occ: &Occlusion, map: &Volume, dir: &Path) -> Result<(), String> {
     let fail = |p: &Path, e: String| {
         format!(
@@ -302,26 +337,46 @@ pub fn write_outputs(occ: &Occlusion, map: &Volume, dir: &Path) -> Result<(), St
         )
     };
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, e.to_string()))?;
-    let mut csv = String::from("region,lobe,score,spread,id,tokens\n");
-    for r in &occ.regions {
-        csv += &format!(
-            "{},{},{},{},{},{}\n",
-            r.name, r.lobe, r.score, r.spread, r.id, r.tokens
-        );
-    }
-    let path = dir.join("occlusion_regions.csv");
-    std::fs::write(&path, csv).map_err(|e| fail(&path, e.to_string()))?;
-    let mut csv = String::from("lobe,score,spread,tokens\n");
-    for r in &occ.lobes {
-        csv += &format!("{},{},{},{}\n", r.lobe, r.score, r.spread, r.tokens);
-    }
-    let path = dir.join("occlusion_lobes.csv");
-    std::fs::write(&path, csv).map_err(|e| fail(&path, e.to_string()))?;
+    write_region_csv(&dir.join("occlusion_regions.csv"), &occ.regions)?;
+    write_lobe_csv(&dir.join("occlusion_lobes.csv"), &occ.lobes)?;
+    write_region_csv(&dir.join("region_mse_regions.csv"), &occ.region_mse)?;
+    write_lobe_csv(&dir.join("region_mse_lobes.csv"), &occ.lobe_mse)?;
     let path = dir.join("occlusion.json");
     let json = serde_json::to_string_pretty(occ).map_err(|e| fail(&path, e.to_string()))?;
     std::fs::write(&path, json).map_err(|e| fail(&path, e.to_string()))?;
     crate::volume::write_volume(map, dir.join("occlusion_regions.nii.gz"))
         .map_err(|e| e.to_string())
+}
+
+fn write_text(path: &Path, text: String) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| {
+        format!(
+            "{}: cannot write ({e}); check the folder is writable",
+            path.display()
+        )
+    })
+}
+
+/// Writes region scores as `region,lobe,score,spread,id,tokens` (what
+/// [`read_region_scores`] reads).
+pub fn write_region_csv(path: &Path, scores: &[RegionScore]) -> Result<(), String> {
+    let mut csv = String::from("region,lobe,score,spread,id,tokens\n");
+    for r in scores {
+        csv += &format!(
+            "{},{},{},{},{},{}\n",
+            r.name, r.lobe, r.score, r.spread, r.id, r.tokens
+        );
+    }
+    write_text(path, csv)
+}
+
+/// Writes lobe scores as `lobe,score,spread,tokens`.
+pub fn write_lobe_csv(path: &Path, scores: &[RegionScore]) -> Result<(), String> {
+    let mut csv = String::from("lobe,score,spread,tokens\n");
+    for r in scores {
+        csv += &format!("{},{},{},{}\n", r.lobe, r.score, r.spread, r.tokens);
+    }
+    write_text(path, csv)
 }
 
 /// Reads `occlusion_regions.csv` back (for drawing saved results).

@@ -94,11 +94,50 @@ impl AttrMethod {
         }
     }
 
+    /// The rankings it produces, in report order.
+    pub fn scores(self) -> &'static [RankScore] {
+        match self {
+            AttrMethod::Occlusion => &[RankScore::Occlusion, RankScore::RegionMse],
+            AttrMethod::Ig => &[RankScore::Ig, RankScore::IgShare],
+        }
+    }
+}
+
+/// What an attribution ranking's score is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RankScore {
+    /// Occlusion: how much the region helps, as context, to reconstruct
+    /// the rest (ΔMSE outside it when it is masked too).
+    Occlusion,
+    /// Occlusion: the region's own reconstruction error when masked (the
+    /// paper's per-region MSE).
+    RegionMse,
+    /// Integrated gradients: mean |attribution| per voxel.
+    Ig,
+    /// Integrated gradients: the region's share of the total |attribution|
+    /// (size-aware).
+    IgShare,
+}
+
+impl RankScore {
+    /// The name used in files and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            RankScore::Occlusion => "occlusion",
+            RankScore::RegionMse => "region-mse",
+            RankScore::Ig => "ig",
+            RankScore::IgShare => "ig-share",
+        }
+    }
+
     /// What its score means, for table headers.
     pub fn score_name(self) -> &'static str {
         match self {
-            AttrMethod::Occlusion => "ΔMSE",
-            AttrMethod::Ig => "mean |IG|",
+            RankScore::Occlusion => "context ΔMSE",
+            RankScore::RegionMse => "region MSE when masked",
+            RankScore::Ig => "mean |IG| per voxel",
+            RankScore::IgShare => "share of total |IG|",
         }
     }
 }

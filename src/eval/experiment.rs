@@ -11,7 +11,9 @@
 
 use super::attribute_run::{AttributeOptions, attribute_run};
 use super::attribution::{RegionScore, write_outputs as write_attribution};
-use super::exp_config::{AttrMethod, AttributeWhich, ExperimentConfig, SplitProtocol, Strategy};
+use super::exp_config::{
+    AttrMethod, AttributeWhich, ExperimentConfig, RankScore, SplitProtocol, Strategy,
+};
 use super::exp_table::{ResultRow, format_mean_sd, results_csv, summary_table};
 use super::finetune::{finetune, labelled_split, write_outputs as write_finetune};
 use super::integrated_gradients::{IgOptions, ig_attribute_run, write_ig_outputs};
@@ -27,15 +29,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// One attributed run's region ranking under one method.
+/// One attributed run's region ranking under one score.
 #[derive(Debug, Clone)]
 pub struct RunRanking {
     /// Strategy name.
     pub strategy: String,
     /// Seed.
     pub seed: u64,
-    /// The attribution method.
-    pub method: AttrMethod,
+    /// What the score is.
+    pub method: RankScore,
     /// Regions, highest score first.
     pub regions: Vec<RegionScore>,
     /// Lobes (name = lobe), highest score first.
@@ -336,11 +338,11 @@ pub fn verdicts(
     Ok(out)
 }
 
-/// The rankings of one strategy under one method (one per seed).
+/// The rankings of one strategy under one score (one per seed).
 fn runs_of<'a>(
     rankings: &'a [RunRanking],
     strategy: &str,
-    method: AttrMethod,
+    method: RankScore,
 ) -> Vec<&'a RunRanking> {
     rankings
         .iter()
@@ -348,9 +350,9 @@ fn runs_of<'a>(
         .collect()
 }
 
-/// The methods present in `rankings` (occlusion before ig).
-fn methods_of(rankings: &[RunRanking]) -> Vec<AttrMethod> {
-    let set: std::collections::BTreeSet<AttrMethod> = rankings.iter().map(|r| r.method).collect();
+/// The scores present in `rankings` (occlusion's before ig's).
+fn methods_of(rankings: &[RunRanking]) -> Vec<RankScore> {
+    let set: std::collections::BTreeSet<RankScore> = rankings.iter().map(|r| r.method).collect();
     set.into_iter().collect()
 }
 
@@ -451,7 +453,7 @@ pub fn run_experiment(
                 Vec::new()
             };
             for method in methods {
-                let (regions, lobes) = match method {
+                let lists = match method {
                     AttrMethod::Occlusion => {
                         let opts = AttributeOptions {
                             device: cfg.pretrain.device,
@@ -460,7 +462,8 @@ pub fn run_experiment(
                         };
                         let a = attribute_run(&dir, &opts, &mut |l| log(format!("  {l}")))?;
                         write_attribution(&a.occlusion, &a.map, &dir.join("attribution"))?;
-                        (a.occlusion.regions, a.occlusion.lobes)
+                        let o = a.occlusion;
+                        vec![(o.regions, o.lobes), (o.region_mse, o.lobe_mse)]
                     }
                     AttrMethod::Ig => {
                         // The head is fitted with the same config and seed
@@ -471,20 +474,24 @@ pub fn run_experiment(
                         };
                         let r = ig_attribute_run(&dir, &opts, &mut |l| log(format!("  ig: {l}")))?;
                         write_ig_outputs(&r, &dir.join("attribution"))?;
-                        log(format!(
-                            "  ig completeness error {:.3}",
-                            r.completeness_error
-                        ));
-                        (r.regions, r.lobes)
+                        if r.completeness_error.is_finite() {
+                            log(format!(
+                                "  ig completeness error {:.3}",
+                                r.completeness_error
+                            ));
+                        }
+                        vec![(r.regions, r.lobes), (r.shares, r.lobe_shares)]
                     }
                 };
-                rankings.push(RunRanking {
-                    strategy: s.name.clone(),
-                    seed,
-                    method,
-                    regions,
-                    lobes,
-                });
+                for (&score, (regions, lobes)) in method.scores().iter().zip(lists) {
+                    rankings.push(RunRanking {
+                        strategy: s.name.clone(),
+                        seed,
+                        method: score,
+                        regions,
+                        lobes,
+                    });
+                }
             }
             // Keep partial results on disk as the grid goes.
             write(&out.join("results.csv"), &results_csv(&rows))?;
@@ -662,7 +669,7 @@ mod tests {
         let ranking = |seed, hippo, pre, limbic, frontal| RunRanking {
             strategy: "roi-limbic".into(),
             seed,
-            method: AttrMethod::Ig,
+            method: RankScore::Ig,
             regions: vec![
                 score("Precentral_L", "frontal", pre),
                 score("Hippocampus_L", "limbic", hippo),
@@ -697,7 +704,7 @@ mod tests {
         // Lobes: frontal (0.3 + 0.1) / 2 = 0.2 > limbic (0.1 + 0.2) / 2 = 0.15.
         assert_eq!(
             v[4],
-            "ig attribution of roi-limbic: the top region is Hippocampus_L (limbic, mean |IG| 0.5000) — a planted lobe: YES; first planted-lobe region at rank #1 of 2; planted lobes rank limbic #2 of 2 lobes"
+            "ig attribution of roi-limbic: the top region is Hippocampus_L (limbic, mean |IG| per voxel 0.5000) — a planted lobe: YES; first planted-lobe region at rank #1 of 2; planted lobes rank limbic #2 of 2 lobes"
         );
         assert!(
             v[5].starts_with("caution: 2 seed(s) and 8 test subjects"),

@@ -29,7 +29,8 @@ use std::collections::BTreeMap;
 pub struct IgOptions {
     /// Midpoints of the straight path from the baseline to the input.
     pub steps: usize,
-    /// SmoothGrad² noise samples per clip (0 = plain, signed IG).
+    /// SmoothGrad² noise samples per clip (0 = plain, signed IG); the
+    /// default is SmoothGrad² with 8 samples.
     pub samples: usize,
     /// Noise SD as a fraction of the clip's value range (SmoothGrad²).
     pub noise: f64,
@@ -45,7 +46,7 @@ impl Default for IgOptions {
     fn default() -> Self {
         IgOptions {
             steps: 16,
-            samples: 0,
+            samples: 8,
             noise: 0.15,
             clips_per_subject: 1,
             class: 1,
@@ -61,6 +62,23 @@ pub struct IgResult {
     pub regions: Vec<RegionScore>,
     /// Per lobe (id 0, name = lobe).
     pub lobes: Vec<RegionScore>,
+    /// Per region: its share of the total |attribution| over labelled
+    /// voxels (size-aware: a large region can hold a large share at a low
+    /// density); highest first.
+    pub shares: Vec<RegionScore>,
+    /// Per lobe: the sum of its regions' shares.
+    pub lobe_shares: Vec<RegionScore>,
+    /// Per region: mean signed attribution per voxel (plain IG; for
+    /// SmoothGrad² the noise mean of IG, i.e. SmoothGrad); highest first.
+    pub signed: Vec<RegionScore>,
+    /// Per lobe: mean of its regions' signed scores.
+    pub lobe_signed: Vec<RegionScore>,
+    /// Midpoint steps of the path.
+    pub steps: usize,
+    /// SmoothGrad² noise samples per clip (0 = plain IG).
+    pub samples: usize,
+    /// Noise SD as a fraction of the clip's value range.
+    pub noise: f64,
     /// Mean voxel attribution over frames and clips (signed for plain IG).
     pub voxel_map: Volume,
     /// Region scores painted on the input cube.
@@ -126,11 +144,35 @@ pub fn integrated_gradients(
     Ok((attributions, (f[0] - f[1]) as f64))
 }
 
-/// Per-voxel |attribution| (mean over frames) aggregated by region: the
-/// mean over each region's voxels. Returns id → score.
-pub fn region_means(attr: &[f32], labels: &InputLabels, frames: usize) -> BTreeMap<u16, f64> {
+/// One region's attribution in one clip.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RegionStat {
+    /// Mean over its voxels of |attribution| (mean over frames).
+    pub mean_abs: f64,
+    /// Its voxels' Σ |attribution| over that of every labelled voxel.
+    pub share: f64,
+    /// Mean over its voxels of the signed attribution (mean over frames).
+    pub mean_signed: f64,
+}
+
+/// Per-voxel attribution (mean over frames) aggregated by region: `attr`
+/// gives |attribution| (its absolute value is taken) and `signed` the
+/// signed one. Returns id → stats; background (label 0) is no region.
+pub fn region_stats(
+    attr: &[f32],
+    signed: &[f32],
+    labels: &InputLabels,
+    frames: usize,
+) -> BTreeMap<u16, RegionStat> {
     let n = labels.geometry.input;
-    let mut acc: BTreeMap<u16, (f64, usize)> = BTreeMap::new();
+    // id → (Σ mean |a|, Σ mean a, voxels)
+    let mut acc: BTreeMap<u16, (f64, f64, usize)> = BTreeMap::new();
+    let mean = |v: &[f32], abs: bool| {
+        v.iter()
+            .map(|&a| if abs { a.abs() as f64 } else { a as f64 })
+            .sum::<f64>()
+            / frames as f64
+    };
     for u in 0..n {
         for v in 0..n {
             for w in 0..n {
@@ -139,20 +181,34 @@ pub fn region_means(attr: &[f32], labels: &InputLabels, frames: usize) -> BTreeM
                     continue;
                 }
                 let base = ((u * n + v) * n + w) * frames;
-                let m = attr[base..base + frames]
-                    .iter()
-                    .map(|a| a.abs() as f64)
-                    .sum::<f64>()
-                    / frames as f64;
                 let e = acc.entry(l).or_default();
-                e.0 += m;
-                e.1 += 1;
+                e.0 += mean(&attr[base..base + frames], true);
+                e.1 += mean(&signed[base..base + frames], false);
+                e.2 += 1;
             }
         }
     }
+    let total: f64 = acc.values().map(|e| e.0).sum();
     acc.into_iter()
-        .map(|(l, (s, k))| (l, s / k.max(1) as f64))
+        .map(|(l, (abs, sig, k))| {
+            let k = k.max(1) as f64;
+            let stat = RegionStat {
+                mean_abs: abs / k,
+                share: if total > 0.0 { abs / total } else { 0.0 },
+                mean_signed: sig / k,
+            };
+            (l, stat)
+        })
         .collect()
+}
+
+/// How a lobe's score comes from its regions' scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LobeOf {
+    /// Their mean (per-voxel densities).
+    Mean,
+    /// Their sum (shares of a total).
+    Sum,
 }
 
 fn mean_sd(v: &[f64]) -> (f64, f64) {
@@ -166,11 +222,12 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
     (m, sd)
 }
 
-/// Region and lobe scores from per-subject region means.
+/// Region and lobe scores from per-subject region scores.
 fn summarise(
     per_subject: &[BTreeMap<u16, f64>],
     table: &RegionTable,
     tokens: &TokenMap,
+    lobe_of: LobeOf,
 ) -> (Vec<RegionScore>, Vec<RegionScore>) {
     let mut token_counts: BTreeMap<u16, usize> = BTreeMap::new();
     for &l in &tokens.labels {
@@ -207,7 +264,10 @@ fn summarise(
                         .filter(|(id, _)| table.get(**id).is_some_and(|r| r.group == lobe))
                         .map(|(_, s)| *s)
                         .collect();
-                    v.iter().sum::<f64>() / v.len().max(1) as f64
+                    match lobe_of {
+                        LobeOf::Mean => v.iter().sum::<f64>() / v.len().max(1) as f64,
+                        LobeOf::Sum => v.iter().sum::<f64>(),
+                    }
                 })
                 .collect();
             let members: usize = regions
@@ -301,7 +361,8 @@ pub fn ig_attribute_run(
         &sets.val
     };
     let mut taken: BTreeMap<String, usize> = BTreeMap::new();
-    let mut per_subject_sums: BTreeMap<String, (BTreeMap<u16, f64>, usize)> = BTreeMap::new();
+    let mut per_subject_sums: BTreeMap<String, (BTreeMap<u16, RegionStat>, usize)> =
+        BTreeMap::new();
     let mut voxel_sum = vec![0.0f64; input * input * input];
     let mut clips_done = 0usize;
     let mut completeness = Vec::new();
@@ -317,7 +378,9 @@ pub fn ig_attribute_run(
         source.read(i, &mut clip);
         let lo = clip.iter().copied().fold(f32::INFINITY, f32::min);
         let hi = clip.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let attr = if opts.samples == 0 {
+        // `attr`: what the score ranks (|IG| of plain IG is taken below;
+        // SmoothGrad² is already ≥ 0); `signed`: IG, or its noise mean.
+        let (attr, signed) = if opts.samples == 0 {
             let (a, delta) = integrated_gradients(
                 &mae_ad.encoder,
                 &direction,
@@ -332,10 +395,11 @@ pub fn ig_attribute_run(
             if delta.abs() > 1e-9 {
                 completeness.push((total - delta).abs() / delta.abs());
             }
-            a
+            (a.clone(), a)
         } else {
             let sd = (opts.noise * (hi - lo) as f64).max(1e-6);
             let mut acc = vec![0.0f32; clip.len()];
+            let mut mean = vec![0.0f32; clip.len()];
             for _ in 0..opts.samples {
                 let noisy: Vec<f32> = clip
                     .iter()
@@ -351,16 +415,20 @@ pub fn ig_attribute_run(
                     frames,
                     &ad,
                 )?;
-                for (s, x) in acc.iter_mut().zip(a) {
+                for ((s, m), x) in acc.iter_mut().zip(mean.iter_mut()).zip(a) {
                     *s += x * x / opts.samples as f32;
+                    *m += x / opts.samples as f32;
                 }
             }
-            acc
+            (acc, mean)
         };
-        let means = region_means(&attr, &data.labels, frames);
+        let stats = region_stats(&attr, &signed, &data.labels, frames);
         let entry = per_subject_sums.entry(subject).or_default();
-        for (id, v) in means {
-            *entry.0.entry(id).or_default() += v;
+        for (id, s) in stats {
+            let e = entry.0.entry(id).or_default();
+            e.mean_abs += s.mean_abs;
+            e.share += s.share;
+            e.mean_signed += s.mean_signed;
         }
         entry.1 += 1;
         for (cube, v) in voxel_sum.iter_mut().enumerate() {
@@ -379,13 +447,24 @@ pub fn ig_attribute_run(
     if clips_done == 0 {
         return Err("no validation or test clip to attribute".into());
     }
-    let per_subject: Vec<BTreeMap<u16, f64>> = per_subject_sums
-        .into_values()
-        .map(|(m, k)| m.into_iter().map(|(id, v)| (id, v / k as f64)).collect())
-        .collect();
+    let per_subject = |pick: fn(&RegionStat) -> f64| -> Vec<BTreeMap<u16, f64>> {
+        per_subject_sums
+            .values()
+            .map(|(m, k)| m.iter().map(|(id, s)| (*id, pick(s) / *k as f64)).collect())
+            .collect()
+    };
     let atlas = crate::atlas::Atlas::aal3().map_err(|e| e.to_string())?;
     let tokens = TokenMap::from_input(&data.labels);
-    let (regions, lobes) = summarise(&per_subject, &atlas.regions, &tokens);
+    let table = &atlas.regions;
+    let (regions, lobes) = summarise(&per_subject(|s| s.mean_abs), table, &tokens, LobeOf::Mean);
+    let (shares, lobe_shares) = summarise(&per_subject(|s| s.share), table, &tokens, LobeOf::Sum);
+    let (signed, lobe_signed) = summarise(
+        &per_subject(|s| s.mean_signed),
+        table,
+        &tokens,
+        LobeOf::Mean,
+    );
+    let subjects = per_subject_sums.len();
     let n = input;
     // Model layout (u, v, w) → NIfTI order (x fastest).
     let mut voxels = vec![0.0f32; n * n * n];
@@ -418,15 +497,19 @@ pub fn ig_attribute_run(
         format!("class-{column} logit")
     };
     let method = format!(
-        "{kind} of the {target} of the frozen encoder ({} checkpoint, step {}) + linear head on the mean token; {} midpoint steps from baseline = clip minimum (background); region score = mean |attribution| per voxel over frames; {clips_done} clips of {} subjects",
-        info.which,
-        info.step,
-        opts.steps,
-        per_subject.len()
+        "{kind} of the {target} of the frozen encoder ({} checkpoint, step {}) + linear head on the mean token; {} midpoint steps from baseline = clip minimum (background); region score = mean |attribution| per voxel over frames (also: the region's share of the total, and the signed mean); {clips_done} clips of {subjects} subjects",
+        info.which, info.step, opts.steps,
     );
     Ok(IgResult {
         regions,
         lobes,
+        shares,
+        lobe_shares,
+        signed,
+        lobe_signed,
+        steps: opts.steps,
+        samples: opts.samples,
+        noise: opts.noise,
         voxel_map,
         region_map,
         method,
@@ -448,9 +531,12 @@ fn cube_volume(data: Vec<f32>, affine: Affine, n: usize) -> Volume {
     Volume::from_data(grid, 1, data, meta)
 }
 
-/// Writes `ig_regions.csv`, `ig_lobes.csv` (same columns as occlusion's),
-/// `ig.json` (method, completeness error) and the maps `ig_regions.nii.gz`
-/// and `ig_voxels.nii.gz`.
+/// Writes `ig_regions.csv`, `ig_lobes.csv` (mean |IG| per voxel; same
+/// columns as occlusion's), `ig_regions_share.csv` / `ig_lobes_share.csv`
+/// (share of the total |IG|), `ig_regions_signed.csv` /
+/// `ig_lobes_signed.csv` (signed mean), `ig.json` (method, steps, samples,
+/// noise, completeness error: the parameters of the maps beside it) and
+/// the maps `ig_regions.nii.gz` and `ig_voxels.nii.gz`.
 pub fn write_ig_outputs(r: &IgResult, dir: &std::path::Path) -> Result<(), String> {
     let fail = |p: &std::path::Path, e: String| {
         format!(
@@ -459,23 +545,24 @@ pub fn write_ig_outputs(r: &IgResult, dir: &std::path::Path) -> Result<(), Strin
         )
     };
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, e.to_string()))?;
-    let mut csv = String::from("region,lobe,score,spread,id,tokens\n");
-    for s in &r.regions {
-        csv += &format!(
-            "{},{},{},{},{},{}\n",
-            s.name, s.lobe, s.score, s.spread, s.id, s.tokens
-        );
+    for (suffix, regions, lobes) in [
+        ("", &r.regions, &r.lobes),
+        ("_share", &r.shares, &r.lobe_shares),
+        ("_signed", &r.signed, &r.lobe_signed),
+    ] {
+        let path = dir.join(format!("ig_regions{suffix}.csv"));
+        super::attribution::write_region_csv(&path, regions)?;
+        let path = dir.join(format!("ig_lobes{suffix}.csv"));
+        super::attribution::write_lobe_csv(&path, lobes)?;
     }
-    let path = dir.join("ig_regions.csv");
-    std::fs::write(&path, csv).map_err(|e| fail(&path, e.to_string()))?;
-    let mut csv = String::from("lobe,score,spread,tokens\n");
-    for s in &r.lobes {
-        csv += &format!("{},{},{},{}\n", s.lobe, s.score, s.spread, s.tokens);
-    }
-    let path = dir.join("ig_lobes.csv");
-    std::fs::write(&path, csv).map_err(|e| fail(&path, e.to_string()))?;
     let path = dir.join("ig.json");
-    let json = serde_json::json!({"method": r.method, "completeness_error": r.completeness_error});
+    let json = serde_json::json!({
+        "method": r.method,
+        "steps": r.steps,
+        "samples": r.samples,
+        "noise": r.noise,
+        "completeness_error": r.completeness_error,
+    });
     std::fs::write(
         &path,
         serde_json::to_string_pretty(&json).unwrap_or_default(),
@@ -543,7 +630,7 @@ mod tests {
     }
 
     #[test]
-    fn region_scores_are_mean_absolute_attribution_per_voxel() {
+    fn region_scores_are_mean_absolute_per_voxel_share_of_the_total_and_signed_mean() {
         // A 3³ cube (1 frame) with region 1 on u = 0 and region 2 on u = 1.
         let geometry = TokenGeometry {
             input: 3,
@@ -569,10 +656,16 @@ mod tests {
                 100.0
             };
         }
-        let m = region_means(&attr, &input, 1);
-        assert_eq!(m[&1], 2.0);
+        let m = region_stats(&attr, &attr, &input, 1);
+        assert_eq!(m[&1].mean_abs, 2.0);
         // Region 2 holds i = 9..18: the odd ones (5 of 9) are 1.
-        assert!((m[&2] - 5.0 / 9.0).abs() < 1e-12, "{}", m[&2]);
+        assert!((m[&2].mean_abs - 5.0 / 9.0).abs() < 1e-12, "{:?}", m[&2]);
         assert!(!m.contains_key(&0), "background is not a region");
+        // Σ|a|: region 1 9 × 2 = 18, region 2 5, total 23 (background out).
+        assert!((m[&1].share - 18.0 / 23.0).abs() < 1e-12);
+        assert!((m[&2].share - 5.0 / 23.0).abs() < 1e-12);
+        // Signed: region 1 is -2 everywhere.
+        assert_eq!(m[&1].mean_signed, -2.0);
+        assert!((m[&2].mean_signed - 5.0 / 9.0).abs() < 1e-12);
     }
 }

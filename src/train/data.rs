@@ -332,4 +332,19 @@ mod tests {
         let (train, val) = split(&source, 0.0, 7, &[]);
         assert!(val.is_empty() && train.len() == 8);
     }
+
+    #[test]
+    fn excluded_subjects_are_neither_trained_nor_validated_on() {
+        // 10 subjects × 2 clips; s3 and s8 are the fine-tuning test set.
+        let source = clips(10);
+        let excluded = ["s3".to_string(), "s8".to_string()];
+        let (train, val) = split(&source, 0.25, 7, &excluded);
+        let subject = |i: &usize| source.info(*i).subject.clone();
+        let seen: std::collections::BTreeSet<String> =
+            train.iter().chain(&val).map(subject).collect();
+        assert_eq!(seen.len(), 8, "{seen:?}");
+        assert!(excluded.iter().all(|s| !seen.contains(s)));
+        assert_eq!(train.len() + val.len(), 16, "both clips of the other 8");
+        assert!(!val.is_empty());
+    }
 }
