@@ -219,7 +219,10 @@ fn small_run_learns_and_reports_validation_previews_and_checkpoints() {
 #[test]
 fn resumed_run_matches_an_uninterrupted_one_and_stop_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = small(12);
+    // With augmentation: its draws depend on seed and mask id only, so the
+    // resumed run sees the same inputs.
+    let mut cfg = small(12);
+    cfg.augment.enabled = Some(true);
     let whole = losses(&run(cfg.clone(), &dir.path().join("a"), false, None));
     assert_eq!(whole.len(), 12);
 
@@ -263,6 +266,47 @@ fn resumed_run_matches_an_uninterrupted_one_and_stop_checkpoints() {
             .filter(|l| l.contains(",train,loss,"))
             .count(),
         12
+    );
+}
+
+#[test]
+fn augmentation_changes_training_inputs_but_never_validation() {
+    // One step at a learning rate too small to move any f32 weight: the
+    // model validated after it is the initial model in both runs, so equal
+    // validation losses mean validation read unaugmented clips, while the
+    // training loss (augmented inputs) differs.
+    let dir = tempfile::tempdir().unwrap();
+    let one = |augment: bool, name: &str| {
+        let mut cfg = small(1);
+        cfg.val_every = 1;
+        cfg.optim.lr = 1e-30;
+        cfg.optim.warmup_steps = 0;
+        cfg.optim.min_lr = 0.0;
+        cfg.augment.enabled = Some(augment);
+        cfg.augment.noise_p = 1.0;
+        let events = run(cfg, &dir.path().join(name), false, None);
+        let train = losses(&events)[0].1;
+        let val = events
+            .iter()
+            .find_map(|e| match e {
+                TrainEvent::Validation { loss, .. } => Some(*loss),
+                _ => None,
+            })
+            .expect("a validation");
+        (train, val)
+    };
+    let (train_plain, val_plain) = one(false, "plain");
+    let (train_aug, val_aug) = one(true, "augmented");
+    assert!(
+        (train_plain - train_aug).abs() > 1e-4 * train_plain,
+        "augmented training loss {train_aug} equals plain {train_plain}"
+    );
+    assert_eq!(val_plain, val_aug, "validation must not be augmented");
+    // The run log says what was drawn from.
+    let log = std::fs::read_to_string(dir.path().join("augmented/log.txt")).unwrap();
+    assert!(
+        log.contains("augmentation: affine p 1 (±10°, ±10 % scale), noise p 1 std 0.1"),
+        "{log}"
     );
 }
 

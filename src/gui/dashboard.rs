@@ -423,6 +423,47 @@ impl Dashboard {
                     .range(1e-7..=1.0)
                     .prefix("learning rate "),
             );
+            let aug = &mut self.config.augment;
+            let mut on = aug.is_on(&self.config.preset);
+            ui.horizontal(|ui| {
+                if ui
+                    .checkbox(&mut on, "augment")
+                    .on_hover_text(
+                        "the reference recipe on training clips only: random affine, Gaussian noise, light smoothing; one draw per clip, the same for every frame (default on for reference and mni4mm)",
+                    )
+                    .changed()
+                {
+                    aug.enabled = Some(on);
+                }
+                if on {
+                    ui.add(
+                        egui::DragValue::new(&mut aug.rotate_deg)
+                            .range(0.0..=30.0)
+                            .speed(0.5)
+                            .prefix("±")
+                            .suffix("°"),
+                    );
+                    let mut scale = aug.scale * 100.0;
+                    if ui
+                        .add(
+                            egui::DragValue::new(&mut scale)
+                                .range(0.0..=30.0)
+                                .speed(0.5)
+                                .prefix("scale ±")
+                                .suffix(" %"),
+                        )
+                        .changed()
+                    {
+                        aug.scale = scale / 100.0;
+                    }
+                    ui.add(
+                        egui::DragValue::new(&mut aug.noise_p)
+                            .range(0.0..=1.0)
+                            .speed(0.01)
+                            .prefix("noise p "),
+                    );
+                }
+            });
             egui::ComboBox::from_label("device")
                 .selected_text(format!("{:?}", self.config.device).to_lowercase())
                 .show_ui(ui, |ui| {

@@ -3,6 +3,7 @@
 //! seed and device. Every field has a default, so a viewer-saved selection
 //! file (`preset` + `[mask]`) is already a valid run config.
 
+use super::augment::AugmentConfig;
 use crate::atlas::{Lobe, TokenGeometry};
 use crate::data::GridChoice;
 use crate::data::cache::write_atomically;
@@ -30,6 +31,8 @@ pub struct RunConfig {
     pub mask: MaskSpec,
     /// Where clips come from.
     pub data: DataConfig,
+    /// Augmentation of training clips (the reference recipe).
+    pub augment: AugmentConfig,
     /// AdamW and the learning-rate schedule.
     pub optim: OptimConfig,
     /// Clips per step.
@@ -203,6 +206,7 @@ impl Default for RunConfig {
             init_from: None,
             mask: MaskSpec::default(),
             data: DataConfig::default(),
+            augment: AugmentConfig::default(),
             optim: OptimConfig::default(),
             batch_size: 4,
             epochs: 30,
@@ -335,6 +339,7 @@ impl RunConfig {
         if self.val_every == 0 {
             return Err("val_every must be at least 1 step".into());
         }
+        self.augment.validate()?;
         if !(0.0..1.0).contains(&self.val_fraction) {
             return Err(format!(
                 "val_fraction must be in [0, 1), got {}",
@@ -404,6 +409,7 @@ impl RunConfig {
             ("model", self.model == other.model),
             ("mask", self.mask == other.mask),
             ("data", self.data == other.data),
+            ("augment", self.augment == other.augment),
             ("seed", self.seed == other.seed),
             ("batch_size", self.batch_size == other.batch_size),
             ("val_fraction", self.val_fraction == other.val_fraction),

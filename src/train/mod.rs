@@ -3,6 +3,7 @@
 //! exact resume, validation per lobe and reconstruction previews.
 //! [`TrainHandle`] is what the CLI and the GUI drive.
 
+pub mod augment;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

@@ -1,7 +1,9 @@
-//! A loader thread that assembles training batches (clip data and masks)
-//! ahead of the trainer in a bounded queue, starting at any step, and
+//! A loader thread that assembles training batches (clip data, augmented
+//! when the run asks, and masks) ahead of the trainer in a bounded queue,
+//! starting at any step, and
 //! measures how much of its time it sits idle (queue full).
 
+use super::augment::Augmenter;
 use super::data::{ClipSource, epoch_order};
 use crate::masking::{ClipMask, Masker};
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub struct BatchPlan {
     pub batch_size: usize,
     /// Steps per epoch (the last incomplete batch is dropped).
     pub steps_per_epoch: usize,
+    /// Augments each clip with the draw of its mask id, when on.
+    pub augment: Option<Augmenter>,
 }
 
 impl BatchPlan {
@@ -75,9 +79,13 @@ impl Prefetcher {
                 let mut data = Vec::with_capacity(clips.len() * plan.source.clip_len());
                 let mut masks = Vec::with_capacity(clips.len());
                 for &c in clips {
+                    let id = plan.mask_id(epoch, c);
                     plan.source.read(c, &mut clip);
+                    if let Some(a) = &plan.augment {
+                        a.apply(&mut clip, id);
+                    }
                     data.extend_from_slice(&clip);
-                    masks.push(plan.masker.mask(plan.mask_id(epoch, c)));
+                    masks.push(plan.masker.mask(id));
                 }
                 let t1 = Instant::now();
                 busy.fetch_add((t1 - t0).as_nanos() as u64, Ordering::Relaxed);

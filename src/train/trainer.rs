@@ -2,6 +2,7 @@
 //! optimiser (or restore them from the last checkpoint), then step,
 //! validate, preview and checkpoint, reporting every event.
 
+use super::augment::Augmenter;
 use super::checkpoint::{self, CheckpointState};
 use super::config::RunConfig;
 use super::data::TrainData;
@@ -225,6 +226,9 @@ pub fn train(
         data.val.len()
     ));
 
+    if cfg.augment.is_on(&cfg.preset) {
+        rep.log(cfg.augment.describe());
+    }
     let prefetch = Prefetcher::start(
         BatchPlan {
             source: data.source.clone(),
@@ -233,6 +237,14 @@ pub fn train(
             seed: cfg.seed,
             batch_size: cfg.batch_size,
             steps_per_epoch,
+            augment: cfg.augment.is_on(&cfg.preset).then(|| {
+                Augmenter::new(
+                    &cfg.augment,
+                    cfg.seed,
+                    data.geometry.input,
+                    model_cfg.frames,
+                )
+            }),
         },
         start_step,
         total,
