@@ -217,3 +217,52 @@ fn the_render_command_writes_a_png_of_the_demo() {
         1
     );
 }
+
+#[test]
+fn the_render_command_draws_an_experiment_folder_and_refuses_another() {
+    // A finished experiment's tables, as `roimae experiment` writes them.
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("exp");
+    std::fs::create_dir(&exp).unwrap();
+    std::fs::write(
+        exp.join("results.csv"),
+        "strategy,seed,masked_fraction,val_masked_mse,test_acc,test_bal_acc,test_auroc\n\
+         random,0,0.5,0.72,0.875,0.875,0.938\n\
+         roi-limbic,0,0.03,0.37,0.875,0.875,0.9\n",
+    )
+    .unwrap();
+    std::fs::write(
+        exp.join("results.md"),
+        "# x\n\n## Verdicts\n\n- a verdict\n",
+    )
+    .unwrap();
+    let out = dir.path().join("fig.png");
+    let o = common::roimae_command()
+        .args(["render", "--size", "800x500", "--experiment"])
+        .arg(&exp)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((w, h), (800, 500));
+    // A folder without results is one line naming what is missing.
+    let o = common::roimae_command()
+        .args(["render", "--experiment"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("y.png"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("results.csv") && err.contains("roimae experiment"),
+        "{err}"
+    );
+    assert!(!dir.path().join("y.png").exists());
+}

@@ -44,6 +44,10 @@ pub struct RenderArgs {
     /// `roimae attribute`).
     #[arg(long, conflicts_with = "training_steps")]
     pub attribution: Option<PathBuf>,
+    /// Render the experiment page of a finished `roimae experiment` folder
+    /// (the masked-MSE vs test-AUROC figure and the verdicts).
+    #[arg(long)]
+    pub experiment: Option<PathBuf>,
 }
 
 /// Parses `WxH`.
@@ -113,6 +117,10 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             .open(csv, &app.state)
             .map_err(anyhow::Error::msg)?;
         app.mode = crate::gui::app::Mode::Attribution;
+    }
+    if let Some(dir) = &args.experiment {
+        app.experiment.open_now(dir).map_err(anyhow::Error::msg)?;
+        app.mode = crate::gui::app::Mode::Experiment;
     }
     if let Some(steps) = args.training_steps {
         train_for(&mut off, &mut app, size, args.scale, steps)?;

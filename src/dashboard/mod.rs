@@ -6,6 +6,7 @@
 
 pub mod attribution;
 pub mod curves;
+pub mod experiment;
 pub mod init_source;
 pub mod session;
 

@@ -469,6 +469,9 @@ pub fn run_experiment(
                         // The head is fitted with the same config and seed
                         // as the fine-tuning above, so it is the same split.
                         let opts = IgOptions {
+                            steps: cfg.ig.steps,
+                            samples: cfg.ig.samples,
+                            noise: cfg.ig.noise,
                             finetune: ft.clone(),
                             ..IgOptions::default()
                         };

@@ -3,8 +3,11 @@
 //! share of their subjects kept for validation, which picks the epoch by
 //! validation loss) and scored on the left-out site's subjects. Reports
 //! each fold and the pooled predictions of all folds — the usual answer to
-//! "does it transfer to a scanner it never saw?" in multi-site cohorts such
-//! as ADHD-200.
+//! "does the head transfer to a scanner it never saw?" in multi-site
+//! cohorts such as ADHD-200. The encoder may have seen that scanner in
+//! pretraining (unless the run excluded its subjects): fine-tuning appends
+//! how many of the scored subjects pretraining read to the description.
+//! Transductive for the encoder, therefore, unless that count is 0.
 
 use super::finetune::train_head_on_features;
 use super::fit::Sets;

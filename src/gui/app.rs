@@ -5,6 +5,7 @@
 
 use super::attribution_page::AttributionPage;
 use super::dashboard::Dashboard;
+use super::experiment_page::ExperimentPage;
 use super::keys::{MOUSE, SHORTCUTS, handle_keys};
 use super::location_bar::location_bar;
 use super::region_panel::region_panel;
@@ -73,6 +74,8 @@ pub struct ViewerApp {
     pub dashboard: Dashboard,
     /// The attribution page.
     pub attribution: AttributionPage,
+    /// The experiment page.
+    pub experiment: ExperimentPage,
 }
 
 /// The app's two pages.
@@ -85,6 +88,8 @@ pub enum Mode {
     Training,
     /// Region attribution: ranked scores and the painted brain map.
     Attribution,
+    /// A finished experiment: the masked-MSE vs AUROC figure and verdicts.
+    Experiment,
 }
 
 /// Parses region or lobe names into a selection.
@@ -146,6 +151,7 @@ impl ViewerApp {
             mode: Mode::Viewer,
             dashboard: Dashboard::default(),
             attribution: AttributionPage::default(),
+            experiment: ExperimentPage::default(),
         };
         if let Some(path) = &startup.file {
             app.open(path.clone(), wake);
@@ -263,6 +269,10 @@ impl ViewerApp {
             self.attribution.show(ui, &self.state);
             return;
         }
+        if self.mode == Mode::Experiment {
+            self.experiment.show(ui);
+            return;
+        }
         egui::Panel::bottom("time")
             .resizable(true)
             .default_size(210.0)
@@ -327,6 +337,11 @@ impl ViewerApp {
                 &mut self.mode,
                 Mode::Attribution,
                 RichText::new("Attribution").strong(),
+            );
+            ui.selectable_value(
+                &mut self.mode,
+                Mode::Experiment,
+                RichText::new("Experiment").strong(),
             );
             ui.separator();
             ui.menu_button("File", |ui| {

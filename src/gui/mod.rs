@@ -9,6 +9,7 @@ pub mod app;
 pub mod attribution_page;
 pub mod bench;
 pub mod dashboard;
+pub mod experiment_page;
 pub mod keys;
 pub mod layers;
 pub mod location_bar;
