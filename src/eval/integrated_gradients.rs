@@ -16,6 +16,7 @@ use super::finetune::{Prepared, mean_token, mean_token_features, prepare, train_
 use super::ft_config::FinetuneConfig;
 use super::pretrained;
 use crate::atlas::{InputLabels, Lobe, RegionTable, TokenMap};
+use crate::data::synth::normal;
 use crate::model::encoder::Encoder;
 use crate::model::{ClassifierHead, ScanImpl};
 use crate::volume::{Affine, Grid, Volume, VolumeMeta};
@@ -403,7 +404,7 @@ pub fn ig_attribute_run(
             for _ in 0..opts.samples {
                 let noisy: Vec<f32> = clip
                     .iter()
-                    .map(|&v| v + (sd * gaussian(&mut rng)) as f32)
+                    .map(|&v| v + (sd * normal(&mut rng)) as f32)
                     .collect();
                 let (a, _) = integrated_gradients(
                     &mae_ad.encoder,
@@ -515,14 +516,6 @@ pub fn ig_attribute_run(
         method,
         completeness_error,
     })
-}
-
-/// A standard normal draw (Box–Muller).
-fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
-    use rand::Rng;
-    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
-    let u2: f64 = rng.random_range(0.0..1.0);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 fn cube_volume(data: Vec<f32>, affine: Affine, n: usize) -> Volume {

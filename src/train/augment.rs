@@ -6,6 +6,7 @@
 //! seed and the clip's mask id, so a resumed run sees the same inputs.
 //! Only training batches are augmented; validation reads clips as they are.
 
+use crate::data::synth::normal;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -167,7 +168,7 @@ impl Augmenter {
         }
         if let Some(sd) = draw.noise {
             let field: Vec<f32> = (0..n * n * n)
-                .map(|_| (sd * gaussian(&mut rng)) as f32)
+                .map(|_| (sd * normal(&mut rng)) as f32)
                 .collect();
             for (v, e) in field.iter().enumerate() {
                 for x in &mut clip[v * frames..(v + 1) * frames] {
@@ -268,13 +269,6 @@ fn smooth_axis(clip: &mut [f32], n: usize, frames: usize, axis: usize, sigma: f6
             clip[base * frames + t] = (acc / total) as f32;
         }
     }
-}
-
-/// A standard normal draw (Box–Muller).
-fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
-    let u2: f64 = rng.random_range(0.0..1.0);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ mod summary;
 pub use bids::write_cohort_with_progress;
 pub use config::{MAX_FRAMES, SynthConfig};
 pub use model::{CohortModel, SyntheticSubject};
+pub use random::normal;
 pub use summary::SynthSummary;
 
 use crate::atlas::Atlas;
