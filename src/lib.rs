@@ -15,6 +15,7 @@ pub mod cli;
 pub mod dashboard;
 pub mod data;
 pub mod eval;
+pub mod fsutil;
 pub mod gui;
 pub mod interop;
 pub mod masking;

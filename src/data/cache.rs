@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use crate::fsutil::write_atomically;
 
 /// The magic bytes that open a clip file.
 pub const CLIP_MAGIC: &[u8; 8] = b"RMCLIP01";
@@ -85,28 +86,6 @@ pub fn write_clip_file(
     head.resize(head.len().div_ceil(ALIGN) * ALIGN, 0);
     write_atomically(path, &[&head, &data])?;
     Ok(header.crc32)
-}
-
-/// Writes `parts` to a temporary file beside `path`, fsyncs it and renames
-/// it into place.
-pub fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        for part in parts {
-            file.write_all(part)?;
-        }
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Decodes little-endian f16 bytes into `out` (same length in values),

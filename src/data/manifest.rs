@@ -2,7 +2,7 @@
 //! entry per preprocessed run (subject, label, site, clips, checksum, and
 //! the source's size and modification time used to skip up-to-date runs).
 
-use super::cache::write_atomically;
+use crate::fsutil::write_atomically;
 use super::preprocess::PreprocessConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

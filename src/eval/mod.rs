@@ -2,6 +2,7 @@
 //! classification metrics, fine-tuning (frozen encoder + linear head, or
 //! full) with honest held-out test subjects, and region attribution.
 
+pub mod error;
 pub mod attribute_run;
 pub mod attribution;
 pub mod exp_config;
@@ -16,6 +17,7 @@ pub mod paired;
 pub mod pretrained;
 pub mod site_out;
 
+pub use error::EvalError;
 pub use attribute_run::{AttributeOptions, RunAttribution, attribute_run};
 pub use attribution::{Occlusion, RegionScore};
 pub use exp_config::ExperimentConfig;

@@ -149,7 +149,7 @@ pub fn export(
             meta.insert("source".to_string(), info.source.clone());
             let bytes = safetensors::tensor::serialize(views, Some(meta))
                 .map_err(|e| fail(e.to_string()))?;
-            crate::data::cache::write_atomically(path, &[bytes.as_slice()])
+            crate::fsutil::write_atomically(path, &[bytes.as_slice()])
                 .map_err(|e| fail(e.to_string()))?;
         }
     }

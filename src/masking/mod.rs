@@ -3,10 +3,12 @@
 //! masking at token or voxel level, optionally partial. Masks are
 //! deterministic under a seed and report their token and voxel counts.
 
+pub mod error;
 pub mod clip_mask;
 pub mod masker;
 pub mod spec;
 
+pub use error::MaskError;
 pub use clip_mask::{ClipMask, MaskCounts, TokenGrid};
 pub use masker::Masker;
 pub use spec::{MaskLevel, MaskSpec, MaskStrategy, RegionSelection};

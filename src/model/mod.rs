@@ -2,6 +2,7 @@
 //! (docs/SPEC-model.md): config and presets, layouts, the selective scan, Mamba,
 //! SWM blocks, encoder, decoder, MAE loss and the classification head.
 
+pub mod error;
 pub mod bench;
 pub mod block;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod patch;
 pub mod profile;
 pub mod scan;
 
+pub use error::ModelError;
 pub use config::{ModelConfig, StageGeometry};
 pub use device::Backend;
 pub use head::ClassifierHead;

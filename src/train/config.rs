@@ -6,7 +6,7 @@
 use super::augment::AugmentConfig;
 use crate::atlas::{Lobe, TokenGeometry};
 use crate::data::GridChoice;
-use crate::data::cache::write_atomically;
+use crate::fsutil::write_atomically;
 use crate::masking::{MaskSpec, RegionSelection};
 use crate::model::ModelConfig;
 use serde::{Deserialize, Serialize};

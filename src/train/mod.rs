@@ -3,6 +3,7 @@
 //! exact resume, validation per lobe and reconstruction previews.
 //! [`TrainHandle`] is what the CLI and the GUI drive.
 
+pub mod error;
 pub mod augment;
 pub mod bench;
 pub mod checkpoint;
@@ -19,6 +20,7 @@ pub mod step;
 pub mod subject_split;
 pub mod trainer;
 
+pub use error::TrainError;
 pub use config::{DataConfig, DeviceChoice, OptimConfig, RunConfig, SyntheticData};
 pub use engine::TrainHandle;
 pub use events::{Preview, TrainEvent};

@@ -4,7 +4,7 @@
 //! transductive one and say which it was.
 
 use super::data::TrainData;
-use crate::data::cache::write_atomically;
+use crate::fsutil::write_atomically;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;

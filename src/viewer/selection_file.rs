@@ -15,7 +15,7 @@
 //! names = ["Precentral_L"]
 //! ```
 
-use crate::data::cache::write_atomically;
+use crate::fsutil::write_atomically;
 use crate::masking::MaskSpec;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

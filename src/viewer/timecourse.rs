@@ -2,7 +2,7 @@
 //! raw, demeaned or as percent signal change, against seconds (from the TR)
 //! or volume index, and exported as a tidy CSV.
 
-use crate::data::cache::write_atomically;
+use crate::fsutil::write_atomically;
 use crate::volume::Volume;
 use std::path::Path;
 
