@@ -67,12 +67,12 @@ pub enum DocError {
         hint: &'static str,
     },
     /// The document parsed but a value is out of range or inconsistent.
-    #[error("{path}: {problem}")]
+    #[error("{path}: {source}")]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// The validator's message (names the field and what to do).
-        problem: String,
+        /// The validator's typed error (names the field and what to do).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The value could not be encoded (a bug: every type here serialises).
     #[error("{path}: cannot encode the {what} ({reason})")]
@@ -145,10 +145,10 @@ pub struct DocKind {
 
 /// Reads a TOML file, parses it as `T` and runs `validate` on it; every
 /// failure names the file.
-pub fn load_toml<T: DeserializeOwned>(
+pub fn load_toml<T: DeserializeOwned, E: std::error::Error + Send + Sync + 'static>(
     path: &Path,
     kind: DocKind,
-    validate: impl FnOnce(&T) -> Result<(), String>,
+    validate: impl FnOnce(&T) -> Result<(), E>,
 ) -> Result<T, DocError> {
     let text = read_text(path, kind.what)?;
     let value: T = toml::from_str(&text).map_err(|e| DocError::Parse {
@@ -157,9 +157,9 @@ pub fn load_toml<T: DeserializeOwned>(
         reason: e.message().replace('\n', " "),
         hint: kind.hint,
     })?;
-    validate(&value).map_err(|problem| DocError::Invalid {
+    validate(&value).map_err(|e| DocError::Invalid {
         path: path.to_path_buf(),
-        problem,
+        source: Box::new(e),
     })?;
     Ok(value)
 }
@@ -209,12 +209,12 @@ mod tests {
         hint: "see the tests",
     };
 
-    fn positive(d: &Doc) -> Result<(), String> {
-        if d.n == 0 {
-            Err("n must be > 0".into())
-        } else {
-            Ok(())
-        }
+    #[derive(Debug, thiserror::Error)]
+    #[error("n must be > 0")]
+    struct NotPositive;
+
+    fn positive(d: &Doc) -> Result<(), NotPositive> {
+        if d.n == 0 { Err(NotPositive) } else { Ok(()) }
     }
 
     #[test]
