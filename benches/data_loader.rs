@@ -1,15 +1,21 @@
-//! Clip loader throughput from the on-disk cache (run: `cargo bench --bench
-//! data_loader`). Builds a cache of 4 runs x 8 clips of random z-scores at
-//! the reference size (96³ x 20) and at mni4mm (48³ x 20), then streams
-//! every clip through the loader (2 workers, prefetch 2, batch 4) for 3
-//! epochs and prints clips/s and MB/s of decoded float32. The first epoch
-//! is included: files were just written, so they are in the page cache.
+//! Training-loader throughput from the on-disk cache (run: `cargo bench
+//! --bench data_loader`). Builds a cache of 4 runs x 8 clips of random
+//! z-scores at the reference size (96³ x 20) and at mni4mm (48³ x 20), then
+//! streams every clip through the prefetcher training uses (`train::prefetch`:
+//! one loader thread, queue depth 2, batch 4, window masks drawn, no
+//! augmentation) for 3 epochs and prints clips/s and MB/s of decoded
+//! float32. The first epoch is included: files were just written, so they
+//! are in the page cache.
 
+use roimae::atlas::Atlas;
 use roimae::data::GridChoice;
+use roimae::data::cache::ClipCache;
 use roimae::data::cache::{ClipFileHeader, write_clip_file};
-use roimae::data::loader::{ClipCache, ClipLoader, LoaderConfig};
 use roimae::data::manifest::{CacheEntry, Manifest};
 use roimae::data::preprocess::PreprocessConfig;
+use roimae::masking::{MaskSpec, Masker};
+use roimae::train::data::{CacheClips, ClipSource};
+use roimae::train::prefetch::{BatchPlan, Prefetcher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -62,27 +68,36 @@ fn build_cache(dir: &std::path::Path, grid: GridChoice, runs: usize, clips: usiz
 }
 
 fn main() {
+    let atlas = Atlas::aal3().expect("built-in atlas");
     for grid in [GridChoice::Mni2mm, GridChoice::Mni4mm] {
         let dir = tempfile::tempdir().expect("temp dir");
         build_cache(dir.path(), grid, 4, 8);
-        let cache = Arc::new(ClipCache::open(dir.path()).expect("open cache"));
-        let clips = cache.clips(None);
-        let cfg = LoaderConfig {
-            batch_size: 4,
-            workers: 2,
-            prefetch: 2,
-            ..LoaderConfig::default()
+        let source = Arc::new(CacheClips::new(
+            ClipCache::open(dir.path()).expect("open cache"),
+        ));
+        let labels = atlas.input_labels(&grid.grid(), grid.geometry());
+        let masker =
+            Masker::new(&MaskSpec::default(), &labels, &atlas.regions, 20).expect("default mask");
+        let batch_size = 4;
+        let steps_per_epoch = source.len() / batch_size;
+        let plan = BatchPlan {
+            source: source.clone(),
+            train: (0..source.len()).collect(),
+            masker: Arc::new(masker),
+            seed: 0,
+            batch_size,
+            steps_per_epoch,
+            augment: None,
         };
         let start = Instant::now();
+        let loader = Prefetcher::start(plan, 0, 3 * steps_per_epoch, 2);
         let mut n = 0usize;
-        for epoch in 0..3 {
-            for batch in ClipLoader::new(cache.clone(), &clips, &cfg, epoch) {
-                n += batch.clips.len();
-                std::hint::black_box(&batch.data);
-            }
+        while let Some(batch) = loader.next() {
+            n += batch.masks.len();
+            std::hint::black_box(&batch.data);
         }
         let s = start.elapsed().as_secs_f64();
-        let mb = n as f64 * cache.clip_len() as f64 * 4.0 / 1e6;
+        let mb = n as f64 * source.clip_len() as f64 * 4.0 / 1e6;
         println!(
             "loader {:<7} {}³x20: {n} clips in {s:.2} s = {:.1} clips/s, {:.0} MB/s float32",
             grid.name(),

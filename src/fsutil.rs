@@ -225,17 +225,17 @@ mod tests {
         assert_eq!(load_toml(&path, KIND, positive).unwrap(), Doc { n: 3 });
 
         let missing = dir.path().join("missing.toml");
-        let e = load_toml::<Doc>(&missing, KIND, positive).unwrap_err();
+        let e = load_toml::<Doc, _>(&missing, KIND, positive).unwrap_err();
         assert!(matches!(e, DocError::File(FileError::Read { .. })), "{e}");
         assert!(e.to_string().starts_with(&missing.display().to_string()));
 
         std::fs::write(&path, "n = \"three\"").unwrap();
-        let e = load_toml::<Doc>(&path, KIND, positive).unwrap_err();
+        let e = load_toml::<Doc, _>(&path, KIND, positive).unwrap_err();
         assert!(matches!(e, DocError::Parse { .. }), "{e}");
         assert!(e.to_string().contains("see the tests"), "{e}");
 
         std::fs::write(&path, "n = 0").unwrap();
-        let e = load_toml::<Doc>(&path, KIND, positive).unwrap_err();
+        let e = load_toml::<Doc, _>(&path, KIND, positive).unwrap_err();
         assert!(matches!(e, DocError::Invalid { .. }), "{e}");
         assert!(e.to_string().ends_with("n must be > 0"), "{e}");
     }

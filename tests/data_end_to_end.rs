@@ -1,15 +1,16 @@
 //! The data path end to end on a synthetic BIDS cohort: `synth` writes it,
 //! `dataset scan` recognises it with the right labels and sites, `prepare`
-//! fills a cache, and the loader streams every clip with its label.
+//! fills a cache, and the training clip source reads every clip with its
+//! label.
 
 mod common;
 
 use roimae::data::DatasetKind;
 use roimae::data::GridChoice;
-use roimae::data::loader::{ClipCache, ClipLoader, LoaderConfig};
-use roimae::data::scan::{ScanOptions, scan_dataset};
+use roimae::data::cache::ClipCache;
+use roimae::data::ingest::{ScanOptions, scan_dataset};
 use roimae::data::synth::{SynthConfig, write_cohort};
-use std::sync::Arc;
+use roimae::train::data::{CacheClips, ClipSource};
 
 #[test]
 fn synth_scan_prepare_load() {
@@ -65,20 +66,25 @@ fn synth_scan_prepare_load() {
     assert_eq!(summary["prepared"], 4);
     assert_eq!(summary["clips"], 8);
 
-    let cache = Arc::new(ClipCache::open(&cache_dir).unwrap());
+    let cache = ClipCache::open(&cache_dir).unwrap();
     assert!(cache.verify().is_empty());
-    let clips = cache.clips(None);
-    let loader = ClipLoader::new(cache.clone(), &clips, &LoaderConfig::default(), 0);
+    let source = CacheClips::new(cache);
+    assert_eq!(source.clip_len(), 48 * 48 * 48 * 20);
+    let mut clip = Vec::new();
     let mut seen = 0;
-    for batch in loader {
-        assert_eq!(batch.data.len(), batch.clips.len() * 48 * 48 * 48 * 20);
-        for (subject, label) in batch.subjects.iter().zip(&batch.labels) {
-            let truth = dataset.subjects.iter().find(|s| &s.id == subject).unwrap();
-            assert_eq!(*label, truth.label);
-        }
+    for i in 0..source.len() {
+        source.read(i, &mut clip);
+        assert_eq!(clip.len(), source.clip_len());
+        let info = source.info(i);
+        let truth = dataset
+            .subjects
+            .iter()
+            .find(|s| s.id == info.subject)
+            .unwrap();
+        assert_eq!(info.label, truth.label);
         // z-scored foreground: values stay in a sane range.
-        assert!(batch.data.iter().all(|v| v.is_finite() && v.abs() < 50.0));
-        seen += batch.clips.len();
+        assert!(clip.iter().all(|v| v.is_finite() && v.abs() < 50.0));
+        seen += 1;
     }
     assert_eq!(seen, 8);
 }

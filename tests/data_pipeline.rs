@@ -1,15 +1,20 @@
 //! Preprocessing, the clip cache, prepare, splits and the loader against
 //! analytic truth: z-scoring by hand, crop/pad positions, linear time
 //! resampling, f16 error bounds, atomic and resumable prepare, stratified
-//! splits and a loader order independent of thread timing.
+//! splits, and the training prefetcher reading the cache in the seeded
+//! epoch order from any step.
 
+use roimae::atlas::Atlas;
+use roimae::data::cache::ClipCache;
 use roimae::data::cache::{ClipFile, ClipFileHeader, F16_RELATIVE_ERROR, write_clip_file};
-use roimae::data::loader::{ClipCache, ClipLoader, LoaderConfig};
 use roimae::data::manifest::Manifest;
 use roimae::data::prepare::prepare_dataset;
 use roimae::data::preprocess::{PreprocessConfig, preprocess, preprocess_masked, resample_time};
 use roimae::data::split::{SplitConfig, split_subjects};
 use roimae::data::{Dataset, DatasetKind, GridChoice, Run, Subject};
+use roimae::masking::{MaskSpec, Masker};
+use roimae::train::data::{CacheClips, ClipSource, epoch_order};
+use roimae::train::prefetch::{BatchPlan, Prefetcher};
 use roimae::volume::{Volume, VolumeMeta, write_volume};
 use std::path::Path;
 use std::sync::Arc;
@@ -125,12 +130,14 @@ fn bad_runs_are_refused_or_repaired_with_a_reason() {
     assert!(
         preprocess(constant, &cfg())
             .unwrap_err()
+            .to_string()
             .contains("constant")
     );
     let short = box_run(10, 2.0, 0.0);
     assert!(
         preprocess(short, &cfg())
             .unwrap_err()
+            .to_string()
             .contains("fewer than one clip")
     );
     let mut nan = box_run(20, 2.0, 0.0);
@@ -183,7 +190,12 @@ fn cache_files_round_trip_within_the_f16_bound_and_detect_damage() {
     std::fs::write(&path, &bytes).unwrap();
     assert!(!ClipFile::open(&path).unwrap().verify());
     std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
-    assert!(ClipFile::open(&path).unwrap_err().contains("damaged"));
+    assert!(
+        ClipFile::open(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("damaged")
+    );
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         1,
@@ -321,46 +333,65 @@ fn splits_are_stratified_disjoint_and_seeded() {
 }
 
 #[test]
-fn loader_order_is_seeded_and_independent_of_worker_count() {
+fn the_prefetcher_reads_the_cache_in_the_seeded_epoch_order_from_any_step() {
     let src = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     prepare_dataset(&dataset(src.path(), 3), &cfg(), out.path(), 2, &|_, _| {}).unwrap();
-    let cache = Arc::new(ClipCache::open(out.path()).unwrap());
-    let clips = cache.clips(None);
-    assert_eq!(clips.len(), 6);
-    let run = |workers: usize, epoch: u64| -> Vec<roimae::data::loader::Batch> {
-        let cfg = LoaderConfig {
-            batch_size: 4,
-            workers,
-            seed: 9,
-            ..LoaderConfig::default()
-        };
-        ClipLoader::new(cache.clone(), &clips, &cfg, epoch).collect()
-    };
-    let one = run(1, 0);
-    assert_eq!(one.len(), 2);
-    assert_eq!(one, run(3, 0), "worker count must not change the batches");
-    assert_ne!(
-        one.iter().map(|b| b.clips.clone()).collect::<Vec<_>>(),
-        run(2, 1)
-            .iter()
-            .map(|b| b.clips.clone())
-            .collect::<Vec<_>>()
-    );
-    let mut seen: Vec<_> = one
-        .iter()
-        .flat_map(|b| b.clips.clone())
-        .map(|c| (c.entry, c.clip))
-        .collect();
-    seen.sort();
-    assert_eq!(seen, vec![(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]);
-    let mut direct = Vec::new();
-    cache.read(&one[0].clips[1], &mut direct);
-    let len = cache.clip_len();
-    assert_eq!(&one[0].data[len..2 * len], &direct[..]);
-    assert_eq!(one[0].labels.len(), 4);
+    let cache = ClipCache::open(out.path()).unwrap();
     let subjects = Some(vec!["01".to_string()]);
     assert_eq!(cache.clips(subjects.as_deref()).len(), 2);
+    let source = Arc::new(CacheClips::new(cache));
+    assert_eq!(source.len(), 6);
+
+    // The order: a permutation fixed by (seed, epoch), new every epoch.
+    let train: Vec<usize> = (0..6).collect();
+    let order = epoch_order(&train, 9, 0);
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, train);
+    assert_eq!(order, epoch_order(&train, 9, 0));
+    assert_ne!(order, epoch_order(&train, 9, 1));
+    assert_ne!(order, epoch_order(&train, 4, 0));
+
+    // The batches: the clips of that order, read from the cache, two per
+    // step, three steps an epoch; a start at step 4 gives the same batches.
+    let atlas = Atlas::aal3().unwrap();
+    let geometry = GridChoice::Mni4mm.geometry();
+    let labels = atlas.input_labels(&GridChoice::Mni4mm.grid(), geometry);
+    let masker = Arc::new(Masker::new(&MaskSpec::default(), &labels, &atlas.regions, 20).unwrap());
+    let plan = || BatchPlan {
+        source: source.clone(),
+        train: train.clone(),
+        masker: masker.clone(),
+        seed: 9,
+        batch_size: 2,
+        steps_per_epoch: 3,
+        augment: None,
+    };
+    let all = Prefetcher::start(plan(), 0, 6, 2);
+    let mut batches = Vec::new();
+    while let Some(b) = all.next() {
+        batches.push(b);
+    }
+    assert_eq!(batches.len(), 6);
+    let mut clip = Vec::new();
+    for (step, b) in batches.iter().enumerate() {
+        assert_eq!(b.step, step);
+        let epoch_clips = epoch_order(&train, 9, step / 3);
+        let mut expected = Vec::new();
+        for &c in &epoch_clips[(step % 3) * 2..(step % 3) * 2 + 2] {
+            source.read(c, &mut clip);
+            expected.extend_from_slice(&clip);
+            assert_eq!(b.masks.len(), 2);
+        }
+        assert_eq!(b.data, expected, "step {step}");
+    }
+    let resumed = Prefetcher::start(plan(), 4, 6, 1);
+    for step in 4..6 {
+        let b = resumed.next().unwrap();
+        assert_eq!((b.step, &b.data), (step, &batches[step].data));
+    }
+    assert!(resumed.next().is_none());
 }
 
 #[test]

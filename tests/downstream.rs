@@ -9,14 +9,14 @@ use burn::prelude::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use roimae::atlas::{Atlas, Lobe, TokenGeometry, TokenMap};
-use roimae::eval::FinetuneConfig;
-use roimae::eval::attribution::{
-    Reconstructor, occlusion, read_region_scores, region_map, write_outputs,
-};
-use roimae::eval::finetune::{protocols, train_head_on_features};
-use roimae::eval::fit::{Labels, split_labelled};
+use roimae::eval::attribution::{Reconstructor, occlusion, region_map};
+use roimae::eval::finetune::protocols;
+use roimae::eval::fit::{Labels, Task, split_labelled};
+use roimae::eval::head::train_head_on_features;
+use roimae::eval::region_files::{read_region_scores, write_occlusion_outputs};
+use roimae::eval::{EvalError, FinetuneConfig};
 use roimae::masking::{ClipMask, MaskSpec, Masker};
-use roimae::train::config::preset_source_grid;
+use roimae::model::Preset;
 use roimae::train::data::cube_affine;
 use roimae::train::{DataConfig, DeviceChoice, RunConfig, SyntheticData, TrainEvent, TrainHandle};
 use roimae::volume::{Affine, read_volume};
@@ -104,17 +104,15 @@ fn linear_head_recovers_a_planted_feature_signal_on_held_out_subjects() {
     .unwrap();
     assert_eq!((split.test.len(), split.val.len(), classes), (10, 10, 2));
     let device = Device::flex().autodiff();
-    let fit = train_head_on_features(
-        &features,
-        &subjects,
-        &labels,
-        &sets,
+    let task = Task {
+        clips: Labels {
+            subjects: &subjects,
+            labels: &labels,
+        },
+        sets: &sets,
         classes,
-        &cfg,
-        &device,
-        &mut |_| {},
-    )
-    .unwrap();
+    };
+    let fit = train_head_on_features(&features, &task, &cfg, &device, &mut |_| {}).unwrap();
     assert!(fit.history.last().unwrap().train_loss < fit.history[0].train_loss);
     let (honest, reference) = protocols(&fit, classes, &cfg);
     let r = &honest.report;
@@ -270,7 +268,7 @@ struct Stub {
 }
 
 impl Reconstructor for Stub {
-    fn reconstruct(&self, clip: &[f32], masks: &[ClipMask]) -> Result<Vec<Vec<f32>>, String> {
+    fn reconstruct(&self, clip: &[f32], masks: &[ClipMask]) -> Result<Vec<Vec<f32>>, EvalError> {
         let (n, p, f) = (self.n, self.p, self.frames);
         let t = n / p;
         Ok(masks
@@ -305,7 +303,7 @@ impl Reconstructor for Stub {
 fn occlusion_recovers_a_planted_region_with_hand_computed_scores() {
     let atlas = Atlas::aal3().unwrap();
     let geometry = TokenGeometry::TINY;
-    let grid = preset_source_grid("tiny").grid();
+    let grid = Preset::Tiny.source_grid().grid();
     let labels = atlas.input_labels(&grid, geometry);
     let tokens = TokenMap::from_input(&labels);
     // The planted region: the limbic region owning the most tokens.
@@ -398,7 +396,7 @@ fn occlusion_recovers_a_planted_region_with_hand_computed_scores() {
         Some(top.score as f32)
     );
     let dir = tempfile::tempdir().unwrap();
-    write_outputs(&occ, &map, dir.path()).unwrap();
+    write_occlusion_outputs(&occ, &map, dir.path()).unwrap();
     let back = read_region_scores(&dir.path().join("occlusion_regions.csv")).unwrap();
     assert_eq!(back.len(), occ.regions.len());
     assert_eq!(back[0].id, planted);

@@ -152,7 +152,9 @@ fn lobes_combine_and_named_regions_resolve() {
         strategy: roi(&[], &["Hippocampus"], None, MaskLevel::Token),
         seed: 0,
     };
-    let err = Masker::new(&bad, input, &atlas.regions, FRAMES).unwrap_err();
+    let err = Masker::new(&bad, input, &atlas.regions, FRAMES)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Hippocampus_L"), "{err}");
 }
 
@@ -223,5 +225,5 @@ names = ["Precentral_L"]
         strategy: MaskStrategy::Random { ratio: 1.5 },
         seed: 0,
     };
-    assert!(bad.validate().unwrap_err().contains("(0, 1]"));
+    assert!(bad.validate().unwrap_err().to_string().contains("(0, 1]"));
 }

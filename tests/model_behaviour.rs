@@ -9,7 +9,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use roimae::model::block::{BlockParams, SwmBlock};
 use roimae::model::mamba::Mamba;
-use roimae::model::{BatchMask, Mae, ModelConfig, ScanImpl, StageGeometry, init, masked_mse};
+use roimae::model::{BatchMask, ModelConfig, ScanImpl, StageGeometry, init, masked_mse};
 
 use common::values;
 
@@ -149,7 +149,7 @@ pub fn tiny_window_mask(batch: usize, device: &Device) -> BatchMask {
 fn tiny_mae_reconstructs_with_the_right_shapes_and_learns() {
     let device = Device::flex().autodiff();
     let cfg = ModelConfig::tiny();
-    let mut model = Mae::new(&cfg, 1, &device);
+    let mut model = cfg.init(1, &device).expect("valid preset");
     device.seed(2);
     let x = Tensor::<6>::random(
         [2, 1, 24, 24, 24, 8],

@@ -59,7 +59,7 @@ fn tiny_mae_on_wgpu_matches_flex_and_trains() {
     let cpu = Device::flex().autodiff();
     let gpu = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
     let cfg = ModelConfig::tiny();
-    let model_cpu = Mae::new(&cfg, 4, &cpu);
+    let model_cpu = cfg.init(4, &cpu).expect("valid preset");
     let model_gpu = model_cpu.clone().fork(&gpu); // fork: fresh leaves on the GPU
 
     let out_cpu = model_cpu.forward(clips(&cpu), &half_mask(&cpu), ScanImpl::Chunked);

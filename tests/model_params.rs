@@ -12,7 +12,7 @@ use roimae::model::{ModelConfig, ParamCounts, StageGeometry};
 
 #[test]
 fn reference_counts_match_the_spec() {
-    let c = ParamCounts::of(&ModelConfig::reference());
+    let c = ParamCounts::of(&ModelConfig::reference()).unwrap();
     assert_eq!(c.encoder_params, 5_173_020);
     // NeuroSTORM's own count (reference_keys.json): the window table plus
     // the single and atlas tokens; SPEC-model's count leaves the two out.
@@ -26,7 +26,7 @@ fn reference_counts_match_the_spec() {
 
 #[test]
 fn mni4mm_counts_match_the_spec() {
-    let c = ParamCounts::of(&ModelConfig::mni4mm());
+    let c = ParamCounts::of(&ModelConfig::mni4mm()).unwrap();
     assert_eq!(c.encoder_params, 5_166_216);
     // meta.json of the mni4mm NeuroSTORM fixture: 7,699,167.
     assert_eq!(c.mae_params, 7_699_167);

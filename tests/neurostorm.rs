@@ -633,7 +633,7 @@ fn the_gui_dashboard_imports_a_checkpoint_off_the_ui_thread() {
         runs_root: tmp.path().to_path_buf(),
         ..Default::default()
     };
-    dash.config.preset = "mni4mm".into();
+    dash.config.preset = roimae::model::Preset::Mni4mm;
     dash.open_checkpoint(fixture("tiny_random").unwrap().join("model.ckpt"), None);
     assert!(
         dash.pending_import.is_some(),
@@ -656,7 +656,8 @@ fn the_gui_dashboard_imports_a_checkpoint_off_the_ui_thread() {
     );
     assert_eq!(values, 609_783);
     assert_eq!(
-        dash.config.preset, "tiny",
+        dash.config.preset,
+        roimae::model::Preset::Tiny,
         "the inferred preset is selected"
     );
     assert!(

@@ -90,7 +90,7 @@ fn config_round_trips_and_a_viewer_selection_file_is_a_run_config() {
     )
     .unwrap();
     let cfg = RunConfig::load(&sel).unwrap();
-    assert_eq!(cfg.preset, "mni4mm");
+    assert_eq!(cfg.preset, roimae::model::Preset::Mni4mm);
     assert_eq!(cfg.mask, mask);
     assert_eq!(cfg.batch_size, RunConfig::default().batch_size);
     assert_eq!(cfg.optim.lr, 5e-5, "SPEC-model's learning rate");
@@ -104,7 +104,7 @@ fn config_round_trips_and_a_viewer_selection_file_is_a_run_config() {
         ("batch_size = \"four\"", "not a valid run config"),
     ] {
         std::fs::write(&path, text).unwrap();
-        let err = RunConfig::load(&path).unwrap_err();
+        let err = RunConfig::load(&path).unwrap_err().to_string();
         assert!(
             err.contains(needle) && err.contains("run.toml"),
             "{text}: {err}"
@@ -343,12 +343,14 @@ fn starting_twice_in_one_folder_or_resuming_nothing_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let err = TrainHandle::start(small(2), dir.path().to_path_buf(), true, || {})
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(err.contains("cannot resume"), "{err}");
     std::fs::write(dir.path().join("config.toml"), "").unwrap();
     let err = TrainHandle::start(small(2), dir.path().to_path_buf(), false, || {})
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(err.contains("already holds a run"), "{err}");
     let mut bad = small(2);
     bad.mask.strategy = MaskStrategy::Random { ratio: 0.0 };
@@ -420,8 +422,8 @@ fn cli_bad_config_exits_2_with_one_line() {
 /// the host, and a profile that replays every block op once per block.
 #[test]
 fn bench_train_times_the_real_step_and_profiles_every_block_op() {
+    use roimae::model::ModelConfig;
     use roimae::model::profile::CATEGORIES;
-    use roimae::model::{Mae, ModelConfig};
     use roimae::train::bench::{TrainBenchSpec, bench_train};
     let model = ModelConfig::tiny();
     let spec = TrainBenchSpec {
@@ -441,7 +443,7 @@ fn bench_train_times_the_real_step_and_profiles_every_block_op() {
     assert!(r.forward_s > 0.0 && r.backward_s > 0.0 && r.optimizer_s > 0.0);
     assert!(r.step_s_min <= r.step_s_median);
     assert!((r.clips_per_s - 1.0 / r.step_s_median).abs() < 1e-9);
-    let fresh = Mae::new(&model, 0, &burn::prelude::Device::flex());
+    let fresh = model.init(0, &burn::prelude::Device::flex()).unwrap();
     assert_eq!(r.params, burn::module::Module::num_params(&fresh));
     assert_eq!(r.dispatches_per_step, None);
     assert!(r.dispatches_note.is_some());

@@ -8,7 +8,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use roimae::gui::slice_geometry::ViewAxis;
 use roimae::gui::slice_view::screen_of;
-use roimae::gui::{Startup, ViewerApp};
+use roimae::gui::{Notice, Startup, ViewerApp};
 
 fn harness(startup: Startup) -> Harness<'static, ViewerApp> {
     let mut h = Harness::builder()
@@ -254,7 +254,9 @@ fn a_bad_file_shows_a_message_and_keeps_the_viewer_usable() {
     }
     let app = h.state();
     assert!(!app.is_loading());
-    let message = app.message.clone().expect("an error message is shown");
+    let notice = app.message.clone().expect("an error message is shown");
+    assert!(notice.is_error(), "{notice}");
+    let message = notice.to_string();
     assert!(message.contains("broken.nii"), "{message}");
     assert!(!message.contains('\n'), "one line: {message}");
     assert!(
@@ -313,7 +315,10 @@ fn the_selection_saves_as_a_run_mask_and_loads_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mask.toml");
     let msg = save_to(s, MaskLevel::Voxel, &path);
-    assert!(msg.starts_with("saved"), "{msg}");
+    assert!(
+        matches!(&msg, Notice::Done(m) if m.contains(&path.display().to_string())),
+        "{msg}"
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("preset = \"mni4mm\""), "{text}");
     assert!(
@@ -324,7 +329,10 @@ fn the_selection_saves_as_a_run_mask_and_loads_back() {
     let mut fresh = ViewerApp::new(&Startup::default(), None, None).unwrap();
     let mut level = MaskLevel::Token;
     let msg = load_from(&mut fresh.state, &mut level, &path);
-    assert!(msg.starts_with("loaded"), "{msg}");
+    assert!(
+        matches!(&msg, Notice::Done(m) if m.starts_with("loaded")),
+        "{msg}"
+    );
     assert_eq!(fresh.state.selection, before);
     assert_eq!(level, MaskLevel::Voxel);
     assert_eq!(fresh.state.token_grid, roimae::data::GridChoice::Mni4mm);
@@ -338,17 +346,6 @@ fn the_selection_saves_as_a_run_mask_and_loads_back() {
             ..
         }
     ));
-}
-
-#[test]
-fn files_outside_mni_space_are_flagged() {
-    use roimae::gui::app::space_warning;
-    assert!(space_warning(4, 0).is_none());
-    assert!(space_warning(0, 5).is_none());
-    assert!(space_warning(2, 0).is_none(), "aligned (templates) passes");
-    let w = space_warning(1, 0).unwrap();
-    assert!(w.contains("sform code 1") && w.contains("MNI"), "{w}");
-    assert!(space_warning(0, 0).is_some());
 }
 
 #[test]
@@ -569,7 +566,7 @@ fn a_neurostorm_checkpoint_opened_in_the_app_becomes_the_next_runs_starting_poin
         let app = h.state_mut();
         app.mode = Mode::Training;
         app.dashboard.runs_root = runs.path().to_path_buf();
-        app.dashboard.config.preset = "reference".into();
+        app.dashboard.config.preset = roimae::model::Preset::Reference;
         app.dashboard.open_checkpoint(ckpt, None);
     }
     let start = std::time::Instant::now();
@@ -591,7 +588,10 @@ fn a_neurostorm_checkpoint_opened_in_the_app_becomes_the_next_runs_starting_poin
         "model.ckpt: custom (width 12, blocks [2, 2, 2, 2], 24³×8 at patch 3), 609783 values",
     );
     h.get_by_label_contains("inferred preset: tiny");
-    assert_eq!(h.state().dashboard.config.preset, "tiny");
+    assert_eq!(
+        h.state().dashboard.config.preset,
+        roimae::model::Preset::Tiny
+    );
     h.get_by_label("clear (fresh weights)").click();
     h.run();
     assert!(h.state().dashboard.init.is_none());

@@ -1,12 +1,15 @@
 //! The AAL3 atlas: its region table, its label volume, resampling onto any
 //! data grid, the token-level view the model sees, and the per-region /
 //! per-lobe report behind `roimae atlas`. Knows nothing of burn or egui.
+//! A region table that cannot be parsed is an [`AtlasError`].
 
+pub mod error;
 pub mod labels;
 pub mod regions;
 pub mod report;
 pub mod tokens;
 
+pub use error::AtlasError;
 pub use labels::LabelMap;
 pub use regions::{Hemisphere, Lobe, Region, RegionTable};
 pub use report::AtlasReport;

@@ -1,7 +1,9 @@
 //! The AAL3 region table: label id, name, hemisphere and lobe group of each
 //! of the 166 regions. Label ids are keys, never array positions (ids run
-//! 1-170 with 35, 36, 81 and 82 unused).
+//! 1-170 with 35, 36, 81 and 82 unused). A bad table is an [`AtlasError`]
+//! naming the line.
 
+use super::error::AtlasError;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -85,16 +87,19 @@ pub struct RegionTable {
 
 impl RegionTable {
     /// Parses a TSV with the header `index name hemisphere group`.
-    pub fn from_tsv(text: &str) -> Result<RegionTable, String> {
+    pub fn from_tsv(text: &str) -> Result<RegionTable, AtlasError> {
+        let tsv = |e: csv::Error| AtlasError::Tsv {
+            reason: e.to_string().replace('\n', " "),
+        };
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(b'\t')
             .from_reader(text.as_bytes());
-        let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-        let col = |name: &str| {
+        let headers = reader.headers().map_err(tsv)?.clone();
+        let col = |column: &'static str| {
             headers
                 .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| format!("region table has no '{name}' column"))
+                .position(|h| h == column)
+                .ok_or(AtlasError::MissingColumn { column })
         };
         let (ci, cn, ch, cg) = (
             col("index")?,
@@ -103,21 +108,29 @@ impl RegionTable {
             col("group")?,
         );
         let mut regions = BTreeMap::new();
-        for (line, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| e.to_string())?;
+        for (i, record) in reader.records().enumerate() {
+            let record = record.map_err(tsv)?;
             let at = |c: usize| record.get(c).unwrap_or("").trim();
-            let row = line + 2;
-            let id: u16 = at(ci)
-                .parse()
-                .map_err(|_| format!("line {row}: index '{}' is not a label id", at(ci)))?;
+            let line = i + 2;
+            let id: u16 = at(ci).parse().map_err(|_| AtlasError::BadIndex {
+                line,
+                value: at(ci).to_string(),
+            })?;
             let hemisphere = match at(ch) {
                 "L" => Hemisphere::L,
                 "R" => Hemisphere::R,
                 "M" => Hemisphere::M,
-                other => return Err(format!("line {row}: hemisphere '{other}' is not L, R or M")),
+                other => {
+                    return Err(AtlasError::BadHemisphere {
+                        line,
+                        value: other.to_string(),
+                    });
+                }
             };
-            let group = Lobe::from_name(at(cg))
-                .ok_or_else(|| format!("line {row}: unknown group '{}'", at(cg)))?;
+            let group = Lobe::from_name(at(cg)).ok_or_else(|| AtlasError::UnknownGroup {
+                line,
+                value: at(cg).to_string(),
+            })?;
             let region = Region {
                 id,
                 name: at(cn).to_string(),
@@ -125,7 +138,7 @@ impl RegionTable {
                 group,
             };
             if regions.insert(id, region).is_some() {
-                return Err(format!("line {row}: label id {id} is listed twice"));
+                return Err(AtlasError::DuplicateId { line, id });
             }
         }
         Ok(RegionTable { regions })
@@ -178,9 +191,10 @@ mod tests {
         assert_eq!(t.get(9).unwrap().group, Lobe::Cerebellum);
         assert!(t.get(1).is_none());
         assert_eq!(t.by_name("a_l").unwrap().id, 7);
-        assert!(
-            RegionTable::from_tsv("index\tname\themisphere\tgroup\nx\tA\tL\tfrontal\n").is_err()
-        );
+        assert!(matches!(
+            RegionTable::from_tsv("index\tname\themisphere\tgroup\nx\tA\tL\tfrontal\n"),
+            Err(AtlasError::BadIndex { line: 2, .. })
+        ));
         assert!(
             RegionTable::from_tsv("index\tname\themisphere\tgroup\n1\tA\tQ\tfrontal\n").is_err()
         );

@@ -2,8 +2,8 @@
 //! attribution of a pretrained model, written as CSV, JSON and a NIfTI map.
 
 use crate::eval::attribute_run::{AttributeOptions, attribute_run};
-use crate::eval::attribution::write_outputs;
 use crate::eval::pretrained::CheckpointChoice;
+use crate::eval::region_files::write_occlusion_outputs;
 use crate::train::DeviceChoice;
 use anyhow::{anyhow, bail};
 use std::path::PathBuf;
@@ -73,7 +73,7 @@ pub fn run(args: &AttributeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| args.run.join("attribution"));
     let a = attribute_run(&args.run, &opts, &mut |l| eprintln!("{l}")).map_err(|e| anyhow!(e))?;
-    write_outputs(&a.occlusion, &a.map, &out).map_err(|e| anyhow!(e))?;
+    write_occlusion_outputs(&a.occlusion, &a.map, &out).map_err(|e| anyhow!(e))?;
     println!("{}", a.occlusion.method);
     println!(
         "baseline MSE (base window mask only) {:.4}",
@@ -99,7 +99,8 @@ pub fn run(args: &AttributeArgs) -> anyhow::Result<()> {
 
 /// `--method ig`.
 fn run_ig(args: &AttributeArgs) -> anyhow::Result<()> {
-    use crate::eval::integrated_gradients::{IgOptions, ig_attribute_run, write_ig_outputs};
+    use crate::eval::ig_run::{IgOptions, ig_attribute_run};
+    use crate::eval::region_files::write_ig_outputs;
     let mut finetune = match &args.finetune_config {
         Some(p) => crate::eval::FinetuneConfig::load(p).map_err(|e| anyhow!(e))?,
         None => crate::eval::FinetuneConfig::default(),

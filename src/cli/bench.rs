@@ -4,8 +4,7 @@
 
 use crate::model::bench::{Measurement, ScanShape, bench_mae, bench_scan};
 use crate::model::profile::totals;
-use crate::model::{Backend, ModelConfig, ScanImpl};
-use crate::train::DeviceChoice;
+use crate::model::{DeviceChoice, Preset, ScanImpl};
 use crate::train::bench::{TrainBench, TrainBenchSpec, bench_train};
 
 /// Arguments of `roimae bench`.
@@ -21,7 +20,7 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// Selective scan tokens/s (default shape: reference stage 0, one clip).
     Scan {
-        /// cpu (Flex) or gpu (wgpu).
+        /// cpu (Flex), gpu (wgpu), or auto (a hardware GPU when there is one).
         #[arg(long, default_value = "cpu")]
         device: String,
         /// Implementations to run: sequential, chunked, fused, parallel (comma-separated).
@@ -47,8 +46,8 @@ pub enum BenchWhat {
     Mae {
         /// Model preset (tiny, mni4mm, reference).
         #[arg(long, default_value = "tiny")]
-        preset: String,
-        /// cpu (Flex) or gpu (wgpu).
+        preset: Preset,
+        /// cpu (Flex), gpu (wgpu), or auto (a hardware GPU when there is one).
         #[arg(long, default_value = "cpu")]
         device: String,
         /// Clips per step.
@@ -66,8 +65,8 @@ pub enum BenchWhat {
     Train {
         /// Model preset (tiny, mni4mm, reference).
         #[arg(long, default_value = "tiny")]
-        preset: String,
-        /// cpu (Flex), wgpu, or auto (a hardware GPU when there is one).
+        preset: Preset,
+        /// cpu (Flex), wgpu (alias gpu), or auto (a hardware GPU when there is one).
         #[arg(long, default_value = "auto")]
         device: String,
         /// Clips per step.
@@ -110,7 +109,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             iters,
             json,
         } => {
-            let backend = Backend::parse(device).map_err(anyhow::Error::msg)?;
+            let backend = device.parse::<DeviceChoice>()?;
             let shape = ScanShape {
                 windows: *windows,
                 len: *len,
@@ -135,8 +134,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             iters,
             json,
         } => {
-            let cfg = ModelConfig::preset(preset).map_err(anyhow::Error::msg)?;
-            let backend = Backend::parse(device).map_err(anyhow::Error::msg)?;
+            let cfg = preset.model();
+            let backend = device.parse::<DeviceChoice>()?;
             report(
                 &bench_mae(&cfg, backend, *batch, ScanImpl::default(), *iters)
                     .map_err(anyhow::Error::msg)?,
@@ -152,8 +151,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             json,
         } => {
             let spec = TrainBenchSpec {
-                model: ModelConfig::preset(preset).map_err(anyhow::Error::msg)?,
-                device: parse_device(device).map_err(anyhow::Error::msg)?,
+                model: preset.model(),
+                device: device.parse::<DeviceChoice>()?,
                 batch: *batch,
                 steps: *steps,
                 profile: *profile,
@@ -166,7 +165,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             }
         }
         BenchWhat::Viewer { frames, size, json } => {
-            let size = super::render::parse_size(size).map_err(anyhow::Error::msg)?;
+            let size = super::render::parse_size(size)?;
             for t in crate::gui::bench::bench_viewer((*frames).max(1), size)
                 .map_err(anyhow::Error::msg)?
             {
@@ -200,17 +199,6 @@ fn report(m: &Measurement, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn parse_device(s: &str) -> Result<DeviceChoice, String> {
-    match s {
-        "auto" => Ok(DeviceChoice::Auto),
-        "cpu" | "flex" => Ok(DeviceChoice::Cpu),
-        "wgpu" | "gpu" => Ok(DeviceChoice::Wgpu),
-        other => Err(format!(
-            "unknown device '{other}'; choose cpu, wgpu or auto"
-        )),
-    }
 }
 
 fn print_train(r: &TrainBench) {

@@ -3,7 +3,7 @@
 
 use crate::interop::{self, ExportFormat, ExportInfo};
 use crate::masking::MaskStrategy;
-use crate::model::ModelConfig;
+use crate::model::Preset;
 use anyhow::anyhow;
 use burn::prelude::*;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ pub enum CheckpointAction {
         out: PathBuf,
         /// Require this preset's exact shapes (default: the checkpoint's own model).
         #[arg(long)]
-        preset: Option<String>,
+        preset: Option<Preset>,
         /// Print the import report as JSON.
         #[arg(long)]
         json: bool,
@@ -108,11 +108,7 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
             preset,
             json,
         } => {
-            let preset = preset
-                .as_deref()
-                .map(ModelConfig::preset)
-                .transpose()
-                .map_err(|e| anyhow!(e))?;
+            let preset = preset.map(Preset::model);
             let report =
                 interop::import_checkpoint(ckpt, out, preset.as_ref()).map_err(|e| anyhow!(e))?;
             if *json {

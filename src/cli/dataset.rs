@@ -3,7 +3,7 @@
 //! dataset's subjects, runs, labels, sites and problems.
 
 use crate::data::dataset::{Dataset, DatasetKind, Subject};
-use crate::data::scan::{ScanOptions, parse_label_map, scan_dataset};
+use crate::data::ingest::{ScanOptions, parse_label_map, scan_dataset};
 use anyhow::anyhow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -1,14 +1,14 @@
 //! `roimae model --preset NAME [--json]`: the model's stages and exact
 //! parameter counts.
 
-use crate::model::{ModelConfig, ParamCounts};
+use crate::model::{ParamCounts, Preset};
 
 /// Arguments of `roimae model`.
 #[derive(Debug, clap::Args)]
 pub struct ModelArgs {
     /// Preset: reference (96³×20, 6³ patches), mni4mm (48³×20, 3³), tiny.
     #[arg(long, default_value = "reference")]
-    pub preset: String,
+    pub preset: Preset,
     /// Print one JSON object (encoder_params, mae_params, head_params, ...).
     #[arg(long)]
     pub json: bool,
@@ -16,8 +16,8 @@ pub struct ModelArgs {
 
 /// Runs `roimae model`.
 pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
-    let cfg = ModelConfig::preset(&args.preset).map_err(anyhow::Error::msg)?;
-    let counts = ParamCounts::of(&cfg);
+    let cfg = args.preset.model();
+    let counts = ParamCounts::of(&cfg)?;
     if args.json {
         let mut v = serde_json::to_value(counts)?;
         v["preset"] = serde_json::json!(cfg.name);

@@ -4,9 +4,9 @@
 
 use super::dataset::ScanFlags;
 use crate::data::GridChoice;
+use crate::data::ingest::scan_dataset;
 use crate::data::prepare::prepare_dataset;
 use crate::data::preprocess::PreprocessConfig;
-use crate::data::scan::scan_dataset;
 use anyhow::{anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;

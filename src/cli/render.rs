@@ -1,11 +1,12 @@
 //! `roimae render`: draws the viewer off screen (same layout, same slice
 //! shaders) and writes a PNG: for figures, the README picture and tests.
 
+use crate::gui::headless::{frames_while, start_cpu_training};
 use crate::gui::offscreen::Offscreen;
 use crate::gui::{Startup, ViewerApp};
 use anyhow::bail;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Arguments of `roimae render`.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,23 +51,32 @@ pub struct RenderArgs {
     pub experiment: Option<PathBuf>,
 }
 
+/// A `--size` that is not a usable `WIDTHxHEIGHT`.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum SizeError {
+    /// Not of the form `WxH`.
+    #[error("--size '{0}' is not WIDTHxHEIGHT (e.g. 1500x950)")]
+    NotWxH(String),
+    /// A side outside 200..=8192.
+    #[error("--size {0}x{1}: each side must be 200 to 8192 points")]
+    OutOfRange(u32, u32),
+}
+
 /// Parses `WxH`.
-pub fn parse_size(text: &str) -> Result<[u32; 2], String> {
-    let bad = || format!("--size '{text}' is not WIDTHxHEIGHT (e.g. 1500x950)");
+pub fn parse_size(text: &str) -> Result<[u32; 2], SizeError> {
+    let bad = || SizeError::NotWxH(text.to_string());
     let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
     let w: u32 = w.trim().parse().map_err(|_| bad())?;
     let h: u32 = h.trim().parse().map_err(|_| bad())?;
     if !(200..=8192).contains(&w) || !(200..=8192).contains(&h) {
-        return Err(format!(
-            "--size {w}x{h}: each side must be 200 to 8192 points"
-        ));
+        return Err(SizeError::OutOfRange(w, h));
     }
     Ok([w, h])
 }
 
 /// Renders and writes the PNG.
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
-    let size = parse_size(&args.size).map_err(anyhow::Error::msg)?;
+    let size = parse_size(&args.size)?;
     if !(0.5..=4.0).contains(&args.scale) {
         bail!("--scale {} must be between 0.5 and 4", args.scale);
     }
@@ -89,23 +99,26 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         regions: args.regions.clone(),
         crosshair,
     };
-    let mut off = Offscreen::new().map_err(anyhow::Error::msg)?;
-    let mut app =
-        ViewerApp::new(&startup, Some(&off.render_state), None).map_err(anyhow::Error::msg)?;
+    let mut off = Offscreen::new()?;
+    let mut app = ViewerApp::new(&startup, Some(&off.render_state), None)?;
     app.state.scene.radiological = args.radiological;
     // Wait for a file to finish decoding (the loader runs on its own thread).
-    let start = Instant::now();
-    while app.is_loading() {
-        off.frame(&mut app, size, args.scale, Vec::new())
-            .map_err(anyhow::Error::msg)?;
-        std::thread::sleep(Duration::from_millis(20));
-        if start.elapsed() > Duration::from_secs(600) {
-            bail!("loading took over 10 minutes; giving up");
-        }
+    let pause = Duration::from_millis(20);
+    let loaded = frames_while(
+        &mut off,
+        &mut app,
+        size,
+        args.scale,
+        pause,
+        Duration::from_secs(600),
+        |app| app.is_loading(),
+    )?;
+    if !loaded {
+        bail!("loading took over 10 minutes; giving up");
     }
     if let Some(m) = &app.message
         && args.file.is_some()
-        && !m.starts_with("opened")
+        && m.is_error()
     {
         bail!("{m}");
     }
@@ -113,13 +126,11 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         app.state.scene.set_crosshair(c);
     }
     if let Some(csv) = &args.attribution {
-        app.attribution
-            .open(csv, &app.state)
-            .map_err(anyhow::Error::msg)?;
+        app.attribution.open(csv, &app.state)?;
         app.mode = crate::gui::app::Mode::Attribution;
     }
     if let Some(dir) = &args.experiment {
-        app.experiment.open_now(dir).map_err(anyhow::Error::msg)?;
+        app.experiment.open_now(dir)?;
         app.mode = crate::gui::app::Mode::Experiment;
     }
     if let Some(steps) = args.training_steps {
@@ -128,13 +139,10 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     // egui lays out over two passes; the third is drawn.
     let mut image = None;
     for _ in 0..3 {
-        image = Some(
-            off.frame(&mut app, size, args.scale, Vec::new())
-                .map_err(anyhow::Error::msg)?,
-        );
+        image = Some(off.frame(&mut app, size, args.scale, Vec::new())?);
     }
     let image = image.expect("three frames were rendered");
-    image.save_png(&args.out).map_err(anyhow::Error::msg)?;
+    image.save_png(&args.out)?;
     println!(
         "wrote {} ({}x{} px) on {}",
         args.out.display(),
@@ -154,28 +162,24 @@ fn train_for(
     scale: f32,
     steps: usize,
 ) -> anyhow::Result<()> {
-    use crate::gui::app::Mode;
     let runs = std::env::temp_dir().join(format!("roimae-render-runs-{}", std::process::id()));
-    app.mode = Mode::Training;
-    let d = &mut app.dashboard;
-    d.runs_root = runs.clone();
-    d.config.device = crate::train::DeviceChoice::Cpu;
-    d.config.max_steps = Some(steps.max(1));
-    d.config.val_every = (steps / 8).max(1);
-    d.config.preview_every = (steps / 2).max(1);
-    let (viewer, level) = (&app.state, app.level);
-    app.dashboard.start(viewer, level, None);
-    if let Some(m) = &app.dashboard.message {
-        bail!("{m}");
+    app.dashboard.config.val_every = (steps / 8).max(1);
+    app.dashboard.config.preview_every = (steps / 2).max(1);
+    if let Err(notice) = start_cpu_training(app, &runs, steps) {
+        bail!("{notice}");
     }
-    let start = Instant::now();
-    while app.dashboard.is_running() {
-        off.frame(app, size, scale, Vec::new())
-            .map_err(anyhow::Error::msg)?;
-        std::thread::sleep(Duration::from_millis(100));
-        if start.elapsed() > Duration::from_secs(1800) {
-            bail!("training took over 30 minutes; giving up");
-        }
+    let pause = Duration::from_millis(100);
+    let finished = frames_while(
+        off,
+        app,
+        size,
+        scale,
+        pause,
+        Duration::from_secs(1800),
+        |app| app.dashboard.is_running(),
+    )?;
+    if !finished {
+        bail!("training took over 30 minutes; giving up");
     }
     if let Some(e) = &app.dashboard.session.error {
         bail!("{e}");
@@ -186,12 +190,15 @@ fn train_for(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{SizeError, parse_size};
 
     #[test]
     fn sizes_parse_and_bad_ones_explain() {
         assert_eq!(parse_size("800x600"), Ok([800, 600]));
-        assert!(parse_size("800").unwrap_err().contains("WIDTHxHEIGHT"));
-        assert!(parse_size("10x10").unwrap_err().contains("200 to 8192"));
+        let e = parse_size("800").unwrap_err();
+        assert_eq!(e, SizeError::NotWxH("800".into()));
+        assert!(e.to_string().contains("WIDTHxHEIGHT"), "{e}");
+        let e = parse_size("10x10").unwrap_err();
+        assert!(e.to_string().contains("200 to 8192"), "{e}");
     }
 }

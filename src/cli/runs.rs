@@ -64,7 +64,7 @@ fn summarise(dir: &Path) -> Option<[String; 6]> {
         .map(|r| r.value);
     Some([
         dir.file_name()?.to_string_lossy().into_owned(),
-        cfg.preset.clone(),
+        cfg.preset.to_string(),
         mask_summary(&cfg.mask.strategy),
         steps.to_string(),
         best.map_or("-".into(), |b| format!("{b:.4}")),

@@ -3,7 +3,6 @@
 //! [--sites K] [--seed S] [--json]`: writes a synthetic BIDS cohort with a
 //! planted regional effect.
 
-use crate::atlas::Lobe;
 use crate::data::GridChoice;
 use crate::data::synth::{SynthConfig, SynthSummary, write_cohort_with_progress};
 use crate::masking::RegionSelection;
@@ -60,26 +59,12 @@ impl SynthArgs {
             grid: self.grid,
             frames: self.frames,
             tr: self.tr,
-            effect_regions: region_selection(&self.effect_regions),
+            effect_regions: RegionSelection::from_names(&self.effect_regions),
             effect_size: self.effect_size,
             sites: self.sites,
             seed: self.seed,
         }
     }
-}
-
-/// Lobe names become lobes, anything else a region name (checked later
-/// against the atlas); blank items are skipped.
-fn region_selection(items: &[String]) -> RegionSelection {
-    let mut selection = RegionSelection::default();
-    for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        match Lobe::from_name(item) {
-            Some(lobe) if !selection.lobes.contains(&lobe) => selection.lobes.push(lobe),
-            Some(_) => {}
-            None => selection.names.push(item.to_string()),
-        }
-    }
-    selection
 }
 
 /// Runs `roimae synth`.
@@ -137,8 +122,11 @@ mod tests {
     #[test]
     fn lobes_and_region_names_are_told_apart() {
         let items = ["limbic", " Hippocampus_L", "", "Limbic", "cerebellum"].map(String::from);
-        let selection = region_selection(&items);
-        assert_eq!(selection.lobes, vec![Lobe::Limbic, Lobe::Cerebellum]);
+        let selection = RegionSelection::from_names(&items);
+        assert_eq!(
+            selection.lobes,
+            vec![crate::atlas::Lobe::Limbic, crate::atlas::Lobe::Cerebellum]
+        );
         assert_eq!(selection.names, vec!["Hippocampus_L".to_string()]);
     }
 }

@@ -5,6 +5,7 @@
 //! non-negative scores, symmetric diverging map for signed ones, regions
 //! under the threshold left unpainted).
 
+use super::DashboardError;
 use crate::atlas::RegionTable;
 use crate::viewer::ColorMap;
 use std::collections::BTreeMap;
@@ -25,33 +26,37 @@ impl Attribution {
     /// Reads a CSV with columns `region` (AAL3 name), `score`, and
     /// optionally `lobe` and `spread`. Rows naming no AAL3 region (e.g.
     /// lobe totals) are skipped.
-    pub fn read_csv(path: &Path, table: &RegionTable) -> Result<Attribution, String> {
-        let fail = |e: String| format!("{}: {e}", path.display());
-        let mut reader = csv::Reader::from_path(path)
-            .map_err(|e| fail(format!("cannot read the scores ({e})")))?;
-        let headers = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
+    pub fn read_csv(path: &Path, table: &RegionTable) -> Result<Attribution, DashboardError> {
+        let (mut reader, headers) = super::error::open_csv(
+            path,
+            "scores",
+            "is this a region score CSV written by `roimae attribute`?",
+        )?;
         let col = |name: &str| headers.iter().position(|h| h.trim() == name);
         let (Some(c_region), Some(c_score)) = (col("region"), col("score")) else {
-            return Err(fail(
-                "needs 'region' and 'score' columns (as `roimae attribute` writes)".into(),
-            ));
+            return Err(DashboardError::Columns {
+                path: path.to_path_buf(),
+                needs: "needs 'region' and 'score' columns (as `roimae attribute` writes)".into(),
+            });
         };
         let (c_lobe, c_spread, c_method) = (col("lobe"), col("spread"), col("method"));
         let c_tokens = col("tokens");
         let mut scores = Vec::new();
         let mut method = None;
         for (i, row) in reader.records().enumerate() {
-            let row = row.map_err(|e| fail(format!("row {}: {e}", i + 2)))?;
+            let bad_row = |problem: String| DashboardError::Row {
+                path: path.to_path_buf(),
+                row: i + 2,
+                problem,
+            };
+            let row = row.map_err(|e| bad_row(e.to_string()))?;
             let Some(region) = table.by_name(row[c_region].trim()) else {
                 continue;
             };
-            let score: f64 = row[c_score].trim().parse().map_err(|_| {
-                fail(format!(
-                    "row {}: score '{}' is not a number",
-                    i + 2,
-                    &row[c_score]
-                ))
-            })?;
+            let score: f64 = row[c_score]
+                .trim()
+                .parse()
+                .map_err(|_| bad_row(format!("score '{}' is not a number", &row[c_score])))?;
             let spread = c_spread
                 .and_then(|c| row.get(c)?.trim().parse().ok())
                 .unwrap_or(0.0);
@@ -86,7 +91,9 @@ impl Attribution {
                 .and_then(|v| v.get("method")?.as_str().map(str::to_string));
         }
         if scores.is_empty() {
-            return Err(fail("no row names an AAL3 region".into()));
+            return Err(DashboardError::NoRegion {
+                path: path.to_path_buf(),
+            });
         }
         let file = path
             .file_name()
@@ -231,6 +238,8 @@ mod tests {
         let path = dir.path().join("x.csv");
         std::fs::write(&path, "name,value\nHippocampus_L,1\n").unwrap();
         let e = Attribution::read_csv(&path, &table()).unwrap_err();
+        assert!(matches!(e, DashboardError::Columns { .. }), "{e}");
+        let e = e.to_string();
         assert!(e.contains("x.csv") && e.contains("'region'"), "{e}");
     }
 }

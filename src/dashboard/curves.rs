@@ -3,6 +3,7 @@
 //! TensorBoard does), the x axis choice, and CSV export in the same tidy
 //! columns as a run's `metrics.csv`.
 
+use super::DashboardError;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -113,16 +114,17 @@ impl RunCurves {
 
     /// Reads a run's `metrics.csv` (columns run,split,metric,step,epoch,value,wall_s
     /// in any order).
-    pub fn read_csv(path: &Path) -> Result<RunCurves, String> {
-        let fail = |e: String| format!("{}: {e}", path.display());
-        let mut reader = csv::Reader::from_path(path)
-            .map_err(|e| fail(format!("cannot read the metrics ({e})")))?;
-        let headers = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
+    pub fn read_csv(path: &Path) -> Result<RunCurves, DashboardError> {
+        let (mut reader, headers) =
+            super::error::open_csv(path, "metrics", "is this a roimae metrics.csv?")?;
         let col = |name: &str| {
             headers
                 .iter()
                 .position(|h| h == name)
-                .ok_or_else(|| fail(format!("no '{name}' column; is this a roimae metrics.csv?")))
+                .ok_or_else(|| DashboardError::Columns {
+                    path: path.to_path_buf(),
+                    needs: format!("no '{name}' column; is this a roimae metrics.csv?"),
+                })
         };
         let (c_split, c_metric, c_step, c_value) =
             (col("split")?, col("metric")?, col("step")?, col("value")?);
@@ -134,13 +136,15 @@ impl RunCurves {
             .map_or("run".to_string(), |n| n.to_string_lossy().into_owned());
         let mut curves = RunCurves::new(&name);
         for (i, row) in reader.records().enumerate() {
-            let row = row.map_err(|e| fail(format!("row {}: {e}", i + 2)))?;
+            let bad_row = |problem: String| DashboardError::Row {
+                path: path.to_path_buf(),
+                row: i + 2,
+                problem,
+            };
+            let row = row.map_err(|e| bad_row(e.to_string()))?;
             let num = |c: usize| row.get(c).unwrap_or("").trim().parse::<f64>();
             let (Ok(step), Ok(value)) = (num(c_step), num(c_value)) else {
-                return Err(fail(format!(
-                    "row {}: step and value must be numbers",
-                    i + 2
-                )));
+                return Err(bad_row("step and value must be numbers".into()));
             };
             let point = Point {
                 step: step as usize,
@@ -167,12 +171,14 @@ impl RunCurves {
     }
 
     /// Writes every series as tidy CSV (run,split,metric,step,epoch,value,wall_s).
-    pub fn write_csv(&self, path: &Path) -> Result<(), String> {
-        let mut w = csv::Writer::from_path(path)
-            .map_err(|e| format!("{}: cannot write ({e})", path.display()))?;
-        let io = |e: csv::Error| format!("{}: cannot write ({e})", path.display());
+    pub fn write_csv(&self, path: &Path) -> Result<(), DashboardError> {
+        let io = |e: &dyn std::fmt::Display| DashboardError::Write {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let mut w = csv::Writer::from_path(path).map_err(|e| io(&e))?;
         w.write_record(["run", "split", "metric", "step", "epoch", "value", "wall_s"])
-            .map_err(io)?;
+            .map_err(|e| io(&e))?;
         for ((split, metric), points) in &self.series {
             for p in points {
                 w.write_record([
@@ -184,11 +190,10 @@ impl RunCurves {
                     &p.value.to_string(),
                     &format!("{:.3}", p.wall_s),
                 ])
-                .map_err(io)?;
+                .map_err(|e| io(&e))?;
             }
         }
-        w.flush()
-            .map_err(|e| format!("{}: cannot write ({e})", path.display()))
+        w.flush().map_err(|e| io(&e))
     }
 }
 
@@ -255,6 +260,8 @@ mod tests {
         let path = dir.path().join("metrics.csv");
         std::fs::write(&path, "a,b\n1,2\n").unwrap();
         let e = RunCurves::read_csv(&path).unwrap_err();
+        assert!(matches!(e, DashboardError::Columns { .. }), "{e}");
+        let e = e.to_string();
         assert!(e.contains("metrics.csv") && e.contains("'split'"), "{e}");
     }
 }

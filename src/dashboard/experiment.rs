@@ -3,8 +3,10 @@
 //! (x) against held-out test AUROC (y), mean ± sample sd over seeds — with
 //! the verdicts of `results.md`.
 
+use super::DashboardError;
+use crate::eval::exp_table::strategies;
 use crate::eval::exp_table::{RESULTS_HEADER, ResultRow};
-use crate::eval::exp_table::{mean_sd, strategies};
+use crate::eval::stats::{finite, mean_sd};
 use std::path::Path;
 
 /// A value's mean and sample SD over seeds (`sd` 0 for one seed).
@@ -49,25 +51,29 @@ fn parse_opt(cell: &str) -> Result<Option<f64>, ()> {
 }
 
 /// Reads `results.csv` (as `roimae experiment` writes it).
-pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "{}: cannot read ({e}); is this an experiment folder written by `roimae experiment`?",
-            path.display()
-        )
+pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, DashboardError> {
+    let text = std::fs::read_to_string(path).map_err(|e| DashboardError::Unreadable {
+        path: path.to_path_buf(),
+        what: "results table",
+        reason: e.to_string(),
+        hint: "is this an experiment folder written by `roimae experiment`?",
     })?;
     let mut lines = text.lines();
     if lines.next() != Some(RESULTS_HEADER) {
-        return Err(format!(
-            "{}: not a results table (the first line must be {RESULTS_HEADER})",
-            path.display()
-        ));
+        return Err(DashboardError::Columns {
+            path: path.to_path_buf(),
+            needs: format!("not a results table (the first line must be {RESULTS_HEADER})"),
+        });
     }
     lines
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| {
-            let bad = || format!("{}: line {} is not {RESULTS_HEADER}", path.display(), i + 2);
+            let bad = || DashboardError::Row {
+                path: path.to_path_buf(),
+                row: i + 2,
+                problem: format!("not {RESULTS_HEADER}"),
+            };
             let f: Vec<&str> = line.split(',').collect();
             if f.len() != 7 {
                 return Err(bad());
@@ -95,7 +101,7 @@ pub fn strategy_points(rows: &[ResultRow]) -> Vec<StrategyPoint> {
             let mine: Vec<&ResultRow> = rows.iter().filter(|r| r.strategy == name).collect();
             let stat = |f: &dyn Fn(&ResultRow) -> Option<f64>| {
                 let v: Vec<Option<f64>> = mine.iter().map(|r| f(r)).collect();
-                mean_sd(&v).map(|(mean, sd)| MeanSd {
+                mean_sd(&finite(&v)).map(|(mean, sd)| MeanSd {
                     mean,
                     sd: sd.unwrap_or(0.0),
                 })
@@ -112,7 +118,7 @@ pub fn strategy_points(rows: &[ResultRow]) -> Vec<StrategyPoint> {
 
 impl ExperimentView {
     /// Reads `results.csv` and the verdicts of `results.md` in `dir`.
-    pub fn open(dir: &Path) -> Result<ExperimentView, String> {
+    pub fn open(dir: &Path) -> Result<ExperimentView, DashboardError> {
         let rows = read_results_csv(&dir.join("results.csv"))?;
         let verdicts = std::fs::read_to_string(dir.join("results.md"))
             .map(|md| {
@@ -164,7 +170,7 @@ mod tests {
         assert_eq!(v.verdicts, ["first verdict", "second"]);
         // A folder without results says what it expected.
         let empty = tempfile::tempdir().unwrap();
-        let e = ExperimentView::open(empty.path()).unwrap_err();
+        let e = ExperimentView::open(empty.path()).unwrap_err().to_string();
         assert!(
             e.contains("results.csv") && e.contains("roimae experiment"),
             "{e}"

@@ -3,8 +3,9 @@
 //! root (so attribution and `finetune --pretrained` can use it too), with
 //! the model it holds, which the next run then trains.
 
-use crate::interop::{LoadReport, import_checkpoint};
-use crate::model::ModelConfig;
+use super::DashboardError;
+use crate::interop::{InteropError, LoadReport, import_checkpoint};
+use crate::model::{ModelConfig, Preset};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
@@ -18,7 +19,7 @@ pub struct InitSource {
     /// The model it holds.
     pub model: ModelConfig,
     /// The roimae preset with its data geometry.
-    pub preset: String,
+    pub preset: Preset,
     /// What was skipped on import.
     pub skipped: Vec<String>,
 }
@@ -48,7 +49,7 @@ impl InitSource {
 
 /// An import running on a worker thread.
 pub struct PendingImport {
-    rx: Receiver<Result<(InitSource, LoadReport), String>>,
+    rx: Receiver<Result<(InitSource, LoadReport), InteropError>>,
 }
 
 impl PendingImport {
@@ -64,9 +65,7 @@ impl PendingImport {
         let run_dir = runs_root.join(format!("imported-{stem}-{stamp}"));
         std::thread::spawn(move || {
             let result = import_checkpoint(&file, &run_dir, None).map(|report| {
-                let preset = crate::train::RunConfig::preset_for_geometry(&report.config)
-                    .unwrap_or("tiny")
-                    .to_string();
+                let preset = Preset::of_geometry(&report.config).unwrap_or(Preset::Tiny);
                 (
                     InitSource {
                         file,
@@ -85,11 +84,11 @@ impl PendingImport {
     }
 
     /// The result once the worker is done.
-    pub fn poll(&self) -> Option<Result<(InitSource, LoadReport), String>> {
+    pub fn poll(&self) -> Option<Result<(InitSource, LoadReport), DashboardError>> {
         match self.rx.try_recv() {
-            Ok(r) => Some(r),
+            Ok(r) => Some(r.map_err(DashboardError::from)),
             Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err("the import stopped unexpectedly".into())),
+            Err(TryRecvError::Disconnected) => Some(Err(DashboardError::ImportStopped)),
         }
     }
 }

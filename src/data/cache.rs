@@ -1,6 +1,7 @@
 //! The on-disk clip cache: one file per preprocessed run, memory-mappable,
 //! holding clips as IEEE half floats (f16) in the model's layout, plus a
-//! manifest of what is in the folder and how it was made.
+//! manifest of what is in the folder and how it was made; [`ClipCache`] is
+//! a cache folder opened for reading (what training's `CacheClips` reads).
 //!
 //! File layout (`.rmc`): the 8-byte magic `RMCLIP01`, a little-endian u32
 //! header length, a JSON [`ClipFileHeader`], zero padding to a 64-byte
@@ -12,13 +13,14 @@
 //! z = 10), below fMRI thermal noise. Files are written under a temporary
 //! name, fsynced and renamed, so a crash never leaves a corrupt entry.
 
+use super::error::DataError;
+use super::manifest::Manifest;
+use crate::fsutil::{FileError, write_atomically};
 use half::f16;
 use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use crate::fsutil::write_atomically;
 
 /// The magic bytes that open a clip file.
 pub const CLIP_MAGIC: &[u8; 8] = b"RMCLIP01";
@@ -65,7 +67,7 @@ pub fn write_clip_file(
     path: &Path,
     mut header: ClipFileHeader,
     clips: &[f32],
-) -> std::io::Result<u32> {
+) -> Result<u32, FileError> {
     assert_eq!(
         clips.len(),
         header.clip_len() * header.n_clips,
@@ -78,13 +80,17 @@ pub fn write_clip_file(
     header.dtype = "f16".into();
     header.layout = "clip,x,y,z,t".into();
     header.crc32 = crc32fast::hash(&data);
-    let json = serde_json::to_vec(&header)?;
+    let json = serde_json::to_vec(&header).expect("a clip header always encodes");
     let mut head = Vec::with_capacity(ALIGN + json.len());
     head.extend_from_slice(CLIP_MAGIC);
     head.extend_from_slice(&(json.len() as u32).to_le_bytes());
     head.extend_from_slice(&json);
     head.resize(head.len().div_ceil(ALIGN) * ALIGN, 0);
-    write_atomically(path, &[&head, &data])?;
+    write_atomically(path, &[&head, &data]).map_err(|source| FileError::Write {
+        path: path.to_path_buf(),
+        what: "clip file",
+        source,
+    })?;
     Ok(header.crc32)
 }
 
@@ -121,32 +127,41 @@ pub struct ClipFile {
 
 impl ClipFile {
     /// Opens and checks a clip file (magic, header, size; not the CRC).
-    pub fn open(path: &Path) -> Result<ClipFile, String> {
-        let fail = |m: String| format!("{}: {m}", path.display());
-        let file =
-            File::open(path).map_err(|e| fail(format!("cannot open the cache file ({e})")))?;
+    pub fn open(path: &Path) -> Result<ClipFile, DataError> {
+        let file = File::open(path).map_err(|source| FileError::Read {
+            path: path.to_path_buf(),
+            what: "cache file",
+            source,
+        })?;
         // SAFETY: cache files are written once (atomically renamed) and
         // never modified in place, so the mapping cannot change under us.
-        let map = unsafe { Mmap::map(&file) }
-            .map_err(|e| fail(format!("cannot map the cache file ({e})")))?;
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| DataError::ClipMap {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if map.len() < 12 || &map[..8] != CLIP_MAGIC {
-            return Err(fail(
-                "not a roimae clip file (bad magic); delete it and run prepare again".into(),
-            ));
+            return Err(DataError::ClipMagic {
+                path: path.to_path_buf(),
+            });
         }
+        let header_error = |reason: String| DataError::ClipHeader {
+            path: path.to_path_buf(),
+            reason,
+        };
         let json_len = u32::from_le_bytes(map[8..12].try_into().unwrap()) as usize;
         let json = map
             .get(12..12 + json_len)
-            .ok_or_else(|| fail("truncated header; delete it and run prepare again".into()))?;
+            .ok_or_else(|| header_error("truncated".into()))?;
         let header: ClipFileHeader =
-            serde_json::from_slice(json).map_err(|e| fail(format!("unreadable header ({e})")))?;
+            serde_json::from_slice(json).map_err(|e| header_error(e.to_string()))?;
         let data_start = (12 + json_len).div_ceil(ALIGN) * ALIGN;
         let expected = data_start + header.clip_len() * header.n_clips * 2;
         if map.len() != expected {
-            return Err(fail(format!(
-                "size {} bytes, expected {expected}; the file is damaged, run prepare again",
-                map.len()
-            )));
+            return Err(DataError::ClipSize {
+                path: path.to_path_buf(),
+                found: map.len(),
+                expected,
+            });
         }
         Ok(ClipFile {
             path: path.to_path_buf(),
@@ -173,5 +188,71 @@ impl ClipFile {
         out.clear();
         out.resize(len, 0.0);
         decode_f16(bytes, out);
+    }
+}
+
+/// A cache folder opened for reading: its manifest and mapped clip files.
+#[derive(Debug)]
+pub struct ClipCache {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    files: Vec<ClipFile>,
+}
+
+/// One clip of the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipRef {
+    /// Index of the run in the manifest.
+    pub entry: usize,
+    /// Clip number within the run.
+    pub clip: usize,
+}
+
+impl ClipCache {
+    /// Opens every clip file of the manifest in `dir`.
+    pub fn open(dir: &Path) -> Result<ClipCache, DataError> {
+        let manifest = Manifest::load(dir)?;
+        let files = manifest
+            .entries
+            .iter()
+            .map(|e| ClipFile::open(&dir.join(&e.file)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ClipCache {
+            dir: dir.to_path_buf(),
+            manifest,
+            files,
+        })
+    }
+
+    /// Values per clip (input³ x frames).
+    pub fn clip_len(&self) -> usize {
+        self.files.first().map_or(0, |f| f.header.clip_len())
+    }
+
+    /// Every clip of the given subjects (all subjects when `None`).
+    pub fn clips(&self, subjects: Option<&[String]>) -> Vec<ClipRef> {
+        self.manifest
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| subjects.is_none_or(|s| s.contains(&e.subject)))
+            .flat_map(|(entry, e)| (0..e.n_clips).map(move |clip| ClipRef { entry, clip }))
+            .collect()
+    }
+
+    /// Decodes one clip into `out`.
+    pub fn read(&self, clip: &ClipRef, out: &mut Vec<f32>) {
+        self.files[clip.entry].read_clip(clip.clip, out);
+    }
+
+    /// Whether every clip file still matches its checksum.
+    pub fn verify(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .filter(|f| !f.verify())
+            .map(|f| format!("{}: checksum mismatch; run prepare again", f.path.display()))
+            .collect()
     }
 }

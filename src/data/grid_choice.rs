@@ -1,8 +1,10 @@
 //! The two data grids the model presets read: MNI152 at 2 mm (reference,
 //! 96³ input, 6³ patches) and at 4 mm (48³ input, 3³ patches, e.g. the
-//! ADHD-200 preprocessed release). Both give a 16³ token grid.
+//! ADHD-200 preprocessed release). Both give a 16³ token grid; each is read
+//! by one model preset ([`GridChoice::preset`]).
 
 use crate::atlas::TokenGeometry;
+use crate::model::Preset;
 use crate::volume::Grid;
 use serde::{Deserialize, Serialize};
 
@@ -26,12 +28,17 @@ impl GridChoice {
         }
     }
 
+    /// The model preset that reads this grid.
+    pub fn preset(self) -> Preset {
+        match self {
+            GridChoice::Mni2mm => Preset::Reference,
+            GridChoice::Mni4mm => Preset::Mni4mm,
+        }
+    }
+
     /// Input cube and patching of the model that reads this grid.
     pub fn geometry(self) -> TokenGeometry {
-        match self {
-            GridChoice::Mni2mm => TokenGeometry::REFERENCE,
-            GridChoice::Mni4mm => TokenGeometry::MNI4MM,
-        }
+        self.preset().token_geometry()
     }
 
     /// The name used on the command line and in files.

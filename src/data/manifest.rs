@@ -2,8 +2,9 @@
 //! entry per preprocessed run (subject, label, site, clips, checksum, and
 //! the source's size and modification time used to skip up-to-date runs).
 
-use crate::fsutil::write_atomically;
+use super::error::DataError;
 use super::preprocess::PreprocessConfig;
+use crate::fsutil::{DocKind, load_json, save_json};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,12 @@ use std::path::{Path, PathBuf};
 pub const MANIFEST_NAME: &str = "manifest.json";
 /// Format version of the manifest.
 pub const MANIFEST_VERSION: u32 = 1;
+
+/// How the manifest is named in messages.
+const MANIFEST_FILE: DocKind = DocKind {
+    what: "cache manifest",
+    hint: "run `roimae prepare` again to rewrite it",
+};
 
 /// One preprocessed run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,30 +70,29 @@ impl Manifest {
     }
 
     /// Reads `dir/manifest.json`.
-    pub fn load(dir: &Path) -> Result<Manifest, String> {
+    pub fn load(dir: &Path) -> Result<Manifest, DataError> {
         let path = dir.join(MANIFEST_NAME);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            format!(
-                "{}: cannot read the cache manifest ({e}); run `roimae prepare` first",
-                path.display()
-            )
-        })?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: unreadable manifest ({e})", path.display()))?;
+        if !path.is_file() {
+            return Err(DataError::NoManifest { path });
+        }
+        let manifest: Manifest = load_json(&path, MANIFEST_FILE)?;
         if manifest.version != MANIFEST_VERSION {
-            return Err(format!(
-                "{}: manifest version {} is not {MANIFEST_VERSION}; run prepare again",
-                path.display(),
-                manifest.version
-            ));
+            return Err(DataError::ManifestVersion {
+                path,
+                found: manifest.version,
+                expected: MANIFEST_VERSION,
+            });
         }
         Ok(manifest)
     }
 
     /// Writes `dir/manifest.json` atomically.
-    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        let json = serde_json::to_vec_pretty(self)?;
-        write_atomically(&dir.join(MANIFEST_NAME), &[&json])
+    pub fn save(&self, dir: &Path) -> Result<(), DataError> {
+        Ok(save_json(
+            &dir.join(MANIFEST_NAME),
+            self,
+            MANIFEST_FILE.what,
+        )?)
     }
 
     /// Total clips.

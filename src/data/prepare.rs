@@ -2,12 +2,15 @@
 //! clip cache folder, in parallel, skipping runs that are already up to
 //! date. A bad run is reported and skipped; it never aborts the others.
 //! The manifest is rewritten after every finished run, so an interrupted
-//! prepare keeps what it finished.
+//! prepare keeps what it finished. Only an unusable cache folder is an
+//! error; a run that fails becomes a `skipped:` [`Problem`].
 
 use super::cache::{ClipFileHeader, write_clip_file};
 use super::dataset::{Dataset, Problem};
+use super::error::DataError;
 use super::manifest::{CacheEntry, Manifest, source_stamp};
 use super::preprocess::{PreprocessConfig, load_brain_mask, preprocess_masked};
+use crate::fsutil::create_dir;
 use crate::volume::read_volume;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -45,9 +48,8 @@ pub fn prepare_dataset(
     out: &Path,
     jobs: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<PrepareSummary, String> {
-    std::fs::create_dir_all(out)
-        .map_err(|e| format!("{}: cannot create the cache folder ({e})", out.display()))?;
+) -> Result<PrepareSummary, DataError> {
+    create_dir(out)?;
     let brain = match &cfg.brain_mask {
         Some(path) => Some(load_brain_mask(path, &cfg.grid.grid())?),
         None => None,
@@ -107,11 +109,7 @@ pub fn prepare_dataset(
                             let _ = m.save(out);
                             problems.lock().unwrap().extend(warnings);
                         }
-                        Err(message) => problems.lock().unwrap().push(Problem {
-                            subject: Some(job.subject.clone()),
-                            path: Some(job.source.clone()),
-                            message,
-                        }),
+                        Err(skipped) => problems.lock().unwrap().push(skipped),
                     }
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 }
@@ -122,9 +120,7 @@ pub fn prepare_dataset(
     manifest
         .entries
         .sort_by(|a, b| (&a.subject, &a.file).cmp(&(&b.subject, &b.file)));
-    manifest
-        .save(out)
-        .map_err(|e| format!("{}: cannot write the manifest ({e})", out.display()))?;
+    manifest.save(out)?;
     summary.problems = problems.into_inner().unwrap();
     summary.failed = summary
         .problems
@@ -136,17 +132,23 @@ pub fn prepare_dataset(
     Ok(summary)
 }
 
-/// Preprocesses one run and writes its clip file.
+/// Preprocesses one run and writes its clip file; a run that cannot be
+/// done is the `skipped:` problem that reports it (naming the run's file,
+/// so the reason does not repeat it).
 fn prepare_one(
     job: &Job,
     cfg: &PreprocessConfig,
     brain: Option<&[bool]>,
     out: &Path,
-) -> Result<(CacheEntry, Vec<Problem>), String> {
-    let skipped = |m: String| format!("skipped: {m}");
+) -> Result<(CacheEntry, Vec<Problem>), Problem> {
+    let skipped = |reason: String| Problem {
+        subject: Some(job.subject.clone()),
+        path: Some(job.source.clone()),
+        message: format!("skipped: {reason}"),
+    };
     let stamp = source_stamp(&job.source).ok_or_else(|| skipped("cannot stat the file".into()))?;
     let volume = read_volume(&job.source).map_err(|e| skipped(e.kind.to_string()))?;
-    let prepared = preprocess_masked(volume, cfg, brain).map_err(skipped)?;
+    let prepared = preprocess_masked(volume, cfg, brain).map_err(|e| skipped(e.to_string()))?;
     let header = ClipFileHeader {
         input: prepared.input,
         frames: prepared.frames,
@@ -160,8 +162,8 @@ fn prepare_one(
         crc32: 0,
     };
     let path = out.join(&job.file);
-    let crc32 = write_clip_file(&path, header, &prepared.clips)
-        .map_err(|e| skipped(format!("cannot write {} ({e})", path.display())))?;
+    let crc32 =
+        write_clip_file(&path, header, &prepared.clips).map_err(|e| skipped(e.to_string()))?;
     let mut warnings = Vec::new();
     if prepared.nonfinite_zeroed > 0 {
         warnings.push(Problem {

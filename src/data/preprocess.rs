@@ -4,6 +4,7 @@
 //! over foreground voxels and all frames, background filled with the
 //! minimum foreground z, and non-overlapping clips of T frames.
 
+use super::error::DataError;
 use super::grid_choice::GridChoice;
 use crate::volume::{Interpolation, Volume, resample};
 use serde::{Deserialize, Serialize};
@@ -77,8 +78,8 @@ impl PreparedRun {
 pub fn load_brain_mask(
     path: &std::path::Path,
     grid: &crate::volume::Grid,
-) -> Result<Vec<bool>, String> {
-    let mask = crate::volume::read_volume(path).map_err(|e| format!("brain mask: {e}"))?;
+) -> Result<Vec<bool>, DataError> {
+    let mask = crate::volume::read_volume(path)?;
     let on_grid = resample(&mask, grid, Interpolation::Nearest, 0.0);
     let brain: Vec<bool> = on_grid
         .frame(0)
@@ -86,28 +87,27 @@ pub fn load_brain_mask(
         .map(|v| v.is_finite() && *v != 0.0)
         .collect();
     if !brain.iter().any(|&b| b) {
-        return Err(format!(
-            "brain mask {}: no brain voxel on the MNI grid",
-            path.display()
-        ));
+        return Err(DataError::EmptyBrainMask {
+            path: path.to_path_buf(),
+        });
     }
     Ok(brain)
 }
 
 /// Preprocesses `run` with the foreground taken from the data (voxels
 /// non-zero at some frame); see [`preprocess_masked`].
-pub fn preprocess(run: Volume, cfg: &PreprocessConfig) -> Result<PreparedRun, String> {
+pub fn preprocess(run: Volume, cfg: &PreprocessConfig) -> Result<PreparedRun, DataError> {
     preprocess_masked(run, cfg, None)
 }
 
 /// Preprocesses `run`; `brain` (on `cfg.grid`, NIfTI order), when given,
-/// is the foreground. Errors are one-line reasons (constant run, too few
-/// frames, no TR for temporal resampling).
+/// is the foreground. Errors describe the run without naming it (constant
+/// run, too few frames, no TR for temporal resampling).
 pub fn preprocess_masked(
     run: Volume,
     cfg: &PreprocessConfig,
     brain: Option<&[bool]>,
-) -> Result<PreparedRun, String> {
+) -> Result<PreparedRun, DataError> {
     preprocess_on_grid(run, cfg, &cfg.grid.grid(), cfg.grid.geometry(), brain)
 }
 
@@ -120,9 +120,9 @@ pub fn preprocess_on_grid(
     grid: &crate::volume::Grid,
     geometry: crate::atlas::TokenGeometry,
     brain: Option<&[bool]>,
-) -> Result<PreparedRun, String> {
+) -> Result<PreparedRun, DataError> {
     if run.meta.ndim != 4 {
-        return Err(format!("expected a 4D run, got shape {:?}", run.shape()));
+        return Err(DataError::Not4d { shape: run.shape() });
     }
     let mut nonfinite_zeroed = 0;
     for v in run.data.iter_mut().filter(|v| !v.is_finite()) {
@@ -135,7 +135,7 @@ pub fn preprocess_on_grid(
     let mut tr = source_tr.unwrap_or(0.0);
     if let Some(target) = cfg.target_tr {
         let Some(source) = source_tr.filter(|t| *t > 0.0) else {
-            return Err("the run has no TR, so it cannot be resampled in time".into());
+            return Err(DataError::NoTr);
         };
         resampled = resample_time(&resampled, source, target);
         tr = target;
@@ -143,10 +143,10 @@ pub fn preprocess_on_grid(
     let frames = cfg.frames_per_clip;
     let n_clips = resampled.frames / frames;
     if n_clips == 0 {
-        return Err(format!(
-            "the run has {} frames, fewer than one clip of {frames}",
-            resampled.frames
-        ));
+        return Err(DataError::TooFewFrames {
+            frames: resampled.frames,
+            clip: frames,
+        });
     }
     let n = geometry.input;
     let grid = resampled.grid;
@@ -182,7 +182,7 @@ pub fn preprocess_on_grid(
     let used_frames = n_clips * frames;
     let foreground: Vec<usize> = source_of.iter().flatten().copied().collect();
     if foreground.is_empty() {
-        return Err("the run is empty on the MNI grid (all zero): is it in MNI space?".into());
+        return Err(DataError::EmptyOnGrid);
     }
     let count = (foreground.len() * used_frames) as f64;
     let mut sum = 0.0f64;
@@ -203,9 +203,7 @@ pub fn preprocess_on_grid(
     }
     let std = (sq / count).sqrt();
     if std.is_nan() || std <= 1e-12 * mean.abs().max(1.0) {
-        return Err(
-            "the run is constant (zero variance over the brain); it carries no signal".into(),
-        );
+        return Err(DataError::ConstantRun);
     }
     let fill = ((min - mean) / std) as f32;
     let mut clips = vec![fill; n_clips * n * n * n * frames];

@@ -1,18 +1,22 @@
 //! Attribution of a pretraining run folder: loads the model from its best
-//! (else last) checkpoint, or its last on request, and the run's own data and validation split, and
-//! runs region occlusion on validation clips (base masks: the reference
-//! window mask with the validation mask ids); the map is on the model input
-//! cube with the world affine the preview volumes use.
+//! (else last) checkpoint, or its last on request, and the run's own data
+//! and validation split, and runs region occlusion on validation clips
+//! (base masks: the reference window mask with the validation mask ids);
+//! the map is on the model input cube with the world affine the preview
+//! volumes use. Also which clips a run's attribution uses (the first few
+//! of each subject), shared with integrated gradients.
 
+use super::EvalError;
 use super::attribution::{MaeReconstructor, Occlusion, RegionScore, occlusion, region_map};
+use super::ft_data::Devices;
 use super::pretrained::{self, CheckpointChoice, PretrainedInfo};
 use crate::atlas::Atlas;
 use crate::masking::{MaskSpec, Masker};
+use crate::train::DeviceChoice;
 use crate::train::data::TrainData;
 use crate::train::evaluate::val_mask_id;
-use crate::train::{DeviceChoice, device};
 use crate::volume::Volume;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Options of a run's attribution.
@@ -62,22 +66,13 @@ pub fn attribute_run(
     run_dir: &Path,
     opts: &AttributeOptions,
     log: &mut dyn FnMut(String),
-) -> Result<RunAttribution, String> {
+) -> Result<RunAttribution, EvalError> {
     pretrained::load_run_config(run_dir)?;
     pretrained::pick_checkpoint(run_dir, opts.checkpoint)?;
-    let picked = device::pick(opts.device)?;
-    for note in &picked.notes {
-        log(note.clone());
-    }
-    let plain = picked.device.clone().without_autodiff();
+    let plain = Devices::pick(opts.device, log)?.plain;
     let (cfg, mae, info) = pretrained::load_mae(run_dir, opts.checkpoint, &plain)?;
-    log(format!(
-        "model from {} ({} checkpoint, step {})",
-        info.checkpoint.display(),
-        info.which,
-        info.step
-    ));
-    let atlas = Atlas::aal3().map_err(|e| e.to_string())?;
+    log(format!("model from {}", info.describe()));
+    let atlas = Atlas::aal3()?;
     let data = TrainData::load(&cfg, &atlas)?;
     let pool = if data.val.is_empty() {
         log("the run has no validation subject; attributing on training clips".into());
@@ -85,26 +80,27 @@ pub fn attribute_run(
     } else {
         &data.val
     };
-    let mut taken: BTreeMap<String, usize> = BTreeMap::new();
     let frames = cfg.model()?.frames;
     let base = Masker::new(&MaskSpec::default(), &data.labels, &atlas.regions, frames)?;
-    let mut clips = Vec::new();
-    let mut bases = Vec::new();
-    for &i in pool {
-        let subject = data.source.info(i).subject.clone();
-        let k = taken.entry(subject.clone()).or_default();
-        if *k < opts.clips_per_subject.max(1) {
-            *k += 1;
-            let mut values = Vec::new();
-            data.source.read(i, &mut values);
-            clips.push((subject, values));
-            bases.push(base.mask(val_mask_id(i)));
-        }
+    let source = data.source.as_ref();
+    let chosen = clips_per_subject(
+        pool,
+        |i| source.info(i).subject.as_str(),
+        opts.clips_per_subject,
+    );
+    let mut clips = Vec::with_capacity(chosen.len());
+    let mut bases = Vec::with_capacity(chosen.len());
+    for i in chosen {
+        let mut values = Vec::new();
+        source.read(i, &mut values);
+        clips.push((source.info(i).subject.clone(), values));
+        bases.push(base.mask(val_mask_id(i)));
     }
+    let subjects: BTreeSet<&str> = clips.iter().map(|(s, _)| s.as_str()).collect();
     log(format!(
         "occlusion on {} clips of {} subjects",
         clips.len(),
-        taken.len()
+        subjects.len()
     ));
     let recon = MaeReconstructor {
         model: &mae,
@@ -126,4 +122,39 @@ pub fn attribute_run(
         map,
         pretrained: info,
     })
+}
+
+/// The first `per_subject` clips of each subject in `pool`, in pool order.
+pub fn clips_per_subject<'s>(
+    pool: &[usize],
+    subject: impl Fn(usize) -> &'s str,
+    per_subject: usize,
+) -> Vec<usize> {
+    let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
+    pool.iter()
+        .copied()
+        .filter(|&i| {
+            let k = taken.entry(subject(i)).or_default();
+            *k += 1;
+            *k <= per_subject.max(1)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clips_per_subject_keeps_the_first_of_each_subject_in_pool_order() {
+        let subjects = ["a", "a", "b", "a", "b", "c"];
+        let pool = [5, 0, 1, 2, 3, 4];
+        assert_eq!(clips_per_subject(&pool, |i| subjects[i], 1), [5, 0, 2]);
+        assert_eq!(
+            clips_per_subject(&pool, |i| subjects[i], 2),
+            [5, 0, 1, 2, 4]
+        );
+        // 0 is taken as 1.
+        assert_eq!(clips_per_subject(&pool, |i| subjects[i], 0), [5, 0, 2]);
+    }
 }

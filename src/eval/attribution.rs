@@ -16,7 +16,11 @@
 //! averaged over a subject's clips; the reported score is the mean over
 //! validation subjects and the spread their sample standard deviation.
 //! The [`Reconstructor`] seam lets the bookkeeping be tested with a stub.
+//! The files are written by `region_files.rs`; a run folder's occlusion is
+//! `attribute_run.rs`.
 
+use super::EvalError;
+use super::stats::mean_spread;
 use crate::atlas::{InputLabels, Lobe, RegionTable, TokenMap};
 use crate::masking::ClipMask;
 use crate::model::{BatchMask, Mae, ScanImpl};
@@ -24,7 +28,6 @@ use crate::volume::{Affine, Grid, Volume, VolumeMeta};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// One region's (or lobe's) attribution score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +50,7 @@ pub struct RegionScore {
 pub trait Reconstructor {
     /// The reconstruction of `clip` (`input³ × frames`, t fastest) under
     /// each of `masks`, in order.
-    fn reconstruct(&self, clip: &[f32], masks: &[ClipMask]) -> Result<Vec<Vec<f32>>, String>;
+    fn reconstruct(&self, clip: &[f32], masks: &[ClipMask]) -> Result<Vec<Vec<f32>>, EvalError>;
 }
 
 /// A pretrained MAE as a [`Reconstructor`] (no autodiff; `batch` masks per
@@ -62,7 +65,7 @@ pub struct MaeReconstructor<'a> {
 }
 
 impl Reconstructor for MaeReconstructor<'_> {
-    fn reconstruct(&self, clip: &[f32], masks: &[ClipMask]) -> Result<Vec<Vec<f32>>, String> {
+    fn reconstruct(&self, clip: &[f32], masks: &[ClipMask]) -> Result<Vec<Vec<f32>>, EvalError> {
         let cfg = self.model.config();
         let (n, frames) = (cfg.input, cfg.frames);
         let mut out = Vec::with_capacity(masks.len());
@@ -79,7 +82,7 @@ impl Reconstructor for MaeReconstructor<'_> {
                 .forward(x, &mask, ScanImpl::Auto)
                 .reconstruction
                 .try_into_vec_as::<f32>()
-                .map_err(|e| crate::train::trainer::device_error(&format!("{e:?}")))?;
+                .map_err(EvalError::device)?;
             out.extend(r.chunks(clip.len()).map(<[f32]>::to_vec));
         }
         Ok(out)
@@ -184,14 +187,116 @@ fn with_tube(base: &ClipMask, spatial: &[usize]) -> ClipMask {
     m
 }
 
-fn mean_sd(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    if values.len() < 2 {
-        return (mean, 0.0);
+/// A clip's errors under its base mask and with each target masked too.
+struct ClipScores {
+    /// MSE on the base mask's voxels, only the base masked.
+    baseline: f64,
+    /// Per target: its own voxels' MSE when it is masked too.
+    own: Vec<f64>,
+    /// Per target: the change of the MSE on the base-masked voxels outside
+    /// it when it is masked too.
+    context: Vec<f64>,
+}
+
+/// The targets of an occlusion and the geometry they are scored in.
+struct Scorer<'a> {
+    /// Regions, then lobes.
+    targets: Vec<&'a Target>,
+    /// Each target's own voxels in every frame (flat token indices).
+    own: Vec<Vec<usize>>,
+    /// Input voxels per axis.
+    n: usize,
+    /// Patch voxels per axis.
+    p: usize,
+    /// Frames per clip.
+    frames: usize,
+}
+
+impl Scorer<'_> {
+    /// Reconstructs `clip` under `base` and under base ∪ each target, and
+    /// scores it.
+    fn score(
+        &self,
+        recon: &dyn Reconstructor,
+        clip: &[f32],
+        base: &ClipMask,
+    ) -> Result<ClipScores, EvalError> {
+        let (n, p, frames) = (self.n, self.p, self.frames);
+        let mut masks = vec![base.clone()];
+        masks.extend(self.targets.iter().map(|tg| with_tube(base, &tg.tokens)));
+        let out = recon.reconstruct(clip, &masks)?;
+        let hidden: Vec<usize> = (0..base.tokens.len()).filter(|&i| base.tokens[i]).collect();
+        let own = self
+            .own
+            .iter()
+            .enumerate()
+            .map(|(j, tokens)| token_mse(&out[j + 1], clip, tokens, n, p, frames))
+            .collect();
+        let context = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(j, tg)| {
+                let scored: Vec<usize> = hidden
+                    .iter()
+                    .copied()
+                    .filter(|&i| tg.tokens.binary_search(&(i / frames)).is_err())
+                    .collect();
+                let occluded = token_mse(&out[j + 1], clip, &scored, n, p, frames);
+                let reference = token_mse(&out[0], clip, &scored, n, p, frames);
+                occluded - reference
+            })
+            .collect();
+        Ok(ClipScores {
+            baseline: token_mse(&out[0], clip, &hidden, n, p, frames),
+            own,
+            context,
+        })
     }
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
+}
+
+/// Per subject, per target: the values of the subject's clips.
+type PerSubject<'s> = BTreeMap<&'s str, Vec<Vec<f64>>>;
+
+/// Appends one clip's per-target `values` to its subject's lists.
+fn push_clip<'s>(per: &mut PerSubject<'s>, subject: &'s str, values: Vec<f64>) {
+    let entry = per
+        .entry(subject)
+        .or_insert_with(|| vec![Vec::new(); values.len()]);
+    for (list, v) in entry.iter_mut().zip(values) {
+        list.push(v);
+    }
+}
+
+/// Each target's score: the mean over subjects of the subject's clip mean,
+/// with the subjects' sample SD as spread.
+fn target_scores(targets: &[&Target], per: &PerSubject) -> Vec<RegionScore> {
+    targets
+        .iter()
+        .enumerate()
+        .map(|(j, tg)| {
+            let subject_means: Vec<f64> = per
+                .values()
+                .map(|v| v[j].iter().sum::<f64>() / v[j].len() as f64)
+                .collect();
+            // Never empty (every subject has a clip); NaN would say so.
+            let (score, spread) = mean_spread(&subject_means).unwrap_or((f64::NAN, 0.0));
+            RegionScore {
+                id: tg.id,
+                name: tg.name.clone(),
+                lobe: tg.lobe.clone(),
+                score,
+                spread,
+                tokens: tg.tokens.len(),
+            }
+        })
+        .collect()
+}
+
+/// Highest score first (ties: lower id first).
+fn by_score(mut v: Vec<RegionScore>) -> Vec<RegionScore> {
+    v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+    v
 }
 
 /// Region occlusion over `clips` (`(subject, clip data)`) with one
@@ -205,92 +310,56 @@ pub fn occlusion(
     table: &RegionTable,
     frames: usize,
     log: &mut dyn FnMut(String),
-) -> Result<Occlusion, String> {
+) -> Result<Occlusion, EvalError> {
     if clips.is_empty() {
-        return Err("no clip to attribute on; the run has no validation subject".into());
+        return Err(EvalError::NoClipToAttribute {
+            pool: "validation",
+            hint: "the run has no validation subject",
+        });
     }
     if base_masks.len() != clips.len() {
-        return Err("occlusion needs one base mask per clip".into());
+        return Err(EvalError::BaseMaskCount {
+            masks: base_masks.len(),
+            clips: clips.len(),
+        });
     }
     let g = labels.geometry;
-    let (n, p) = (g.input, g.patch);
     let (regions, lobes) = targets(labels, table);
     let all: Vec<&Target> = regions.iter().chain(&lobes).collect();
-    // Each target's own voxels in every frame (flat token indices).
-    let own: Vec<Vec<usize>> = all
-        .iter()
-        .map(|tg| {
-            tg.tokens
-                .iter()
-                .flat_map(|&s| s * frames..(s + 1) * frames)
-                .collect()
-        })
-        .collect();
-    // Per subject, per target: the context scores of its clips and the
-    // target's own error.
-    let mut per: BTreeMap<&str, Vec<Vec<f64>>> = BTreeMap::new();
-    let mut per_own: BTreeMap<&str, Vec<Vec<f64>>> = BTreeMap::new();
+    let scorer = Scorer {
+        own: all
+            .iter()
+            .map(|tg| {
+                tg.tokens
+                    .iter()
+                    .flat_map(|&s| s * frames..(s + 1) * frames)
+                    .collect()
+            })
+            .collect(),
+        targets: all,
+        n: g.input,
+        p: g.patch,
+        frames,
+    };
+    let mut per: PerSubject = BTreeMap::new();
+    let mut per_own: PerSubject = BTreeMap::new();
     let mut baseline = Vec::new();
     for (k, ((subject, clip), base)) in clips.iter().zip(base_masks).enumerate() {
-        let mut masks = vec![base.clone()];
-        masks.extend(all.iter().map(|tg| with_tube(base, &tg.tokens)));
-        let out = recon.reconstruct(clip, &masks)?;
-        let hidden: Vec<usize> = (0..base.tokens.len()).filter(|&i| base.tokens[i]).collect();
-        baseline.push(token_mse(&out[0], clip, &hidden, n, p, frames));
-        let own_entry = per_own
-            .entry(subject.as_str())
-            .or_insert_with(|| vec![Vec::new(); all.len()]);
-        for (j, tokens) in own.iter().enumerate() {
-            own_entry[j].push(token_mse(&out[j + 1], clip, tokens, n, p, frames));
-        }
-        let entry = per
-            .entry(subject.as_str())
-            .or_insert_with(|| vec![Vec::new(); all.len()]);
-        for (j, tg) in all.iter().enumerate() {
-            let scored: Vec<usize> = hidden
-                .iter()
-                .copied()
-                .filter(|&i| tg.tokens.binary_search(&(i / frames)).is_err())
-                .collect();
-            let occluded = token_mse(&out[j + 1], clip, &scored, n, p, frames);
-            let reference = token_mse(&out[0], clip, &scored, n, p, frames);
-            entry[j].push(occluded - reference);
-        }
+        let scores = scorer.score(recon, clip, base)?;
+        baseline.push(scores.baseline);
+        push_clip(&mut per_own, subject, scores.own);
+        push_clip(&mut per, subject, scores.context);
         log(format!("clip {}/{} ({subject}) done", k + 1, clips.len()));
     }
-    let scores_of = |per: &BTreeMap<&str, Vec<Vec<f64>>>| -> Vec<RegionScore> {
-        all.iter()
-            .enumerate()
-            .map(|(j, tg)| {
-                let subject_means: Vec<f64> = per
-                    .values()
-                    .map(|v| v[j].iter().sum::<f64>() / v[j].len() as f64)
-                    .collect();
-                let (score, spread) = mean_sd(&subject_means);
-                RegionScore {
-                    id: tg.id,
-                    name: tg.name.clone(),
-                    lobe: tg.lobe.clone(),
-                    score,
-                    spread,
-                    tokens: tg.tokens.len(),
-                }
-            })
-            .collect()
-    };
-    let sort = |mut v: Vec<RegionScore>| {
-        v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-        v
-    };
-    let scores = scores_of(&per);
+    let scores = target_scores(&scorer.targets, &per);
     let (r, l) = scores.split_at(regions.len());
-    let own_scores = scores_of(&per_own);
+    let own_scores = target_scores(&scorer.targets, &per_own);
     let (own_r, own_l) = own_scores.split_at(regions.len());
     Ok(Occlusion {
-        regions: sort(r.to_vec()),
-        lobes: sort(l.to_vec()),
-        region_mse: sort(own_r.to_vec()),
-        lobe_mse: sort(own_l.to_vec()),
+        regions: by_score(r.to_vec()),
+        lobes: by_score(l.to_vec()),
+        region_mse: by_score(own_r.to_vec()),
+        lobe_mse: by_score(own_l.to_vec()),
         subjects: per.len(),
         clips: clips.len(),
         baseline_mse: baseline.iter().sum::<f64>() / baseline.len() as f64,
@@ -298,8 +367,8 @@ pub fn occlusion(
             "region occlusion: context ΔMSE = change of the MSE on the base-masked voxels outside the region when the region's tokens are masked too (all {frames} frames); region MSE = the MSE on the region's own voxels then; base = window mask 0.5; {} clips of {} subjects; {}³ input, {}³ patches",
             clips.len(),
             per.len(),
-            n,
-            p
+            g.input,
+            g.patch
         ),
     })
 }
@@ -324,102 +393,16 @@ pub fn region_map(scores: &[RegionScore], labels: &InputLabels, affine: Affine) 
     Volume::from_data(grid, 1, data, VolumeMeta::new_f32(&grid, 1, None, true))
 }
 
-/// Writes `occlusion_regions.csv` (region, lobe, score, spread, id,
-/// tokens), `occlusion_lobes.csv` (lobe, score, spread, tokens), the same
-/// two for the regions' own error (`region_mse_regions.csv`,
-/// `region_mse_lobes.csv`), `occlusion.json` and the map
-/// `occlusion_regions.nii.gz`.
-pub fn write_outputs(occ: &Occlusion, map: &Volume, dir: &Path) -> Result<(), String> {
-    let fail = |p: &Path, e: String| {
-        format!(
-            "{}: cannot write ({e}); check the folder is writable",
-            p.display()
-        )
-    };
-    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e.to_string()))?;
-    write_region_csv(&dir.join("occlusion_regions.csv"), &occ.regions)?;
-    write_lobe_csv(&dir.join("occlusion_lobes.csv"), &occ.lobes)?;
-    write_region_csv(&dir.join("region_mse_regions.csv"), &occ.region_mse)?;
-    write_lobe_csv(&dir.join("region_mse_lobes.csv"), &occ.lobe_mse)?;
-    let path = dir.join("occlusion.json");
-    let json = serde_json::to_string_pretty(occ).map_err(|e| fail(&path, e.to_string()))?;
-    std::fs::write(&path, json).map_err(|e| fail(&path, e.to_string()))?;
-    crate::volume::write_volume(map, dir.join("occlusion_regions.nii.gz"))
-        .map_err(|e| e.to_string())
-}
-
-fn write_text(path: &Path, text: String) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| {
-        format!(
-            "{}: cannot write ({e}); check the folder is writable",
-            path.display()
-        )
-    })
-}
-
-/// Writes region scores as `region,lobe,score,spread,id,tokens` (what
-/// [`read_region_scores`] reads).
-pub fn write_region_csv(path: &Path, scores: &[RegionScore]) -> Result<(), String> {
-    let mut csv = String::from("region,lobe,score,spread,id,tokens\n");
-    for r in scores {
-        csv += &format!(
-            "{},{},{},{},{},{}\n",
-            r.name, r.lobe, r.score, r.spread, r.id, r.tokens
-        );
-    }
-    write_text(path, csv)
-}
-
-/// Writes lobe scores as `lobe,score,spread,tokens`.
-pub fn write_lobe_csv(path: &Path, scores: &[RegionScore]) -> Result<(), String> {
-    let mut csv = String::from("lobe,score,spread,tokens\n");
-    for r in scores {
-        csv += &format!("{},{},{},{}\n", r.lobe, r.score, r.spread, r.tokens);
-    }
-    write_text(path, csv)
-}
-
-/// Reads `occlusion_regions.csv` back (for drawing saved results).
-pub fn read_region_scores(path: &Path) -> Result<Vec<RegionScore>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
-    text.lines()
-        .skip(1)
-        .enumerate()
-        .map(|(i, line)| {
-            let f: Vec<&str> = line.split(',').collect();
-            let bad = || {
-                format!(
-                    "{}: line {} is not region,lobe,score,spread,id,tokens",
-                    path.display(),
-                    i + 2
-                )
-            };
-            if f.len() != 6 {
-                return Err(bad());
-            }
-            Ok(RegionScore {
-                name: f[0].into(),
-                lobe: f[1].into(),
-                score: f[2].parse().map_err(|_| bad())?,
-                spread: f[3].parse().map_err(|_| bad())?,
-                id: f[4].parse().map_err(|_| bad())?,
-                tokens: f[5].parse().map_err(|_| bad())?,
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn sample_spread_and_patch_error_by_hand() {
-        let (m, s) = mean_sd(&[1.0, 4.0]);
+        let (m, s) = mean_spread(&[1.0, 4.0]).unwrap();
         assert_eq!(m, 2.5);
         assert!((s - 4.5f64.sqrt()).abs() < 1e-12);
-        assert_eq!(mean_sd(&[3.0]), (3.0, 0.0));
+        assert_eq!(mean_spread(&[3.0]), Some((3.0, 0.0)));
         // n = 2, p = 1 (8 tokens), 2 frames; token 7 = voxel (1,1,1),
         // flat tokens 14 (frame 0) and 15 (frame 1).
         let a = vec![0.0f32; 16];

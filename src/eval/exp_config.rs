@@ -4,9 +4,11 @@
 //! shorthand (random, window, each lobe alone, combinations, partial ROI)
 //! plus any explicit `[[strategies]]`.
 
+use super::EvalError;
 use super::ft_config::FinetuneConfig;
 use super::pretrained::CheckpointChoice;
 use crate::atlas::Lobe;
+use crate::fsutil::{self, DocKind};
 use crate::masking::{MaskLevel, MaskStrategy, RegionSelection};
 use crate::train::{DataConfig, OptimConfig, RunConfig, SyntheticData};
 use serde::{Deserialize, Serialize};
@@ -362,35 +364,69 @@ impl ExperimentConfig {
     }
 
     /// Checks the seeds, the strategies (names unique and usable as folder
-    /// names, masks valid) and both configs; the error is one line.
-    pub fn validate(&self) -> Result<(), String> {
+    /// names, masks valid) and both configs; the error names the field or
+    /// the strategy.
+    pub fn validate(&self) -> Result<(), EvalError> {
+        self.validate_seeds()?;
+        self.validate_attribution()?;
+        self.validate_strategies()?;
+        self.finetune.validate().map_err(|e| EvalError::Section {
+            section: "finetune",
+            cause: Box::new(e),
+        })
+    }
+
+    fn validate_seeds(&self) -> Result<(), EvalError> {
         if self.seeds.is_empty() {
-            return Err("seeds must list at least one seed".into());
+            return Err(EvalError::setting("seeds", "must list at least one seed"));
         }
         let mut seen = std::collections::BTreeSet::new();
         for s in &self.seeds {
             if !seen.insert(*s) {
-                return Err(format!("seed {s} is listed twice in seeds"));
+                return Err(EvalError::setting(
+                    "seeds",
+                    format!("lists seed {s} twice; list each seed once"),
+                ));
             }
         }
+        Ok(())
+    }
+
+    fn validate_attribution(&self) -> Result<(), EvalError> {
         if self.attribute != AttributeWhich::None && self.attribute_methods.is_empty() {
-            return Err("attribute_methods is empty; list \"occlusion\" and/or \"ig\", or set attribute = \"none\"".into());
+            return Err(EvalError::setting(
+                "attribute_methods",
+                "is empty; list \"occlusion\" and/or \"ig\", or set attribute = \"none\"",
+            ));
         }
-        if self.ig.steps == 0 || !(self.ig.noise.is_finite() && self.ig.noise >= 0.0) {
-            return Err(format!(
-                "[ig] steps must be at least 1 and noise a number >= 0, got {} and {}",
-                self.ig.steps, self.ig.noise
+        if self.ig.steps == 0 {
+            return Err(EvalError::setting(
+                "[ig] steps",
+                "must be at least 1, got 0",
+            ));
+        }
+        if !(self.ig.noise.is_finite() && self.ig.noise >= 0.0) {
+            return Err(EvalError::setting(
+                "[ig] noise",
+                format!("must be a number >= 0, got {}", self.ig.noise),
             ));
         }
         if self.attribute_methods.contains(&AttrMethod::Ig) && self.finetune.full {
-            return Err(
-                "attribute_methods = [\"ig\"] needs the frozen-encoder head; drop [finetune] full"
-                    .into(),
-            );
+            return Err(EvalError::setting(
+                "attribute_methods = [\"ig\"]",
+                "needs the frozen-encoder head; drop [finetune] full",
+            ));
         }
+        Ok(())
+    }
+
+    fn validate_strategies(&self) -> Result<(), EvalError> {
         let strategies = self.all_strategies();
         if strategies.is_empty() {
-            return Err("no strategy: fill [grid] or add [[strategies]]".into());
+            return Err(EvalError::setting(
+                "[grid]",
+                "gives no strategy: fill [grid] or add [[strategies]]",
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
         for s in &strategies {
@@ -399,22 +435,29 @@ impl ExperimentConfig {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-+_.".contains(c));
             if !ok {
-                return Err(format!(
-                    "strategy name '{}' must be non-empty letters, digits or -+_.",
-                    s.name
-                ));
+                return Err(EvalError::StrategyName {
+                    problem: format!(
+                        "name '{}' must be non-empty letters, digits or -+_.",
+                        s.name
+                    ),
+                });
             }
             if !names.insert(s.name.clone()) {
-                return Err(format!("strategy '{}' appears twice", s.name));
+                return Err(EvalError::StrategyName {
+                    problem: format!(
+                        "'{}' appears twice; give each strategy its own name",
+                        s.name
+                    ),
+                });
             }
             let mut run = self.pretrain.clone();
             run.mask.strategy = s.mask.clone();
-            run.validate()
-                .map_err(|e| format!("strategy '{}': {e}", s.name))?;
+            run.validate().map_err(|e| EvalError::StrategyRun {
+                strategy: s.name.clone(),
+                cause: Box::new(e),
+            })?;
         }
-        self.finetune
-            .validate()
-            .map_err(|e| format!("[finetune]: {e}"))
+        Ok(())
     }
 
     /// The run config of `strategy` under `seed` (before the inductive
@@ -456,25 +499,16 @@ impl ExperimentConfig {
     }
 
     /// Reads and validates an experiment config.
-    pub fn load(path: &Path) -> Result<ExperimentConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "{}: cannot read the experiment config ({e}); check the path",
-                path.display()
-            )
-        })?;
-        let cfg: ExperimentConfig = toml::from_str(&text).map_err(|e| {
-            format!(
-                "{}: not a valid experiment config ({}); see `roimae experiment --help`",
-                path.display(),
-                e.message().replace('\n', " ")
-            )
-        })?;
-        cfg.validate()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(cfg)
+    pub fn load(path: &Path) -> Result<ExperimentConfig, EvalError> {
+        Ok(fsutil::load_toml(path, KIND, ExperimentConfig::validate)?)
     }
 }
+
+/// How `exp.toml` is named in errors and where its format is documented.
+const KIND: DocKind = DocKind {
+    what: "experiment config",
+    hint: "see `roimae experiment --help`",
+};
 
 #[cfg(test)]
 mod tests {
@@ -555,7 +589,7 @@ mask = { kind = "roi", regions = { names = ["Hippocampus_L"] } }
             seeds: vec![1, 1],
             ..cfg.clone()
         };
-        assert!(dup.validate().unwrap_err().contains("twice"));
+        assert!(dup.validate().unwrap_err().to_string().contains("twice"));
         assert!(toml::from_str::<ExperimentConfig>("sedes = [1]").is_err());
     }
 }

@@ -1,7 +1,8 @@
-//! The experiment's tables: one tidy row per (strategy, seed) in
-//! `results.csv`, and the Markdown summary (each column mean ± sample sd
-//! over seeds) in `results.md`.
+//! The experiment's CSV tables: one tidy row per (strategy, seed) in
+//! `results.csv` and one per ranked region in `attribution.csv`; the
+//! Markdown report is `exp_markdown.rs`.
 
+use super::exp_rank::RunRanking;
 use std::fmt::Write as _;
 
 /// The header of `results.csv`.
@@ -54,32 +55,29 @@ pub fn results_csv(rows: &[ResultRow]) -> String {
     out
 }
 
-/// Mean and sample standard deviation (`None` for fewer than 2 values) of
-/// the defined, finite values; `None` when there is none.
-pub fn mean_sd(values: &[Option<f64>]) -> Option<(f64, Option<f64>)> {
-    let v: Vec<f64> = values
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|x| x.is_finite())
-        .collect();
-    if v.is_empty() {
-        return None;
-    }
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let sd = (v.len() > 1)
-        .then(|| (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
-    Some((mean, sd))
-}
+/// The header of `attribution.csv`.
+pub const ATTRIBUTION_HEADER: &str = "method,strategy,seed,rank,region,lobe,score,spread";
 
-/// `mean ± sd` with `digits` decimals; `mean ± –` for one value, `–` for none.
-pub fn format_mean_sd(values: &[Option<f64>], digits: usize) -> String {
-    match mean_sd(values) {
-        None => "–".into(),
-        Some((m, Some(s))) => format!("{m:.digits$} ± {s:.digits$}"),
-        Some((m, None)) => format!("{m:.digits$} ± –"),
+/// `attribution.csv`: one line per region of every ranking, by rank.
+pub fn attribution_csv(rankings: &[RunRanking]) -> String {
+    let mut out = format!("{ATTRIBUTION_HEADER}\n");
+    for r in rankings {
+        for (i, s) in r.regions.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{}",
+                r.method.name(),
+                r.strategy,
+                r.seed,
+                i + 1,
+                s.name,
+                s.lobe,
+                s.score,
+                s.spread
+            );
+        }
     }
+    out
 }
 
 /// The strategies of `rows` in first-seen order.
@@ -91,92 +89,4 @@ pub fn strategies(rows: &[ResultRow]) -> Vec<String> {
         }
     }
     out
-}
-
-/// The Markdown summary table: one line per strategy, each metric mean ± sd
-/// over its seeds.
-pub fn summary_table(rows: &[ResultRow]) -> String {
-    let mut out = String::from(
-        "| strategy | seeds | masked fraction | masked MSE (val) | ACC | balanced ACC | AUROC |\n\
-         |---|---|---|---|---|---|---|\n",
-    );
-    for name in strategies(rows) {
-        let mine: Vec<&ResultRow> = rows.iter().filter(|r| r.strategy == name).collect();
-        let col = |f: &dyn Fn(&ResultRow) -> Option<f64>, d| {
-            format_mean_sd(&mine.iter().map(|r| f(r)).collect::<Vec<_>>(), d)
-        };
-        let _ = writeln!(
-            out,
-            "| {name} | {} | {} | {} | {} | {} | {} |",
-            mine.len(),
-            col(&|r| Some(r.masked_fraction), 3),
-            col(&|r| r.val_masked_mse, 4),
-            col(&|r| Some(r.test_acc), 3),
-            col(&|r| Some(r.test_bal_acc), 3),
-            col(&|r| r.test_auroc, 3),
-        );
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(strategy: &str, seed: u64, acc: f64, auroc: Option<f64>) -> ResultRow {
-        ResultRow {
-            strategy: strategy.into(),
-            seed,
-            masked_fraction: 0.5,
-            val_masked_mse: Some(0.25),
-            test_acc: acc,
-            test_bal_acc: acc,
-            test_auroc: auroc,
-            test_predictions: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn mean_and_sample_sd_by_hand() {
-        // 0.5, 0.75, 1.0: mean 0.75; deviations ±0.25, 0 → var 0.125/2.
-        let (m, s) = mean_sd(&[Some(0.5), Some(0.75), Some(1.0)]).unwrap();
-        assert!((m - 0.75).abs() < 1e-12);
-        assert!((s.unwrap() - 0.25).abs() < 1e-12);
-        assert_eq!(
-            format_mean_sd(&[Some(0.5), Some(0.75), Some(1.0)], 3),
-            "0.750 ± 0.250"
-        );
-        // Undefined values are left out; one value has no sd.
-        assert_eq!(format_mean_sd(&[Some(0.6), None], 2), "0.60 ± –");
-        assert_eq!(format_mean_sd(&[None, Some(f64::NAN)], 2), "–");
-        // 1 and 2: mean 1.5, sd sqrt(0.5) = 0.7071.
-        assert_eq!(
-            format_mean_sd(&[Some(1.0), Some(2.0)], 4),
-            "1.5000 ± 0.7071"
-        );
-    }
-
-    #[test]
-    fn the_summary_has_one_line_per_strategy_in_order() {
-        let rows = [
-            row("random", 0, 0.5, Some(0.5)),
-            row("roi-limbic", 0, 1.0, Some(1.0)),
-            row("random", 1, 0.75, None),
-            row("roi-limbic", 1, 0.5, Some(0.0)),
-        ];
-        let t = summary_table(&rows);
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines.len(), 4);
-        assert_eq!(
-            lines[2],
-            "| random | 2 | 0.500 ± 0.000 | 0.2500 ± 0.0000 | 0.625 ± 0.177 | 0.625 ± 0.177 | 0.500 ± – |"
-        );
-        assert_eq!(
-            lines[3],
-            "| roi-limbic | 2 | 0.500 ± 0.000 | 0.2500 ± 0.0000 | 0.750 ± 0.354 | 0.750 ± 0.354 | 0.500 ± 0.707 |"
-        );
-        let csv = results_csv(&rows);
-        assert!(csv.starts_with(RESULTS_HEADER));
-        assert!(csv.contains("\nrandom,1,0.5,0.25,0.75,0.75,\n"));
-    }
 }

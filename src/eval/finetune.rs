@@ -10,23 +10,27 @@
 //!   validation accuracy, scored on those same validation subjects —
 //!   optimistic, reported for comparison with the literature only.
 //!
-//! Writes `finetune.json` and `metrics.csv` into the output folder.
+//! This file is the orchestration and the result types; the steps live
+//! beside it: `ft_data.rs` (device, labelled data, split), `features.rs`
+//! (mean-token features), `head.rs` (the linear head), `fit.rs` (the
+//! training loop), `site_out.rs` (leave-one-site-out) and `ft_files.rs`
+//! (`finetune.json` and `metrics.csv`, written into the output folder).
 
-use super::fit::{self, EpochRow, Fit, Forward, Labels, Sets};
+use super::EvalError;
+use super::features::{clip_batch, mean_token, mean_token_features};
+use super::fit::{self, EpochRow, Fit, Forward};
 use super::ft_config::FinetuneConfig;
+use super::ft_data::{Devices, Prepared, prepare};
+use super::ft_files::write_outputs;
+use super::head::{train_head_on_features, zero_head};
 use super::metrics::{ClassificationReport, SubjectPrediction, report};
 use super::pretrained::{self, PretrainedInfo};
-use super::site_out::{SiteOutResult, leave_site_out};
-use crate::atlas::Atlas;
+use super::site_out::{SiteClips, SiteOutResult, leave_site_out};
 use crate::data::split::Split;
 use crate::model::encoder::Encoder;
 use crate::model::{ClassifierHead, ScanImpl};
-use crate::train::data::{ClipSource, TrainData};
 use crate::train::subject_split::PretrainingSplit;
-use crate::train::{RunConfig, device};
 use burn::module::Module;
-use burn::nn::{Initializer, LinearConfig};
-use burn::prelude::*;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -149,322 +153,41 @@ impl Evaluation {
     }
 }
 
-/// Reads clips into a `[B, 1, n, n, n, T]` tensor.
-pub fn clip_batch(
-    source: &dyn ClipSource,
-    clips: &[usize],
-    n: usize,
-    frames: usize,
-    device: &Device,
-) -> Tensor<6> {
-    let mut values = Vec::with_capacity(clips.len() * source.clip_len());
-    let mut clip = Vec::new();
-    for &c in clips {
-        source.read(c, &mut clip);
-        values.extend_from_slice(&clip);
-    }
-    Tensor::from_data(
-        TensorData::new(values, [clips.len(), 1, n, n, n, frames]),
-        device,
-    )
-}
-
-/// Mean over all output tokens of `encoded` `[B, x, y, z, T, C]` → `[B, C]`.
-pub fn mean_token(encoded: Tensor<6>) -> Tensor<2> {
-    let [b, x, y, z, t, c] = encoded.dims();
-    encoded
-        .reshape([b, x * y * z * t, c])
-        .mean_dim(1)
-        .reshape([b, c])
-}
-
-/// The mean output token of each clip in `clips` (a non-autodiff encoder),
-/// indexed like the source (empty for clips not asked for).
-pub fn mean_token_features(
-    encoder: &Encoder,
-    source: &dyn ClipSource,
-    clips: &[usize],
-    input: usize,
-    frames: usize,
-    batch: usize,
-    device: &Device,
-) -> Result<Vec<Vec<f32>>, String> {
-    let mut out = vec![Vec::new(); source.len()];
-    for chunk in clips.chunks(batch.max(1)) {
-        let x = clip_batch(source, chunk, input, frames, device);
-        let f = mean_token(encoder.forward(x, ScanImpl::Auto));
-        let c = f.dims()[1];
-        let v = f
-            .try_into_vec_as::<f32>()
-            .map_err(|e| crate::train::trainer::device_error(&format!("{e:?}")))?;
-        for (j, &i) in chunk.iter().enumerate() {
-            out[i] = v[j * c..(j + 1) * c].to_vec();
-        }
-    }
-    Ok(out)
-}
-
-/// Trains a linear head (zero-initialised) on fixed per-clip features —
-/// the frozen-encoder protocol once the mean tokens are computed. With
-/// `cfg.standardize` the features are z-scored with the training clips'
-/// statistics first. `device` must have autodiff.
-#[allow(clippy::too_many_arguments)]
-pub fn train_head_on_features(
-    features: &[Vec<f32>],
-    subjects: &[String],
-    labels: &[Option<u32>],
-    sets: &Sets,
-    classes: usize,
-    cfg: &FinetuneConfig,
-    device: &Device,
-    log: &mut dyn FnMut(String),
-) -> Result<Fit, String> {
-    train_scaled_head(features, subjects, labels, sets, classes, cfg, device, log).map(|(f, _)| f)
-}
-
-/// The feature scaling a head was trained with: `(f - mean) / sd`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scaling {
-    /// Per-feature mean of the training clips (0 without standardising).
-    pub mean: Vec<f64>,
-    /// Per-feature SD of the training clips (1 without standardising).
-    pub sd: Vec<f64>,
-}
-
-/// [`train_head_on_features`], also returning the feature scaling (the
-/// fitted head's best copy is in `Fit::best_model` as `Box<ClassifierHead>`).
-#[allow(clippy::too_many_arguments)]
-pub fn train_scaled_head(
-    features: &[Vec<f32>],
-    subjects: &[String],
-    labels: &[Option<u32>],
-    sets: &Sets,
-    classes: usize,
-    cfg: &FinetuneConfig,
-    device: &Device,
-    log: &mut dyn FnMut(String),
-) -> Result<(Fit, Scaling), String> {
-    let dim = sets
-        .train
-        .first()
-        .map(|&i| features[i].len())
-        .filter(|&d| d > 0)
-        .ok_or("no training features to fit a head on")?;
-    let mut mean = vec![0.0f64; dim];
-    let mut sd = vec![1.0f64; dim];
-    if cfg.standardize {
-        let n = sets.train.len() as f64;
-        for &i in &sets.train {
-            for (m, v) in mean.iter_mut().zip(&features[i]) {
-                *m += *v as f64 / n;
-            }
-        }
-        let mut var = vec![0.0f64; dim];
-        for &i in &sets.train {
-            for ((s, v), m) in var.iter_mut().zip(&features[i]).zip(&mean) {
-                *s += (*v as f64 - m).powi(2) / n;
-            }
-        }
-        sd = var.iter().map(|v| v.sqrt().max(1e-6)).collect();
-    }
-    let scaled: Vec<Vec<f32>> = features
-        .iter()
-        .map(|f| {
-            f.iter()
-                .enumerate()
-                .map(|(k, &v)| ((v as f64 - mean[k]) / sd[k]) as f32)
-                .collect()
-        })
-        .collect();
-    let head = ClassifierHead {
-        fc: LinearConfig::new(dim, fit::head_outputs(classes))
-            .with_initializer(Initializer::Zeros)
-            .init(device),
-    };
-    let forward: &Forward<ClassifierHead> = &|head, clips, dev| {
-        let mut rows = Vec::with_capacity(clips.len() * dim);
-        for &c in clips {
-            if scaled[c].len() != dim {
-                return Err(format!("clip {c} has no feature vector"));
-            }
-            rows.extend_from_slice(&scaled[c]);
-        }
-        let x = Tensor::<2>::from_data(TensorData::new(rows, [clips.len(), dim]), dev);
-        Ok(head.fc.forward(x))
-    };
-    let fit = fit::fit(
-        head, forward, subjects, labels, sets, classes, cfg, device, log,
-    )?;
-    Ok((fit, Scaling { mean, sd }))
-}
-
 /// The two protocols' results of a fit.
 pub fn protocols(
     fit: &Fit,
     classes: usize,
     cfg: &FinetuneConfig,
 ) -> (ProtocolResult, ProtocolResult) {
+    let scored = |protocol: &str,
+                  description: &str,
+                  evaluated_on: &str,
+                  best: usize,
+                  preds: &[SubjectPrediction]| ProtocolResult {
+        protocol: protocol.into(),
+        description: description.into(),
+        evaluated_on: evaluated_on.into(),
+        epoch: best + 1,
+        report: report(preds, classes, cfg.bootstrap, cfg.seed),
+        predictions: preds.to_vec(),
+    };
     let h = fit.best_by_val_loss();
     let r = fit.best_by_val_accuracy();
-    let honest = ProtocolResult {
-        protocol: "honest".into(),
-        description: "epoch with the lowest validation loss; scored on held-out test subjects never used for selection".into(),
-        evaluated_on: "test".into(),
-        epoch: h + 1,
-        report: report(&fit.test[h], classes, cfg.bootstrap, cfg.seed),
-        predictions: fit.test[h].clone(),
-    };
-    let reference = ProtocolResult {
-        protocol: "reference".into(),
-        description: "paper protocol (test = validation): epoch with the best validation accuracy, scored on the same validation subjects; optimistic".into(),
-        evaluated_on: "validation".into(),
-        epoch: r + 1,
-        report: report(&fit.val[r], classes, cfg.bootstrap, cfg.seed),
-        predictions: fit.val[r].clone(),
-    };
+    let honest = scored(
+        "honest",
+        "epoch with the lowest validation loss; scored on held-out test subjects never used for selection",
+        "test",
+        h,
+        &fit.test[h],
+    );
+    let reference = scored(
+        "reference",
+        "paper protocol (test = validation): epoch with the best validation accuracy, scored on the same validation subjects; optimistic",
+        "validation",
+        r,
+        &fit.val[r],
+    );
     (honest, reference)
-}
-
-/// The labelled data and splits of a fine-tuning (shared with attribution).
-pub struct Prepared {
-    /// The pretraining run's config.
-    pub run_cfg: RunConfig,
-    /// The device chosen.
-    pub picked: device::PickedDevice,
-    /// Its autodiff form.
-    pub ad: Device,
-    /// Its plain form.
-    pub plain: Device,
-    /// The clips.
-    pub data: TrainData,
-    /// Subject of every clip.
-    pub subjects: Vec<String>,
-    /// Label of every clip.
-    pub labels: Vec<Option<u32>>,
-    /// Subjects per split.
-    pub split: Split,
-    /// Clips per split.
-    pub sets: Sets,
-    /// Number of classes.
-    pub classes: usize,
-    /// Frames per clip.
-    pub frames: usize,
-    /// Input voxels per axis.
-    pub input: usize,
-    /// The subjects pretraining read (`None`: the run has no `split.json`).
-    pub pretraining: Option<PretrainingSplit>,
-}
-
-/// The labelled clips of a fine-tuning, split by subject.
-pub struct LabelledSplit {
-    /// The clips.
-    pub data: TrainData,
-    /// Subject of every clip.
-    pub subjects: Vec<String>,
-    /// Label of every clip.
-    pub labels: Vec<Option<u32>>,
-    /// Subjects per split.
-    pub split: Split,
-    /// Clips per split.
-    pub sets: Sets,
-    /// Number of classes.
-    pub classes: usize,
-}
-
-/// Loads the data fine-tuning of a run with config `run_cfg` reads
-/// (`cfg.data`, else the run's) and splits its labelled clips by subject —
-/// what an inductive experiment calls before pretraining to know the test
-/// subjects to keep out.
-pub fn labelled_split(
-    run_cfg: &RunConfig,
-    cfg: &FinetuneConfig,
-    log: &mut dyn FnMut(String),
-) -> Result<LabelledSplit, String> {
-    let data_cfg = RunConfig {
-        data: cfg.data.clone().unwrap_or_else(|| run_cfg.data.clone()),
-        batch_size: 1,
-        ..run_cfg.clone()
-    };
-    let atlas = Atlas::aal3().map_err(|e| e.to_string())?;
-    let data = TrainData::load(&data_cfg, &atlas)?;
-    log(format!("data: {}", data.description));
-    let source = data.source.as_ref();
-    let subjects: Vec<String> = (0..source.len())
-        .map(|i| source.info(i).subject.clone())
-        .collect();
-    let labels: Vec<Option<u32>> = (0..source.len()).map(|i| source.info(i).label).collect();
-    let unlabelled = labels.iter().filter(|l| l.is_none()).count();
-    if unlabelled > 0 {
-        log(format!("{unlabelled} clips without a label are left out"));
-    }
-    let (split, sets, classes) = fit::split_labelled(
-        &Labels {
-            subjects: &subjects,
-            labels: &labels,
-        },
-        cfg,
-    )?;
-    log(format!(
-        "{classes} classes; subjects train/val/test {}/{}/{}, clips {}/{}/{}",
-        split.train.len(),
-        split.val.len(),
-        split.test.len(),
-        sets.train.len(),
-        sets.val.len(),
-        sets.test.len()
-    ));
-    Ok(LabelledSplit {
-        data,
-        subjects,
-        labels,
-        split,
-        sets,
-        classes,
-    })
-}
-
-/// Loads the run's config and data (or `cfg.data`), and splits the
-/// labelled clips by subject as fine-tuning does.
-pub fn prepare(
-    run_dir: &Path,
-    cfg: &FinetuneConfig,
-    log: &mut dyn FnMut(String),
-) -> Result<Prepared, String> {
-    cfg.validate()?;
-    let run_cfg = pretrained::load_run_config(run_dir)?;
-    pretrained::pick_checkpoint(run_dir, cfg.checkpoint)?;
-    let picked = device::pick(cfg.device)?;
-    for note in &picked.notes {
-        log(note.clone());
-    }
-    let ad = picked.device.clone();
-    let plain = ad.clone().without_autodiff();
-    let LabelledSplit {
-        data,
-        subjects,
-        labels,
-        split,
-        sets,
-        classes,
-    } = labelled_split(&run_cfg, cfg, log)?;
-    let frames = run_cfg.model()?.frames;
-    let input = data.geometry.input;
-    let pretraining = PretrainingSplit::load(run_dir)?;
-    Ok(Prepared {
-        run_cfg,
-        picked,
-        ad,
-        plain,
-        data,
-        subjects,
-        labels,
-        split,
-        sets,
-        classes,
-        frames,
-        input,
-        pretraining,
-    })
 }
 
 /// Fine-tunes the encoder of the run in `run_dir` and, when `out` is
@@ -474,110 +197,37 @@ pub fn finetune(
     cfg: &FinetuneConfig,
     out: Option<&Path>,
     log: &mut dyn FnMut(String),
-) -> Result<FinetuneResult, String> {
+) -> Result<FinetuneResult, EvalError> {
     let t0 = Instant::now();
-    let Prepared {
-        run_cfg,
-        picked,
-        ad,
-        plain,
-        data,
-        subjects,
-        labels,
-        split,
-        sets,
-        classes,
-        frames,
-        input,
-        pretraining,
-    } = prepare(run_dir, cfg, log)?;
-    let other_data = cfg.data.as_ref().is_some_and(|d| *d != run_cfg.data);
-    let evaluation = Evaluation::of(pretraining.as_ref(), &split.test, other_data);
+    let prepared = prepare(run_dir, cfg, log)?;
+    let other_data = cfg
+        .data
+        .as_ref()
+        .is_some_and(|d| *d != prepared.run_cfg.data);
+    let labelled = &prepared.labelled;
+    let evaluation = Evaluation::of(
+        prepared.pretraining.as_ref(),
+        &labelled.split.test,
+        other_data,
+    );
     log(evaluation.description.clone());
-    let source = data.source.as_ref();
-    let mut site_out = None;
-    let (fit, info) = if cfg.full {
-        let (_, mae, info) = pretrained::load_mae(run_dir, cfg.checkpoint, &ad)?;
-        log(format!(
-            "full fine-tuning from {} ({} checkpoint, step {})",
-            info.checkpoint.display(),
-            info.which,
-            info.step
-        ));
-        let dim = *mae
-            .config()
-            .encoder_stages()
-            .last()
-            .map(|s| &s.dim)
-            .ok_or("model without stages")?;
-        let model = EncoderClassifier {
-            encoder: mae.encoder,
-            head: ClassifierHead {
-                fc: LinearConfig::new(dim, fit::head_outputs(classes))
-                    .with_initializer(Initializer::Zeros)
-                    .init(&ad),
-            },
-        };
-        let forward: &Forward<EncoderClassifier> = &|m, clips, dev| {
-            let x = clip_batch(source, clips, input, frames, dev);
-            Ok(m.head
-                .fc
-                .forward(mean_token(m.encoder.forward(x, ScanImpl::Auto))))
-        };
-        let fit = fit::fit(
-            model, forward, &subjects, &labels, &sets, classes, cfg, &ad, log,
-        )?;
-        (fit, info)
+    let (fit, info, site_out) = if cfg.full {
+        let (fit, info) = fit_full(run_dir, &prepared, cfg, log)?;
+        (fit, info, None)
     } else {
-        let (_, mae, info) = pretrained::load_mae(run_dir, cfg.checkpoint, &plain)?;
-        log(format!(
-            "frozen encoder from {} ({} checkpoint, step {}); computing mean-token features",
-            info.checkpoint.display(),
-            info.which,
-            info.step
-        ));
-        let wanted: Vec<usize> = [&sets.train, &sets.val, &sets.test]
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
-        let features =
-            mean_token_features(&mae.encoder, source, &wanted, input, frames, 8, &plain)?;
-        let fit =
-            train_head_on_features(&features, &subjects, &labels, &sets, classes, cfg, &ad, log)?;
-        if cfg.leave_site_out {
-            let sites: Vec<Option<String>> = (0..source.len())
-                .map(|i| source.info(i).site.clone())
-                .collect();
-            let mut folds = leave_site_out(
-                &features, &subjects, &labels, &sites, classes, cfg, &ad, log,
-            )?;
-            if let Some(p) = &pretraining {
-                let seen = p.seen_of(folds.predictions.iter().map(|s| &s.subject));
-                folds.description += &format!(
-                    "; the encoder was pretrained on {seen} of these {} subjects{}",
-                    folds.predictions.len(),
-                    if seen > 0 {
-                        " (the head never saw the left-out site, the encoder did: transductive for the encoder)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            site_out = Some(folds);
-        }
-        (fit, info)
+        fit_frozen(run_dir, &prepared, cfg, log)?
     };
-    let (honest, reference) = protocols(&fit, classes, cfg);
+    let (honest, reference) = protocols(&fit, labelled.classes, cfg);
+    let sets = &labelled.sets;
     let result = FinetuneResult {
         pretrained: info,
         mode: if cfg.full { "full" } else { "frozen" }.into(),
         config: cfg.clone(),
-        data: data.description.clone(),
-        device: picked.name.clone(),
-        classes,
+        data: labelled.data.description.clone(),
+        device: prepared.devices.picked.name.clone(),
+        classes: labelled.classes,
         clips: [sets.train.len(), sets.val.len(), sets.test.len()],
-        split,
+        split: labelled.split.clone(),
         evaluation,
         honest,
         reference,
@@ -591,62 +241,107 @@ pub fn finetune(
     Ok(result)
 }
 
-/// Appends the subjects / accuracy / balanced accuracy / AUROC (with its
-/// interval) rows of one report to `metrics.csv` text.
-fn report_rows(csv: &mut String, protocol: &str, split: &str, r: &ClassificationReport) {
-    let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
-    let (lo, hi) = r.auroc_ci95.unzip();
-    for (metric, v, lo, hi) in [
-        ("subjects", Some(r.subjects as f64), None, None),
-        ("accuracy", Some(r.accuracy), None, None),
-        ("balanced_accuracy", Some(r.balanced_accuracy), None, None),
-        ("auroc", r.auroc, lo, hi),
-    ] {
-        *csv += &format!(
-            "{protocol},{split},{metric},{},{},{}\n",
-            num(v),
-            num(lo),
-            num(hi)
-        );
-    }
+/// Full fine-tuning: the encoder and a zero-initialised head trained
+/// together on the autodiff device.
+fn fit_full(
+    run_dir: &Path,
+    prepared: &Prepared,
+    cfg: &FinetuneConfig,
+    log: &mut dyn FnMut(String),
+) -> Result<(Fit, PretrainedInfo), EvalError> {
+    let ad = &prepared.devices.ad;
+    let labelled = &prepared.labelled;
+    let (_, mae, info) = pretrained::load_mae(run_dir, cfg.checkpoint, ad)?;
+    log(format!("full fine-tuning from {}", info.describe()));
+    let dim = *mae
+        .config()
+        .encoder_stages()
+        .last()
+        .map(|s| &s.dim)
+        .ok_or_else(|| EvalError::NoEncoderStage {
+            run_dir: run_dir.to_path_buf(),
+        })?;
+    let model = EncoderClassifier {
+        encoder: mae.encoder,
+        head: zero_head(dim, labelled.classes, ad),
+    };
+    let source = labelled.data.source.as_ref();
+    let shape = prepared.shape;
+    let forward: &Forward<EncoderClassifier> = &|m, clips, dev| {
+        let x = clip_batch(source, clips, shape, dev);
+        Ok(m.head
+            .fc
+            .forward(mean_token(m.encoder.forward(x, ScanImpl::Auto))))
+    };
+    let fit = fit::fit(model, forward, &labelled.task(), cfg, ad, log)?;
+    Ok((fit, info))
 }
 
-/// Writes `finetune.json` and `metrics.csv` (protocol, split, metric,
-/// value, ci_low, ci_high; confusion cells as `confusion_T_P`).
-pub fn write_outputs(result: &FinetuneResult, dir: &Path) -> Result<(), String> {
-    let fail = |p: &Path, e: String| {
-        format!(
-            "{}: cannot write ({e}); check the folder is writable",
-            p.display()
-        )
+/// Frozen encoder: mean-token features once, then the linear head on them
+/// (and leave-one-site-out on the same features when asked for).
+fn fit_frozen(
+    run_dir: &Path,
+    prepared: &Prepared,
+    cfg: &FinetuneConfig,
+    log: &mut dyn FnMut(String),
+) -> Result<(Fit, PretrainedInfo, Option<SiteOutResult>), EvalError> {
+    let Devices { ad, plain, .. } = &prepared.devices;
+    let labelled = &prepared.labelled;
+    let (_, mae, info) = pretrained::load_mae(run_dir, cfg.checkpoint, plain)?;
+    log(format!(
+        "frozen encoder from {}; computing mean-token features",
+        info.describe()
+    ));
+    let source = labelled.data.source.as_ref();
+    let features = mean_token_features(
+        &mae.encoder,
+        source,
+        &labelled.all_clips(),
+        prepared.shape,
+        plain,
+    )?;
+    let task = labelled.task();
+    let fit = train_head_on_features(&features, &task, cfg, ad, log)?;
+    let site_out = if cfg.leave_site_out {
+        Some(site_out_of(prepared, &features, cfg, log)?)
+    } else {
+        None
     };
-    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e.to_string()))?;
-    let json = serde_json::to_string_pretty(result).map_err(|e| fail(dir, e.to_string()))?;
-    let path = dir.join("finetune.json");
-    std::fs::write(&path, json).map_err(|e| fail(&path, e.to_string()))?;
-    let mut csv = String::from("protocol,split,metric,value,ci_low,ci_high\n");
-    for p in [&result.honest, &result.reference] {
-        report_rows(&mut csv, &p.protocol, &p.evaluated_on, &p.report);
-        for (t, row) in p.report.confusion.iter().enumerate() {
-            for (q, count) in row.iter().enumerate() {
-                csv += &format!(
-                    "{},{},confusion_{t}_{q},{count},,\n",
-                    p.protocol, p.evaluated_on
-                );
+    Ok((fit, info, site_out))
+}
+
+/// Leave-one-site-out on the frozen features, its description saying how
+/// many of the scored subjects the encoder was pretrained on.
+fn site_out_of(
+    prepared: &Prepared,
+    features: &[Vec<f32>],
+    cfg: &FinetuneConfig,
+    log: &mut dyn FnMut(String),
+) -> Result<SiteOutResult, EvalError> {
+    let labelled = &prepared.labelled;
+    let source = labelled.data.source.as_ref();
+    let sites: Vec<Option<String>> = (0..source.len())
+        .map(|i| source.info(i).site.clone())
+        .collect();
+    let task = labelled.task();
+    let input = SiteClips {
+        features,
+        clips: task.clips,
+        sites: &sites,
+        classes: task.classes,
+    };
+    let mut folds = leave_site_out(&input, cfg, &prepared.devices.ad, log)?;
+    if let Some(p) = &prepared.pretraining {
+        let seen = p.seen_of(folds.predictions.iter().map(|s| &s.subject));
+        folds.description += &format!(
+            "; the encoder was pretrained on {seen} of these {} subjects{}",
+            folds.predictions.len(),
+            if seen > 0 {
+                " (the head never saw the left-out site, the encoder did: transductive for the encoder)"
+            } else {
+                ""
             }
-        }
+        );
     }
-    if let Some(l) = &result.leave_site_out {
-        for f in &l.folds {
-            report_rows(
-                &mut csv,
-                "leave-site-out",
-                &format!("site:{}", f.site),
-                &f.report,
-            );
-        }
-        report_rows(&mut csv, "leave-site-out", "pooled", &l.pooled);
-    }
-    let path = dir.join("metrics.csv");
-    std::fs::write(&path, csv).map_err(|e| fail(&path, e.to_string()))
+    Ok(folds)
 }

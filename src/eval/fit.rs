@@ -5,6 +5,7 @@
 //! are kept so the selected epoch can be scored afterwards without a copy of
 //! the model.
 
+use super::EvalError;
 use super::ft_config::FinetuneConfig;
 use super::metrics::{SubjectPrediction, aggregate_by_subject};
 use crate::data::split::{Split, SplitConfig, split_subjects};
@@ -29,6 +30,7 @@ pub struct Sets {
 }
 
 /// Labelled clips: per clip its subject and label (`None` = unlabelled).
+#[derive(Clone, Copy)]
 pub struct Labels<'a> {
     /// Subject id per clip.
     pub subjects: &'a [String],
@@ -36,9 +38,28 @@ pub struct Labels<'a> {
     pub labels: &'a [Option<u32>],
 }
 
+/// What a fit trains and scores on: the labelled clips, their
+/// subject-disjoint sets and the number of classes.
+#[derive(Clone, Copy)]
+pub struct Task<'a> {
+    /// Subject and label per clip.
+    pub clips: Labels<'a>,
+    /// Clip indices per set.
+    pub sets: &'a Sets,
+    /// Number of classes (largest label + 1).
+    pub classes: usize,
+}
+
+impl Task<'_> {
+    /// The label of clip `i` (0 for an unlabelled clip, which no set holds).
+    fn label(&self, i: usize) -> u32 {
+        self.clips.labels[i].unwrap_or(0)
+    }
+}
+
 /// Splits the labelled clips by subject, stratified by label: the subject
 /// lists, the clip sets and the number of classes (largest label + 1).
-pub fn split_labelled(l: &Labels, cfg: &FinetuneConfig) -> Result<(Split, Sets, usize), String> {
+pub fn split_labelled(l: &Labels, cfg: &FinetuneConfig) -> Result<(Split, Sets, usize), EvalError> {
     let triples: Vec<(String, Option<u32>, Option<String>)> = l
         .subjects
         .iter()
@@ -48,10 +69,9 @@ pub fn split_labelled(l: &Labels, cfg: &FinetuneConfig) -> Result<(Split, Sets, 
         .collect();
     let distinct: std::collections::BTreeSet<u32> = triples.iter().filter_map(|t| t.1).collect();
     if distinct.len() < 2 {
-        return Err(format!(
-            "the data hold {} labelled class(es); fine-tuning needs labels of at least two classes",
-            distinct.len()
-        ));
+        return Err(EvalError::TooFewClasses {
+            classes: distinct.len(),
+        });
     }
     let classes = *distinct.last().unwrap_or(&1) as usize + 1;
     let split = split_subjects(
@@ -69,14 +89,14 @@ pub fn split_labelled(l: &Labels, cfg: &FinetuneConfig) -> Result<(Split, Sets, 
         ("test", &split.test),
     ] {
         if ids.is_empty() {
-            return Err(format!(
-                "the split left no {name} subject ({} labelled subjects); add subjects or change val_fraction/test_fraction",
-                triples
+            return Err(EvalError::EmptySplit {
+                set: name,
+                subjects: triples
                     .iter()
                     .map(|t| &t.0)
                     .collect::<std::collections::BTreeSet<_>>()
-                    .len()
-            ));
+                    .len(),
+            });
         }
     }
     let mut sets = Sets::default();
@@ -189,28 +209,24 @@ impl Fit {
 }
 
 /// A model's logits `[B, K]` for a batch of clip indices on a device.
-pub type Forward<'a, M> = dyn Fn(&M, &[usize], &Device) -> Result<Tensor<2>, String> + 'a;
+pub type Forward<'a, M> = dyn Fn(&M, &[usize], &Device) -> Result<Tensor<2>, EvalError> + 'a;
 
-/// Trains `model` (on the autodiff `device`) with `forward` and records the
-/// validation/test predictions after every epoch. `labels` is per clip.
-#[allow(clippy::too_many_arguments)]
+/// Trains `model` (on the autodiff `device`) with `forward` on the task's
+/// training clips and records the validation/test predictions after every
+/// epoch.
 pub fn fit<M: Module + Send + 'static>(
     mut model: M,
     forward: &Forward<M>,
-    subjects: &[String],
-    labels: &[Option<u32>],
-    sets: &Sets,
-    classes: usize,
+    task: &Task,
     cfg: &FinetuneConfig,
     device: &Device,
     log: &mut dyn FnMut(String),
-) -> Result<Fit, String> {
+) -> Result<Fit, EvalError> {
     let eval_device = device.clone().without_autodiff();
     let mut optim = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay as f32)
         .init();
     let lr = cfg.learning_rate();
-    let label = |i: usize| labels[i].unwrap_or(0);
     let mut out = Fit {
         best_model: None,
         history: Vec::new(),
@@ -218,51 +234,33 @@ pub fn fit<M: Module + Send + 'static>(
         test: Vec::new(),
     };
     for epoch in 0..cfg.epochs {
-        let mut order = sets.train.clone();
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        rng.set_stream(epoch as u64 + 1);
-        order.shuffle(&mut rng);
         let mut losses = Vec::new();
-        for chunk in order.chunks(cfg.batch_size) {
-            let y: Vec<u32> = chunk.iter().map(|&i| label(i)).collect();
-            let loss = loss_tensor(forward(&model, chunk, device)?, &y, classes);
+        for chunk in epoch_order(&task.sets.train, cfg.seed, epoch).chunks(cfg.batch_size) {
+            let y: Vec<u32> = chunk.iter().map(|&i| task.label(i)).collect();
+            let loss = loss_tensor(forward(&model, chunk, device)?, &y, task.classes);
             let value = loss
                 .clone()
                 .try_into_scalar::<f32>()
-                .map_err(|e| crate::train::trainer::device_error(&format!("{e:?}")))?;
+                .map_err(EvalError::device)?;
             if !value.is_finite() {
-                return Err(format!(
-                    "the fine-tuning loss became {value} in epoch {}; lower lr",
-                    epoch + 1
-                ));
+                return Err(EvalError::LossDiverged {
+                    value,
+                    epoch: epoch + 1,
+                });
             }
             losses.push(value as f64);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
         }
         let frozen = model.valid();
-        let predict = |clips: &[usize]| -> Result<(Vec<SubjectPrediction>, f64), String> {
-            let mut rows = Vec::with_capacity(clips.len());
-            let mut loss = 0.0;
-            for chunk in clips.chunks(cfg.batch_size) {
-                let logits = forward(&frozen, chunk, &eval_device)?;
-                let k = logits.dims()[1];
-                let v = logits
-                    .try_into_vec_as::<f32>()
-                    .map_err(|e| crate::train::trainer::device_error(&format!("{e:?}")))?;
-                for (j, &c) in chunk.iter().enumerate() {
-                    let l: Vec<f64> = v[j * k..(j + 1) * k].iter().map(|&x| x as f64).collect();
-                    loss += clip_loss(&l, label(c), classes);
-                    rows.push((subjects[c].clone(), label(c), l));
-                }
-            }
-            Ok((
-                aggregate_by_subject(&rows)?,
-                loss / clips.len().max(1) as f64,
-            ))
+        let scoring = Scoring {
+            forward,
+            task,
+            batch: cfg.batch_size,
+            device: &eval_device,
         };
-        let (val, val_loss) = predict(&sets.val)?;
-        let (test, _) = predict(&sets.test)?;
+        let (val, val_loss) = scoring.predict(&frozen, &task.sets.val)?;
+        let (test, _) = scoring.predict(&frozen, &task.sets.test)?;
         let hits = val.iter().filter(|p| p.predicted() == p.label).count();
         let row = EpochRow {
             epoch: epoch + 1,
@@ -282,6 +280,50 @@ pub fn fit<M: Module + Send + 'static>(
         out.test.push(test);
     }
     Ok(out)
+}
+
+/// The training clips in epoch `epoch`'s seeded order.
+fn epoch_order(train: &[usize], seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order = train.to_vec();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(epoch as u64 + 1);
+    order.shuffle(&mut rng);
+    order
+}
+
+/// How a fitted model's clips are scored after an epoch (no autodiff).
+struct Scoring<'a, 'f, M> {
+    forward: &'a Forward<'f, M>,
+    task: &'a Task<'a>,
+    batch: usize,
+    device: &'a Device,
+}
+
+impl<M> Scoring<'_, '_, M> {
+    /// The subject predictions of `clips` and their mean clip loss.
+    fn predict(
+        &self,
+        model: &M,
+        clips: &[usize],
+    ) -> Result<(Vec<SubjectPrediction>, f64), EvalError> {
+        let task = self.task;
+        let mut rows = Vec::with_capacity(clips.len());
+        let mut loss = 0.0;
+        for chunk in clips.chunks(self.batch) {
+            let logits = (self.forward)(model, chunk, self.device)?;
+            let k = logits.dims()[1];
+            let v = logits.try_into_vec_as::<f32>().map_err(EvalError::device)?;
+            for (j, &c) in chunk.iter().enumerate() {
+                let l: Vec<f64> = v[j * k..(j + 1) * k].iter().map(|&x| x as f64).collect();
+                loss += clip_loss(&l, task.label(c), task.classes);
+                rows.push((task.clips.subjects[c].clone(), task.label(c), l));
+            }
+        }
+        Ok((
+            aggregate_by_subject(&rows)?,
+            loss / clips.len().max(1) as f64,
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -362,6 +404,7 @@ mod tests {
         assert!(
             split_labelled(&l, &cfg)
                 .unwrap_err()
+                .to_string()
                 .contains("at least two classes")
         );
     }

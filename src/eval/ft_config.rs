@@ -2,7 +2,9 @@
 //! the subject splits, the bootstrap, the device and, optionally, labelled
 //! data other than the pretraining run's. Every field has a default.
 
+use super::EvalError;
 use super::pretrained::CheckpointChoice;
+use crate::fsutil::{self, DocKind};
 use crate::train::{DataConfig, DeviceChoice};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -70,52 +72,50 @@ impl FinetuneConfig {
         self.lr.unwrap_or(if self.full { 1e-4 } else { 1e-2 })
     }
 
-    /// Checks every number; the error is one line naming the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every number; the error names the field.
+    pub fn validate(&self) -> Result<(), EvalError> {
         let lr = self.learning_rate();
         if !(lr.is_finite() && lr > 0.0) {
-            return Err(format!("lr must be a finite number > 0, got {lr}"));
+            return Err(EvalError::setting(
+                "lr",
+                format!("must be a finite number > 0, got {lr}"),
+            ));
         }
-        if self.epochs == 0 || self.batch_size == 0 {
-            return Err("epochs and batch_size must be at least 1".into());
+        for (field, value) in [("epochs", self.epochs), ("batch_size", self.batch_size)] {
+            if value == 0 {
+                return Err(EvalError::setting(field, "must be at least 1, got 0"));
+            }
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(format!(
-                "weight_decay must be >= 0, got {}",
-                self.weight_decay
+            return Err(EvalError::setting(
+                "weight_decay",
+                format!("must be >= 0, got {}", self.weight_decay),
             ));
         }
         let (v, t) = (self.val_fraction, self.test_fraction);
         if !(v > 0.0 && t > 0.0 && v + t < 1.0) {
-            return Err(format!(
-                "val_fraction and test_fraction must be > 0 with a sum < 1, got {v} and {t}"
+            return Err(EvalError::setting(
+                "val_fraction and test_fraction",
+                format!("must be > 0 with a sum < 1, got {v} and {t}"),
             ));
         }
         if self.leave_site_out && self.full {
-            return Err(
-                "leave_site_out trains one head per site on the frozen encoder; drop full".into(),
-            );
+            return Err(EvalError::setting(
+                "leave_site_out",
+                "trains one head per site on the frozen encoder; drop full",
+            ));
         }
         Ok(())
     }
 
     /// Reads and validates a fine-tuning config.
-    pub fn load(path: &Path) -> Result<FinetuneConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "{}: cannot read the fine-tuning config ({e}); check the path",
-                path.display()
-            )
-        })?;
-        let cfg: FinetuneConfig = toml::from_str(&text).map_err(|e| {
-            format!(
-                "{}: not a valid fine-tuning config ({}); see `roimae finetune --help`",
-                path.display(),
-                e.message().replace('\n', " ")
-            )
-        })?;
-        cfg.validate()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(cfg)
+    pub fn load(path: &Path) -> Result<FinetuneConfig, EvalError> {
+        Ok(fsutil::load_toml(path, KIND, FinetuneConfig::validate)?)
     }
 }
+
+/// How `ft.toml` is named in errors and where its format is documented.
+const KIND: DocKind = DocKind {
+    what: "fine-tuning config",
+    hint: "see `roimae finetune --help`",
+};

@@ -3,6 +3,7 @@
 //! count ½) with a seeded, stratified bootstrap 95 % interval, and the
 //! confusion matrix. Everything is plain host code on `f64`.
 
+use super::EvalError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -67,7 +68,7 @@ pub fn softmax(logits: &[f64]) -> Vec<f64> {
 /// subject's clips disagree on the label or the logit count.
 pub fn aggregate_by_subject(
     clips: &[(String, u32, Vec<f64>)],
-) -> Result<Vec<SubjectPrediction>, String> {
+) -> Result<Vec<SubjectPrediction>, EvalError> {
     let mut by: BTreeMap<&str, SubjectPrediction> = BTreeMap::new();
     for (subject, label, logits) in clips {
         let entry = by
@@ -79,9 +80,9 @@ pub fn aggregate_by_subject(
                 clips: 0,
             });
         if entry.label != *label || entry.logits.len() != logits.len() {
-            return Err(format!(
-                "subject {subject}: clips disagree on the label or the number of logits"
-            ));
+            return Err(EvalError::SubjectDisagrees {
+                subject: subject.clone(),
+            });
         }
         for (a, b) in entry.logits.iter_mut().zip(logits) {
             *a += b;
@@ -379,6 +380,7 @@ mod tests {
         assert!(
             aggregate_by_subject(&bad)
                 .unwrap_err()
+                .to_string()
                 .contains("subject s")
         );
     }

@@ -4,6 +4,7 @@
 //! each label, per seed) score both strategies, so what the subjects share
 //! cancels and only the strategies' difference varies.
 
+use super::EvalError;
 use super::metrics::{SubjectPrediction, percentile, subject_auroc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,24 +52,28 @@ impl AurocDifference {
 fn align<'a>(
     a: &[SubjectPrediction],
     b: &'a [SubjectPrediction],
-) -> Result<Vec<&'a SubjectPrediction>, String> {
+) -> Result<Vec<&'a SubjectPrediction>, EvalError> {
     let by: BTreeMap<&str, &SubjectPrediction> =
         b.iter().map(|p| (p.subject.as_str(), p)).collect();
     if a.len() != b.len() {
-        return Err(format!(
-            "the strategies were scored on {} and {} test subjects; compare runs of the same split",
-            a.len(),
-            b.len()
-        ));
+        return Err(EvalError::NotPaired {
+            problem: format!(
+                "the strategies were scored on {} and {} test subjects",
+                a.len(),
+                b.len()
+            ),
+        });
     }
     a.iter()
         .map(|p| {
-            by.get(p.subject.as_str()).copied().ok_or_else(|| {
-                format!(
-                    "test subject {} of one strategy is missing from the other; compare runs of the same split",
-                    p.subject
-                )
-            })
+            by.get(p.subject.as_str())
+                .copied()
+                .ok_or_else(|| EvalError::NotPaired {
+                    problem: format!(
+                        "test subject {} of one strategy is missing from the other",
+                        p.subject
+                    ),
+                })
         })
         .collect()
 }
@@ -81,7 +86,7 @@ pub fn auroc_difference(
     classes: usize,
     resamples: usize,
     seed: u64,
-) -> Result<Option<AurocDifference>, String> {
+) -> Result<Option<AurocDifference>, EvalError> {
     if seeds.is_empty() || resamples == 0 {
         return Ok(None);
     }
@@ -198,7 +203,9 @@ mod tests {
         assert_eq!(d.ci95, (0.0, 0.0), "same predictions in another order");
         let mut other = a.clone();
         other[0].subject = "stranger".into();
-        let e = auroc_difference(&[PairedSeed { a: &a, b: &other }], 2, 100, 0).unwrap_err();
+        let e = auroc_difference(&[PairedSeed { a: &a, b: &other }], 2, 100, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("s0") && e.contains("same split"), "{e}");
     }
 }

@@ -2,6 +2,7 @@
 //! checkpoint to use (the best-validation one, else the last, or the last
 //! on request) and the MAE (with its encoder) loaded from it.
 
+use super::EvalError;
 use crate::model::Mae;
 use crate::train::RunConfig;
 use crate::train::checkpoint;
@@ -48,16 +49,30 @@ pub struct PretrainedInfo {
     pub val_loss: Option<f64>,
 }
 
+impl PretrainedInfo {
+    /// `<checkpoint> (<which> checkpoint, step <step>)`, for log lines.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({} checkpoint, step {})",
+            self.checkpoint.display(),
+            self.which,
+            self.step
+        )
+    }
+}
+
 /// The checkpoint to load: with [`CheckpointChoice::Best`] the
 /// best-validation one when it still exists, else the last; with
 /// [`CheckpointChoice::Last`] the last.
-pub fn pick_checkpoint(run_dir: &Path, choice: CheckpointChoice) -> Result<PretrainedInfo, String> {
+pub fn pick_checkpoint(
+    run_dir: &Path,
+    choice: CheckpointChoice,
+) -> Result<PretrainedInfo, EvalError> {
     let all = checkpoint::list(run_dir);
     let Some((last_step, last_dir)) = all.last().cloned() else {
-        return Err(format!(
-            "{}: no checkpoint in checkpoints/; pretrain first (`roimae pretrain`) or give a run folder",
-            run_dir.display()
-        ));
+        return Err(EvalError::NoCheckpoint {
+            run_dir: run_dir.to_path_buf(),
+        });
     };
     let state = checkpoint::load_state(&last_dir)?;
     let best_val = match choice {
@@ -82,16 +97,15 @@ pub fn pick_checkpoint(run_dir: &Path, choice: CheckpointChoice) -> Result<Pretr
 }
 
 /// Reads a run's `config.toml`.
-pub fn load_run_config(run_dir: &Path) -> Result<RunConfig, String> {
+pub fn load_run_config(run_dir: &Path) -> Result<RunConfig, EvalError> {
     let path = run_dir.join("config.toml");
     if !path.is_file() {
-        return Err(format!(
-            "{}: missing; is {} a run folder written by `roimae pretrain`?",
-            path.display(),
-            run_dir.display()
-        ));
+        return Err(EvalError::NotARunFolder {
+            run_dir: run_dir.to_path_buf(),
+            config: path,
+        });
     }
-    RunConfig::load(&path)
+    Ok(RunConfig::load(&path)?)
 }
 
 /// Loads the run's config and its MAE from the chosen checkpoint onto
@@ -100,17 +114,16 @@ pub fn load_mae(
     run_dir: &Path,
     choice: CheckpointChoice,
     device: &Device,
-) -> Result<(RunConfig, Mae, PretrainedInfo), String> {
+) -> Result<(RunConfig, Mae, PretrainedInfo), EvalError> {
     let cfg = load_run_config(run_dir)?;
     let info = pick_checkpoint(run_dir, choice)?;
-    let model = Mae::new(&cfg.model()?, cfg.seed, device)
+    let model = cfg
+        .model()?
+        .init(cfg.seed, device)?
         .try_load_file(info.checkpoint.join("model.bpk"))
-        .map_err(|e| {
-            format!(
-                "{}: cannot load the model ({}); the checkpoint does not match the run's preset",
-                info.checkpoint.display(),
-                format!("{e:?}").replace('\n', " ")
-            )
+        .map_err(|e| EvalError::CheckpointMismatch {
+            checkpoint: info.checkpoint.clone(),
+            reason: format!("{e:?}").replace('\n', " "),
         })?;
     Ok((cfg, model, info))
 }

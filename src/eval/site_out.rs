@@ -9,11 +9,12 @@
 //! how many of the scored subjects pretraining read to the description.
 //! Transductive for the encoder, therefore, unless that count is 0.
 
-use super::finetune::train_head_on_features;
-use super::fit::Sets;
+use super::EvalError;
+use super::fit::{Labels, Sets, Task};
 use super::ft_config::FinetuneConfig;
+use super::head::train_head_on_features;
 use super::metrics::{ClassificationReport, SubjectPrediction, report};
-use crate::data::split::{SplitConfig, split_subjects};
+use crate::data::split::{Split, SplitConfig, split_subjects};
 use burn::prelude::Device;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -47,10 +48,7 @@ pub struct SiteOutResult {
 /// Stratified rounding leaves a small fold without validation subjects:
 /// move one training subject of the label with most training subjects to
 /// validation, when that label keeps at least one.
-fn keep_one_validation_subject(
-    split: &mut crate::data::split::Split,
-    rest: &[(String, Option<u32>, Option<String>)],
-) {
+fn keep_one_validation_subject(split: &mut Split, rest: &[(String, Option<u32>, Option<String>)]) {
     let label_of = |id: &String| rest.iter().find(|r| &r.0 == id).and_then(|r| r.1);
     let mut by_label: std::collections::BTreeMap<Option<u32>, Vec<String>> = Default::default();
     for id in &split.train {
@@ -68,122 +66,44 @@ fn keep_one_validation_subject(
     split.val.push(moved);
 }
 
-/// Runs leave-one-site-out on per-clip `features` (empty for clips not
-/// computed). `sites` is per clip; unlabelled clips are skipped; labelled
-/// clips without a site are an error. `device` must have autodiff.
-#[allow(clippy::too_many_arguments)]
+/// The per-clip inputs of leave-one-site-out.
+#[derive(Clone, Copy)]
+pub struct SiteClips<'a> {
+    /// Features per clip (empty for clips not computed).
+    pub features: &'a [Vec<f32>],
+    /// Subject and label per clip (unlabelled clips are skipped).
+    pub clips: Labels<'a>,
+    /// Site per clip (labelled clips without one are an error).
+    pub sites: &'a [Option<String>],
+    /// Number of classes.
+    pub classes: usize,
+}
+
+impl SiteClips<'_> {
+    fn site(&self, i: usize) -> Option<&str> {
+        self.sites[i].as_deref()
+    }
+}
+
+/// Runs leave-one-site-out on the frozen features of `input`. `device`
+/// must have autodiff.
 pub fn leave_site_out(
-    features: &[Vec<f32>],
-    subjects: &[String],
-    labels: &[Option<u32>],
-    sites: &[Option<String>],
-    classes: usize,
+    input: &SiteClips,
     cfg: &FinetuneConfig,
     device: &Device,
     log: &mut dyn FnMut(String),
-) -> Result<SiteOutResult, String> {
+) -> Result<SiteOutResult, EvalError> {
+    let labels = input.clips.labels;
     let labelled: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
-    if let Some(&i) = labelled.iter().find(|&&i| sites[i].is_none()) {
-        return Err(format!(
-            "leave_site_out: subject {} has no site; give the dataset a site column or drop leave_site_out",
-            subjects[i]
-        ));
-    }
-    let all_sites: BTreeSet<&str> = labelled
-        .iter()
-        .filter_map(|&i| sites[i].as_deref())
-        .collect();
-    if all_sites.len() < 2 {
-        return Err(format!(
-            "leave_site_out needs labelled subjects from at least 2 sites; the data have {}",
-            all_sites.len()
-        ));
-    }
+    let all_sites = sites_of(input, &labelled)?;
     let mut folds = Vec::new();
     let mut pooled = Vec::new();
     for site in all_sites {
-        let test: Vec<usize> = labelled
-            .iter()
-            .copied()
-            .filter(|&i| sites[i].as_deref() == Some(site))
-            .collect();
-        let rest: Vec<(String, Option<u32>, Option<String>)> = labelled
-            .iter()
-            .filter(|&&i| sites[i].as_deref() != Some(site))
-            .map(|&i| (subjects[i].clone(), labels[i], None))
-            .collect();
-        let split = split_subjects(
-            &rest,
-            &SplitConfig {
-                val: cfg.val_fraction,
-                test: 0.0,
-                by_site: false,
-                seed: cfg.seed,
-            },
-        );
-        let mut split = split;
-        if split.val.is_empty() {
-            keep_one_validation_subject(&mut split, &rest);
-        }
-        if split.val.is_empty() || split.train.is_empty() {
-            return Err(format!(
-                "leave_site_out: leaving out {site} leaves {} subjects elsewhere, too few for training and validation; add subjects or raise val_fraction",
-                rest.iter().map(|r| &r.0).collect::<BTreeSet<_>>().len()
-            ));
-        }
-        let in_split = |list: &Vec<String>, i: usize| list.binary_search(&subjects[i]).is_ok();
-        let sets = Sets {
-            train: labelled
-                .iter()
-                .copied()
-                .filter(|&i| sites[i].as_deref() != Some(site) && in_split(&split.train, i))
-                .collect(),
-            val: labelled
-                .iter()
-                .copied()
-                .filter(|&i| sites[i].as_deref() != Some(site) && in_split(&split.val, i))
-                .collect(),
-            test,
-        };
-        let test_subjects = sets
-            .test
-            .iter()
-            .map(|&i| &subjects[i])
-            .collect::<BTreeSet<_>>()
-            .len();
-        log(format!(
-            "site {site} left out: subjects train/val/test {}/{}/{test_subjects}",
-            split.train.len(),
-            split.val.len()
-        ));
-        let fit = train_head_on_features(
-            features,
-            subjects,
-            labels,
-            &sets,
-            classes,
-            cfg,
-            device,
-            &mut |_| {},
-        )?;
-        let h = fit.best_by_val_loss();
-        let preds = fit.test[h].clone();
-        let r = report(&preds, classes, cfg.bootstrap, cfg.seed);
-        log(format!(
-            "  {site}: acc {:.3}  bal.acc {:.3}  AUROC {}",
-            r.accuracy,
-            r.balanced_accuracy,
-            r.auroc.map_or("undefined".into(), |a| format!("{a:.3}"))
-        ));
-        folds.push(SiteFold {
-            site: site.to_string(),
-            subjects: [split.train.len(), split.val.len(), test_subjects],
-            epoch: h + 1,
-            report: r,
-        });
+        let (fold, preds) = one_fold(input, &labelled, site, cfg, device, log)?;
+        folds.push(fold);
         pooled.extend(preds);
     }
-    let pooled_report = report(&pooled, classes, cfg.bootstrap, cfg.seed);
+    let pooled_report = report(&pooled, input.classes, cfg.bootstrap, cfg.seed);
     Ok(SiteOutResult {
         description: format!(
             "leave-one-site-out over {} sites: head trained on the other sites (epoch by validation loss on a {:.0} % stratified share of them), scored on the left-out site; pooled = all folds' test predictions together",
@@ -194,6 +114,123 @@ pub fn leave_site_out(
         pooled: pooled_report,
         predictions: pooled,
     })
+}
+
+/// The sites of the labelled clips (at least two; every labelled clip has
+/// one).
+fn sites_of<'a>(input: &SiteClips<'a>, labelled: &[usize]) -> Result<BTreeSet<&'a str>, EvalError> {
+    if let Some(&i) = labelled.iter().find(|&&i| input.sites[i].is_none()) {
+        return Err(EvalError::NoSite {
+            subject: input.clips.subjects[i].clone(),
+        });
+    }
+    let all_sites: BTreeSet<&'a str> = labelled
+        .iter()
+        .filter_map(|&i| input.sites[i].as_deref())
+        .collect();
+    if all_sites.len() < 2 {
+        return Err(EvalError::TooFewSites {
+            sites: all_sites.len(),
+        });
+    }
+    Ok(all_sites)
+}
+
+/// One fold: the head trained on the other sites (a stratified share of
+/// their subjects for validation) and scored on `site`'s subjects.
+fn one_fold(
+    input: &SiteClips,
+    labelled: &[usize],
+    site: &str,
+    cfg: &FinetuneConfig,
+    device: &Device,
+    log: &mut dyn FnMut(String),
+) -> Result<(SiteFold, Vec<SubjectPrediction>), EvalError> {
+    let subjects = input.clips.subjects;
+    let split = other_sites_split(input, labelled, site, cfg)?;
+    let in_split = |list: &Vec<String>, i: usize| list.binary_search(&subjects[i]).is_ok();
+    let elsewhere_in = |list: &Vec<String>| -> Vec<usize> {
+        labelled
+            .iter()
+            .copied()
+            .filter(|&i| input.site(i) != Some(site) && in_split(list, i))
+            .collect()
+    };
+    let sets = Sets {
+        train: elsewhere_in(&split.train),
+        val: elsewhere_in(&split.val),
+        test: labelled
+            .iter()
+            .copied()
+            .filter(|&i| input.site(i) == Some(site))
+            .collect(),
+    };
+    let test_subjects = sets
+        .test
+        .iter()
+        .map(|&i| &subjects[i])
+        .collect::<BTreeSet<_>>()
+        .len();
+    log(format!(
+        "site {site} left out: subjects train/val/test {}/{}/{test_subjects}",
+        split.train.len(),
+        split.val.len()
+    ));
+    let task = Task {
+        clips: input.clips,
+        sets: &sets,
+        classes: input.classes,
+    };
+    let fit = train_head_on_features(input.features, &task, cfg, device, &mut |_| {})?;
+    let h = fit.best_by_val_loss();
+    let preds = fit.test[h].clone();
+    let r = report(&preds, input.classes, cfg.bootstrap, cfg.seed);
+    log(format!(
+        "  {site}: acc {:.3}  bal.acc {:.3}  AUROC {}",
+        r.accuracy,
+        r.balanced_accuracy,
+        r.auroc.map_or("undefined".into(), |a| format!("{a:.3}"))
+    ));
+    let fold = SiteFold {
+        site: site.to_string(),
+        subjects: [split.train.len(), split.val.len(), test_subjects],
+        epoch: h + 1,
+        report: r,
+    };
+    Ok((fold, preds))
+}
+
+/// The train/validation split of the subjects of every site but `site`.
+fn other_sites_split(
+    input: &SiteClips,
+    labelled: &[usize],
+    site: &str,
+    cfg: &FinetuneConfig,
+) -> Result<Split, EvalError> {
+    let rest: Vec<(String, Option<u32>, Option<String>)> = labelled
+        .iter()
+        .filter(|&&i| input.site(i) != Some(site))
+        .map(|&i| (input.clips.subjects[i].clone(), input.clips.labels[i], None))
+        .collect();
+    let mut split = split_subjects(
+        &rest,
+        &SplitConfig {
+            val: cfg.val_fraction,
+            test: 0.0,
+            by_site: false,
+            seed: cfg.seed,
+        },
+    );
+    if split.val.is_empty() {
+        keep_one_validation_subject(&mut split, &rest);
+    }
+    if split.val.is_empty() || split.train.is_empty() {
+        return Err(EvalError::SiteFoldTooSmall {
+            site: site.to_string(),
+            subjects: rest.iter().map(|r| &r.0).collect::<BTreeSet<_>>().len(),
+        });
+    }
+    Ok(split)
 }
 
 #[cfg(test)]
@@ -252,11 +289,28 @@ mod tests {
         }
     }
 
+    fn input<'a>(
+        f: &'a [Vec<f32>],
+        s: &'a [String],
+        l: &'a [Option<u32>],
+        site: &'a [Option<String>],
+    ) -> SiteClips<'a> {
+        SiteClips {
+            features: f,
+            clips: Labels {
+                subjects: s,
+                labels: l,
+            },
+            sites: site,
+            classes: 2,
+        }
+    }
+
     #[test]
     fn every_site_is_scored_by_a_head_that_never_saw_it() {
         let (f, s, l, site) = cohort();
         let device = Device::flex().autodiff();
-        let r = leave_site_out(&f, &s, &l, &site, 2, &cfg(), &device, &mut |_| {}).unwrap();
+        let r = leave_site_out(&input(&f, &s, &l, &site), &cfg(), &device, &mut |_| {}).unwrap();
         assert_eq!(r.folds.len(), 3);
         for (k, fold) in r.folds.iter().enumerate() {
             assert_eq!(fold.site, format!("site{k}"));
@@ -286,10 +340,14 @@ mod tests {
         let (f, s, l, mut site) = cohort();
         let device = Device::flex().autodiff();
         let one: Vec<Option<String>> = site.iter().map(|_| Some("a".to_string())).collect();
-        let e = leave_site_out(&f, &s, &l, &one, 2, &cfg(), &device, &mut |_| {}).unwrap_err();
+        let e = leave_site_out(&input(&f, &s, &l, &one), &cfg(), &device, &mut |_| {})
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at least 2 sites; the data have 1"), "{e}");
         site[5] = None;
-        let e = leave_site_out(&f, &s, &l, &site, 2, &cfg(), &device, &mut |_| {}).unwrap_err();
+        let e = leave_site_out(&input(&f, &s, &l, &site), &cfg(), &device, &mut |_| {})
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sub-002 has no site"), "{e}");
     }
 }

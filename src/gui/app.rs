@@ -5,9 +5,11 @@
 
 use super::attribution_page::AttributionPage;
 use super::dashboard::Dashboard;
+use super::error::GuiError;
 use super::experiment_page::ExperimentPage;
 use super::keys::{MOUSE, SHORTCUTS, handle_keys};
 use super::location_bar::location_bar;
+use super::notice::Notice;
 use super::region_panel::region_panel;
 use super::side_panels::{display_controls, mask_summary};
 use super::slice_geometry::ViewAxis;
@@ -18,7 +20,9 @@ use super::timecourse_panel::{Movie, timecourse_plot, volume_controls};
 use crate::atlas::Atlas;
 use crate::data::GridChoice;
 use crate::masking::MaskLevel;
-use crate::viewer::{ColorMap, LoadEvent, MaskSelection, RegionCounts, VolumeLoader};
+use crate::viewer::{
+    ColorMap, LoadEvent, MaskSelection, RegionCounts, VolumeLoader, demo_subject, space_warning,
+};
 use crate::volume::Volume;
 use egui::{Color32, Rect, RichText};
 use std::path::PathBuf;
@@ -60,8 +64,8 @@ pub struct ViewerApp {
     pub level: MaskLevel,
     loader: Option<VolumeLoader>,
     loading: Option<Loading>,
-    /// Last status message (info or error), shown in the top bar.
-    pub message: Option<String>,
+    /// Last status line (done, working or an error), shown in the top bar.
+    pub message: Option<Notice>,
     /// The help overlay is open.
     pub help_open: bool,
     gpu_ready: bool,
@@ -92,22 +96,6 @@ pub enum Mode {
     Experiment,
 }
 
-/// Parses region or lobe names into a selection.
-pub fn selection_from_names(atlas: &Atlas, names: &[String]) -> Result<MaskSelection, String> {
-    let mut sel = crate::masking::RegionSelection::default();
-    for n in names {
-        match crate::atlas::Lobe::from_name(n) {
-            Some(lobe) => sel.lobes.push(lobe),
-            None => sel.names.push(n.clone()),
-        }
-    }
-    if sel.lobes.is_empty() && sel.names.is_empty() {
-        return Ok(MaskSelection::default());
-    }
-    sel.resolve(&atlas.regions)?;
-    MaskSelection::from_region_selection(&sel, &atlas.regions)
-}
-
 impl ViewerApp {
     /// Builds the viewer; installs the slice pipeline when a wgpu render
     /// state is given (without one the views show a notice instead).
@@ -115,20 +103,20 @@ impl ViewerApp {
         startup: &Startup,
         render_state: Option<&egui_wgpu::RenderState>,
         wake: Option<egui::Context>,
-    ) -> Result<ViewerApp, String> {
+    ) -> Result<ViewerApp, GuiError> {
         if let Some(rs) = render_state {
             SliceRenderer::install(rs);
         }
-        let atlas = Arc::new(Atlas::aal3().map_err(|e| e.to_string())?);
+        let atlas = Arc::new(Atlas::aal3()?);
         let counts = Arc::new(RegionCounts::compute(&atlas, GridChoice::Mni2mm));
         let (name, volume) = if startup.demo_subject {
             demo_subject(&atlas)
         } else {
-            let t1 = crate::assets::mni152_t1().map_err(|e| e.to_string())?;
+            let t1 = crate::assets::mni152_t1()?;
             ("MNI152 2009a T1 template (1 mm)".to_string(), Arc::new(t1))
         };
         let mut state = ViewerState::new(&name, volume, atlas.clone(), counts)?;
-        state.set_selection(selection_from_names(&atlas, &startup.regions)?);
+        state.set_selection(MaskSelection::from_names(&startup.regions, &atlas.regions)?);
         if let Some(c) = startup.crosshair {
             state.scene.set_crosshair(c);
         }
@@ -210,12 +198,12 @@ impl ViewerApp {
                     self.show_volume(&name, volume);
                     self.loader = None;
                     self.loading = None;
-                    self.message = Some(format!("opened {name}"));
+                    self.message = Some(Notice::Done(format!("opened {name}")));
                 }
                 LoadEvent::Failed(e) => {
                     self.loader = None;
                     self.loading = None;
-                    self.message = Some(e);
+                    self.message = Some(Notice::failed(e));
                 }
             }
         }
@@ -224,7 +212,7 @@ impl ViewerApp {
     fn show_volume(&mut self, name: &str, volume: Volume) {
         let frame = self.state.underlay.frame;
         if let Err(e) = self.state.set_underlay(name, Arc::new(volume)) {
-            self.message = Some(e);
+            self.message = Some(Notice::failed(e));
         }
         self.state.set_frame(frame);
     }
@@ -370,14 +358,14 @@ impl ViewerApp {
                 if ui.button("Demo subject (synthetic 4D)").clicked() {
                     let (name, volume) = demo_subject(&self.state.labels.atlas);
                     if let Err(e) = self.state.set_underlay(&name, volume) {
-                        self.message = Some(e);
+                        self.message = Some(Notice::failed(e));
                     }
                     ui.close();
                 }
                 if ui.button("MNI152 template").clicked() {
                     match crate::assets::mni152_t1() {
                         Ok(t1) => self.show_volume("MNI152 2009a T1 template (1 mm)", t1),
-                        Err(e) => self.message = Some(e.to_string()),
+                        Err(e) => self.message = Some(Notice::failed(e)),
                     }
                     ui.close();
                 }
@@ -411,13 +399,7 @@ impl ViewerApp {
             }
             if let Some(m) = &self.message {
                 ui.separator();
-                let is_error = m.contains("cannot") || m.contains("not ") || m.contains("error");
-                let colour = if is_error {
-                    Color32::from_rgb(255, 120, 100)
-                } else {
-                    Color32::from_gray(200)
-                };
-                ui.label(RichText::new(m).color(colour));
+                ui.label(m.rich_text());
                 if ui.small_button("x").clicked() {
                     self.message = None;
                 }
@@ -545,20 +527,6 @@ impl eframe::App for ViewerApp {
     }
 }
 
-/// A warning when both transforms are unknown or scanner space (codes 0
-/// and 1): the atlas overlay assumes MNI coordinates. Aligned (2), MNI (4)
-/// and other-template (5) codes pass; registered templates often use 2.
-pub fn space_warning(sform_code: i16, qform_code: i16) -> Option<String> {
-    let scanner = |c: i16| c <= 1;
-    if scanner(sform_code) && scanner(qform_code) {
-        Some(format!(
-            "scanner space (sform code {sform_code}, qform code {qform_code}): the AAL3 overlay assumes MNI152 coordinates"
-        ))
-    } else {
-        None
-    }
-}
-
 /// A horizontal colour bar of `map` labelled with the display range.
 fn colour_bar(ui: &mut egui::Ui, map: ColorMap, range: (f32, f32)) {
     let width = ui.available_width().min(320.0);
@@ -588,20 +556,4 @@ fn colour_bar(ui: &mut egui::Ui, map: ColorMap, range: (f32, f32)) {
 fn colour_map_texture(map: ColorMap) -> Arc<TextureSource> {
     let lut = map.lut();
     TextureSource::new("colour-map", [lut.len(), 1, 1], Texels::Colours(lut.into()))
-}
-
-/// A synthetic 4D subject (2 mm MNI grid, planted limbic effect) for demos.
-pub fn demo_subject(atlas: &Atlas) -> (String, Arc<Volume>) {
-    let cfg = crate::data::synth::SynthConfig {
-        frames: 60,
-        ..Default::default()
-    };
-    let subject = crate::data::synth::generate_subject(&cfg, atlas, 1);
-    (
-        format!(
-            "synthetic demo subject sub-{} ({} frames)",
-            subject.id, cfg.frames
-        ),
-        Arc::new(subject.volume),
-    )
 }

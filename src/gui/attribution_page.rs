@@ -7,10 +7,12 @@
 //! can show it instead: signed values in a symmetric diverging map with the
 //! atlas outlines on top.
 
+use super::error::GuiError;
 use super::layers::{LabelLayer, ScalarLayer};
+use super::notice::Notice;
 use super::slice_geometry::{Scene, ViewAxis, WorldBox};
 use super::slice_render::{Texels, TextureSource};
-use super::slice_view::{DrawLayers, layer_draw};
+use super::slice_view::{DrawLayers, layer_draw, wheel_delta};
 use super::state::{DisplaySettings, ViewerState};
 use crate::dashboard::attribution::Attribution;
 use crate::viewer::{ColorMap, robust_range};
@@ -74,8 +76,8 @@ pub struct AttributionPage {
     pub voxels: Option<VoxelMap>,
     /// Show the voxel map instead of the region-painted scores.
     pub show_voxels: bool,
-    /// Last message.
-    pub message: Option<String>,
+    /// Last status line.
+    pub message: Option<Notice>,
 }
 
 impl Default for AttributionPage {
@@ -98,7 +100,7 @@ impl Default for AttributionPage {
 impl AttributionPage {
     /// Opens `METHOD_regions.csv` and, when present beside it,
     /// `METHOD_voxels.nii.gz` (shown as a signed voxel map).
-    pub fn open(&mut self, csv: &Path, viewer: &ViewerState) -> Result<(), String> {
+    pub fn open(&mut self, csv: &Path, viewer: &ViewerState) -> Result<(), GuiError> {
         let a = Attribution::read_csv(csv, &viewer.labels.atlas.regions)?;
         self.set(a, viewer);
         let stem = csv
@@ -109,7 +111,7 @@ impl AttributionPage {
             stem.trim_end_matches("_regions")
         ));
         if voxel_path.exists() {
-            let volume = read_volume(&voxel_path).map_err(|e| e.to_string())?;
+            let volume = read_volume(&voxel_path)?;
             let name = voxel_path
                 .file_name()
                 .map_or(String::new(), |n| n.to_string_lossy().into_owned());
@@ -171,11 +173,11 @@ impl AttributionPage {
                 {
                     match self.open(&path, viewer) {
                         Ok(()) => self.message = None,
-                        Err(e) => self.message = Some(e),
+                        Err(e) => self.message = Some(Notice::failed(e)),
                     }
                 }
                 if let Some(m) = &self.message {
-                    ui.label(RichText::new(m).color(Color32::from_rgb(255, 150, 90)));
+                    ui.label(m.rich_text());
                 }
                 let Some(a) = &self.attribution else {
                     ui.label(
@@ -218,104 +220,165 @@ impl AttributionPage {
             scene.radiological = viewer.scene.radiological;
             scene
         });
-        let full = ui.max_rect();
-        // 2 x 2 cells: three views and the legend.
-        let w = (full.width() - 4.0) / 2.0;
-        let h = (full.height() - 4.0) / 2.0;
-        let cell = |i: usize| {
-            Rect::from_min_size(
-                full.min + egui::vec2((i % 2) as f32 * (w + 4.0), (i / 2) as f32 * (h + 4.0)),
-                egui::vec2(w, h),
-            )
-        };
+        let cells = quad_cells(ui.max_rect());
         let voxels = self.voxels.as_ref().filter(|_| self.show_voxels);
-        let display = match voxels {
-            Some(v) => DisplaySettings {
-                colour_map: ColorMap::RedBlue,
-                range: (-v.limit, v.limit),
-                label_opacity: 0.6,
-                fill_unmasked: false,
-                crosshair_shown: false,
-                ..viewer.display.clone()
+        let display = map_display(voxels, viewer);
+        let layers = match voxels {
+            Some(v) => MapLayers {
+                underlay: &v.layer,
+                labels: &v.outlines,
+                display: &display,
+                colour_map: v.colours.clone(),
             },
-            None => DisplaySettings {
-                label_opacity: 0.9,
-                crosshair_shown: false,
-                ..viewer.display.clone()
+            None => MapLayers {
+                underlay: &viewer.underlay,
+                labels,
+                display: &display,
+                colour_map: grey_texture(),
             },
-        };
-        let (underlay, labels, colour_map) = match voxels {
-            Some(v) => (&v.layer, &v.outlines, v.colours.clone()),
-            None => (&viewer.underlay, labels, grey_texture()),
         };
         let mut hovered = None;
         for (i, axis) in ViewAxis::ALL.into_iter().enumerate() {
-            let rect = cell(i);
-            self.view_rects[i] = Some(rect);
-            let size = [rect.width() as f64, rect.height() as f64];
-            let response = ui.interact(rect, ui.scope_id().with(("attr", i)), Sense::click());
-            let c = rect.center();
-            if let Some(p) = response.hover_pos() {
-                let cam = scene.camera(axis, size);
-                hovered = Some(cam.world_at([(p.x - c.x) as f64, (p.y - c.y) as f64]));
-                let wheel: f32 = ui.input(|inp| {
-                    inp.raw
-                        .events
-                        .iter()
-                        .filter_map(|e| match e {
-                            egui::Event::MouseWheel { delta, .. } => Some(delta.y),
-                            _ => None,
-                        })
-                        .sum()
-                });
-                if wheel != 0.0 {
-                    scene.step_slice(axis, wheel.signum() as f64, viewer.slice_step());
-                }
+            self.view_rects[i] = Some(cells[i]);
+            if let Some(world) = map_view(ui, scene, axis, cells[i], i, &layers, viewer) {
+                hovered = Some(world);
             }
-            if response.clicked()
-                && let Some(p) = response.interact_pointer_pos()
-            {
-                let mut world = scene
-                    .camera(axis, size)
-                    .world_at([(p.x - c.x) as f64, (p.y - c.y) as f64]);
-                world[axis.normal()] = scene.crosshair[axis.normal()];
-                scene.set_crosshair(world);
-            }
-            let cam = scene.camera(axis, size);
-            let layers = DrawLayers {
-                underlay,
-                labels,
-                display: &display,
-                colour_map: &colour_map,
-                hovered: 0,
-                crosshair: scene.crosshair,
-            };
-            let draw = layer_draw(ui, &cam, rect, &layers, 200 + i as u64);
-            ui.painter()
-                .add(egui_wgpu::Callback::new_paint_callback(rect, draw));
-            let letters = axis.edge_letters(scene.radiological);
-            let font = FontId::proportional(14.0);
-            let yellow = Color32::from_rgb(240, 220, 80);
-            ui.painter().text(
-                rect.left_center() + egui::vec2(5.0, 0.0),
-                Align2::LEFT_CENTER,
-                letters[0],
-                font.clone(),
-                yellow,
-            );
-            ui.painter().text(
-                rect.right_center() - egui::vec2(5.0, 0.0),
-                Align2::RIGHT_CENTER,
-                letters[1],
-                font,
-                yellow,
-            );
         }
         self.hover = hovered;
-        // Legend: colour bar, method, hovered region.
-        let legend = cell(3);
-        let bar = Rect::from_min_size(legend.min + egui::vec2(10.0, 12.0), egui::vec2(300.0, 14.0));
-        let map = if voxels.is_some() {
+        let legend = Legend {
+            attribution: a,
+            voxels,
+            labels: layers.labels,
+            hover: self.hover,
+            threshold: self.threshold,
+        };
+        legend.show(ui, cells[3], viewer);
+    }
+}
+
+/// The 2 × 2 cells of the map area: three views and the legend.
+fn quad_cells(full: Rect) -> [Rect; 4] {
+    let w = (full.width() - 4.0) / 2.0;
+    let h = (full.height() - 4.0) / 2.0;
+    std::array::from_fn(|i| {
+        Rect::from_min_size(
+            full.min + egui::vec2((i % 2) as f32 * (w + 4.0), (i / 2) as f32 * (h + 4.0)),
+            egui::vec2(w, h),
+        )
+    })
+}
+
+/// How the maps are drawn: the voxel map in a symmetric diverging range,
+/// or the region-painted scores over the viewer's image.
+fn map_display(voxels: Option<&VoxelMap>, viewer: &ViewerState) -> DisplaySettings {
+    match voxels {
+        Some(v) => DisplaySettings {
+            colour_map: ColorMap::RedBlue,
+            range: (-v.limit, v.limit),
+            label_opacity: 0.6,
+            fill_unmasked: false,
+            crosshair_shown: false,
+            ..viewer.display.clone()
+        },
+        None => DisplaySettings {
+            label_opacity: 0.9,
+            crosshair_shown: false,
+            ..viewer.display.clone()
+        },
+    }
+}
+
+/// What every map view draws.
+struct MapLayers<'a> {
+    underlay: &'a ScalarLayer,
+    labels: &'a LabelLayer,
+    display: &'a DisplaySettings,
+    colour_map: Arc<TextureSource>,
+}
+
+/// One map view: wheel steps the slice, a click moves the crosshair, then
+/// the view is drawn with its edge letters. Returns the hovered world point.
+fn map_view(
+    ui: &mut egui::Ui,
+    scene: &mut Scene,
+    axis: ViewAxis,
+    rect: Rect,
+    index: usize,
+    layers: &MapLayers,
+    viewer: &ViewerState,
+) -> Option<[f64; 3]> {
+    let size = [rect.width() as f64, rect.height() as f64];
+    let response = ui.interact(rect, ui.scope_id().with(("attr", index)), Sense::click());
+    let c = rect.center();
+    let mut hovered = None;
+    if let Some(p) = response.hover_pos() {
+        let cam = scene.camera(axis, size);
+        hovered = Some(cam.world_at([(p.x - c.x) as f64, (p.y - c.y) as f64]));
+        let wheel = wheel_delta(ui);
+        if wheel != 0.0 {
+            scene.step_slice(axis, wheel.signum() as f64, viewer.slice_step());
+        }
+    }
+    if response.clicked()
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        let mut world = scene
+            .camera(axis, size)
+            .world_at([(p.x - c.x) as f64, (p.y - c.y) as f64]);
+        world[axis.normal()] = scene.crosshair[axis.normal()];
+        scene.set_crosshair(world);
+    }
+    let cam = scene.camera(axis, size);
+    let draw_layers = DrawLayers {
+        underlay: layers.underlay,
+        labels: layers.labels,
+        display: layers.display,
+        colour_map: &layers.colour_map,
+        hovered: 0,
+        crosshair: scene.crosshair,
+    };
+    let draw = layer_draw(ui, &cam, rect, &draw_layers, 200 + index as u64);
+    ui.painter()
+        .add(egui_wgpu::Callback::new_paint_callback(rect, draw));
+    edge_letters(ui, rect, &axis.edge_letters(scene.radiological));
+    hovered
+}
+
+/// The orientation letters at a view's left and right edges.
+fn edge_letters(ui: &egui::Ui, rect: Rect, letters: &[&str]) {
+    let font = FontId::proportional(14.0);
+    let yellow = Color32::from_rgb(240, 220, 80);
+    ui.painter().text(
+        rect.left_center() + egui::vec2(5.0, 0.0),
+        Align2::LEFT_CENTER,
+        letters[0],
+        font.clone(),
+        yellow,
+    );
+    ui.painter().text(
+        rect.right_center() - egui::vec2(5.0, 0.0),
+        Align2::RIGHT_CENTER,
+        letters[1],
+        font,
+        yellow,
+    );
+}
+
+/// The legend cell: colour bar with its range, the method, what is painted,
+/// and the hovered region (and voxel value).
+struct Legend<'a> {
+    attribution: &'a Attribution,
+    voxels: Option<&'a VoxelMap>,
+    labels: &'a LabelLayer,
+    hover: Option<[f64; 3]>,
+    threshold: f64,
+}
+
+impl Legend<'_> {
+    fn show(&self, ui: &mut egui::Ui, cell: Rect, viewer: &ViewerState) {
+        let a = self.attribution;
+        let bar = Rect::from_min_size(cell.min + egui::vec2(10.0, 12.0), egui::vec2(300.0, 14.0));
+        let map = if self.voxels.is_some() {
             ColorMap::RedBlue
         } else {
             a.colour_map()
@@ -330,7 +393,7 @@ impl AttributionPage {
             ui.painter()
                 .rect_filled(r, 0.0, Color32::from_rgb(cr, cg, cb));
         }
-        let (lo, hi) = match voxels {
+        let (lo, hi) = match self.voxels {
             Some(v) => (-v.limit as f64, v.limit as f64),
             None => a.range(),
         };
@@ -347,15 +410,42 @@ impl AttributionPage {
             bar.right_bottom() + egui::vec2(0.0, 3.0),
             Align2::RIGHT_TOP,
             fmt_score(hi),
-            small.clone(),
+            small,
             grey,
         );
-        let hover_text = self
-            .hover
-            .map(|w| labels.label_at(w))
+        let text_rect = Rect::from_min_max(
+            bar.left_bottom() + egui::vec2(0.0, 24.0),
+            cell.right_bottom(),
+        );
+        let mut text_ui = ui.new_child(egui::UiBuilder::new().max_rect(text_rect));
+        text_ui.label(RichText::new(&a.description).color(grey).size(12.0));
+        text_ui.label(RichText::new(self.paint_line()).color(grey).size(12.0));
+        text_ui.add_space(6.0);
+        text_ui.label(RichText::new(self.hover_text(viewer)).strong());
+        if let Some(t) = self.voxel_text() {
+            text_ui.label(RichText::new(t).strong());
+        }
+    }
+
+    /// What the views paint.
+    fn paint_line(&self) -> String {
+        match self.voxels {
+            Some(v) => format!(
+                "{}: signed voxel values, colour range ±{} (99.5th percentile of |value|); outlines = AAL3",
+                v.layer.name,
+                fmt_score(v.limit as f64)
+            ),
+            None => format!("painted where |score| ≥ {}", fmt_score(self.threshold)),
+        }
+    }
+
+    /// The hovered region and its score.
+    fn hover_text(&self, viewer: &ViewerState) -> String {
+        self.hover
+            .map(|w| self.labels.label_at(w))
             .and_then(|id| {
                 let r = viewer.labels.atlas.regions.get(id)?;
-                Some(match a.score_of(id) {
+                Some(match self.attribution.score_of(id) {
                     Some(s) => format!(
                         "{} ({}): score {} ± {}",
                         r.name,
@@ -366,34 +456,17 @@ impl AttributionPage {
                     None => format!("{} ({}): not scored", r.name, r.group.name()),
                 })
             })
-            .unwrap_or_else(|| "hover a region".into());
-        let voxel_text = voxels.zip(self.hover).and_then(|(v, w)| {
-            let ijk = v.layer.voxel_at(w)?;
-            Some(format!(
-                "voxel value {}",
-                fmt_score(v.layer.value(ijk)? as f64)
-            ))
-        });
-        let text_rect = Rect::from_min_max(
-            bar.left_bottom() + egui::vec2(0.0, 24.0),
-            legend.right_bottom(),
-        );
-        let mut text_ui = ui.new_child(egui::UiBuilder::new().max_rect(text_rect));
-        text_ui.label(RichText::new(&a.description).color(grey).size(12.0));
-        let paint_line = match voxels {
-            Some(v) => format!(
-                "{}: signed voxel values, colour range ±{} (99.5th percentile of |value|); outlines = AAL3",
-                v.layer.name,
-                fmt_score(v.limit as f64)
-            ),
-            None => format!("painted where |score| ≥ {}", fmt_score(self.threshold)),
-        };
-        text_ui.label(RichText::new(paint_line).color(grey).size(12.0));
-        text_ui.add_space(6.0);
-        text_ui.label(RichText::new(hover_text).strong());
-        if let Some(t) = voxel_text {
-            text_ui.label(RichText::new(t).strong());
-        }
+            .unwrap_or_else(|| "hover a region".into())
+    }
+
+    /// The voxel map's value under the pointer.
+    fn voxel_text(&self) -> Option<String> {
+        let (v, w) = self.voxels.zip(self.hover)?;
+        let ijk = v.layer.voxel_at(w)?;
+        Some(format!(
+            "voxel value {}",
+            fmt_score(v.layer.value(ijk)? as f64)
+        ))
     }
 }
 

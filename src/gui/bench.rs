@@ -6,12 +6,26 @@
 //! off screen, absent on a real window) is timed separately and excluded.
 
 use super::app::{Startup, ViewerApp};
+use super::error::GuiError;
+use super::headless::{frames_while, start_cpu_training};
+use super::notice::Notice;
 use super::offscreen::Offscreen;
 use super::slice_geometry::ViewAxis;
 use crate::volume::{Affine, Grid, Volume, VolumeMeta};
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
+
+/// Why the viewer benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Rendering failed.
+    #[error(transparent)]
+    Gui(#[from] GuiError),
+    /// The training scenario's run did not start.
+    #[error("the training page's run did not start: {0}")]
+    Start(Notice),
+}
 
 /// Frame-time statistics of one scenario.
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +103,7 @@ fn time_frames(
     size: [u32; 2],
     frames: usize,
     mut each: impl FnMut(&mut ViewerApp, usize) -> Vec<egui::Event>,
-) -> Result<(Vec<f64>, Vec<f64>), String> {
+) -> Result<(Vec<f64>, Vec<f64>), GuiError> {
     for _ in 0..3 {
         off.frame(app, size, 1.0, Vec::new())?; // warm-up: layout, uploads, pipeline
     }
@@ -115,40 +129,31 @@ fn hover_path(app: &ViewerApp, f: usize) -> Vec<egui::Event> {
 }
 
 /// Runs the three scenarios.
-pub fn bench_viewer(frames: usize, size: [u32; 2]) -> Result<Vec<FrameTimes>, String> {
+pub fn bench_viewer(frames: usize, size: [u32; 2]) -> Result<Vec<FrameTimes>, BenchError> {
     let mut off = Offscreen::new()?;
     let adapter = off.adapter_name();
     let mut out = Vec::new();
 
     let mut app = ViewerApp::new(&Startup::default(), Some(&off.render_state), None)?;
-    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
-        hover_path(app, f)
-    })?;
-    out.push(stats(
+    let mut hover = |off: &mut Offscreen, app: &mut ViewerApp, scenario: &str| {
+        let ms = time_frames(off, app, size, frames, |app, f| hover_path(app, f))?;
+        out.push(stats(scenario, &adapter, ms));
+        Ok::<(), GuiError>(())
+    };
+    hover(
+        &mut off,
+        &mut app,
         "hover, 1 mm template (197x233x189) + AAL3",
-        &adapter,
-        ms,
-    ));
-
+    )?;
     app.state.display.labels_shown = false;
     app.state.display.trilinear = false;
-    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
-        hover_path(app, f)
-    })?;
-    out.push(stats(
-        "hover, template, atlas hidden, nearest",
-        &adapter,
-        ms,
-    ));
+    hover(&mut off, &mut app, "hover, template, atlas hidden, nearest")?;
     app.state.display.labels_shown = true;
     app.state.display.trilinear = true;
 
     let run = Arc::new(synthetic_run(96, 200));
     app.state.set_underlay("synthetic 96^3 x 200", run)?;
-    let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
-        hover_path(app, f)
-    })?;
-    out.push(stats("hover, 96^3 x 200 run + AAL3", &adapter, ms));
+    hover(&mut off, &mut app, "hover, 96^3 x 200 run + AAL3")?;
     let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
         app.state.set_frame(f % 200);
         hover_path(app, f)
@@ -162,18 +167,20 @@ pub fn bench_viewer(frames: usize, size: [u32; 2]) -> Result<Vec<FrameTimes>, St
     // The training page while the demo trains on the CPU (worker thread).
     let runs = std::env::temp_dir().join(format!("roimae-bench-runs-{}", std::process::id()));
     let mut app = ViewerApp::new(&Startup::default(), Some(&off.render_state), None)?;
-    app.mode = super::app::Mode::Training;
-    app.dashboard.runs_root = runs.clone();
-    app.dashboard.config.device = crate::train::DeviceChoice::Cpu;
-    app.dashboard.config.max_steps = Some(100_000);
     let limbic = app.state.visible_regions(Some(crate::atlas::Lobe::Limbic));
     app.state.set_regions(limbic, true);
-    let level = app.level;
-    app.dashboard.start(&app.state, level, None);
-    let started = Instant::now();
-    while app.dashboard.session.step < 3 && started.elapsed().as_secs() < 300 {
-        off.frame(&mut app, size, 1.0, Vec::new())?;
+    if let Err(notice) = start_cpu_training(&mut app, &runs, 100_000) {
+        return Err(BenchError::Start(notice));
     }
+    frames_while(
+        &mut off,
+        &mut app,
+        size,
+        1.0,
+        Duration::ZERO,
+        Duration::from_secs(300),
+        |app| app.dashboard.session.step < 3,
+    )?;
     let ms = time_frames(&mut off, &mut app, size, frames, |app, f| {
         hover_path(app, f)
     });

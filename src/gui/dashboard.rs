@@ -5,48 +5,20 @@
 //! export, the reconstruction panels and the log. Training runs on the
 //! engine's worker thread; this only polls its events.
 
+use super::notice::Notice;
 use super::recon_panel::ReconView;
 use super::state::ViewerState;
 use crate::dashboard::init_source::{InitSource, PendingImport};
+use crate::dashboard::run_setup::{self, MaskMode, RunRequest};
 use crate::dashboard::{
     RunCurves, RunStatus, Session, XAxis, format_duration, resident_bytes, smooth,
 };
-use crate::masking::{MaskLevel, MaskSpec, MaskStrategy};
+use crate::masking::{MaskLevel, MaskSpec};
+use crate::model::Preset;
 use crate::train::{DataConfig, DeviceChoice, RunConfig, TrainHandle};
 use egui::{Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use std::path::PathBuf;
-
-/// How the run masks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MaskMode {
-    /// The regions checked in the viewer.
-    Regions,
-    /// Whole 4x4x4x4 token windows (the reference).
-    Window,
-    /// Random tokens.
-    Random,
-    /// Tubes (a token masked in every frame).
-    Tube,
-}
-
-impl MaskMode {
-    const ALL: [MaskMode; 4] = [
-        MaskMode::Regions,
-        MaskMode::Window,
-        MaskMode::Random,
-        MaskMode::Tube,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            MaskMode::Regions => "regions selected in the viewer",
-            MaskMode::Window => "window (4x4x4x4 tokens)",
-            MaskMode::Random => "random tokens",
-            MaskMode::Tube => "tube",
-        }
-    }
-}
 
 /// Dashboard state.
 pub struct Dashboard {
@@ -72,8 +44,8 @@ pub struct Dashboard {
     pub overlays: Vec<RunCurves>,
     /// The reconstruction panels.
     pub recon: Option<ReconView>,
-    /// Last message for the status line.
-    pub message: Option<String>,
+    /// Last status line.
+    pub message: Option<Notice>,
     /// The checkpoint the next run starts from (File → Open NeuroSTORM
     /// checkpoint…), once imported.
     pub init: Option<(InitSource, usize)>,
@@ -105,24 +77,14 @@ impl Default for Dashboard {
 impl Dashboard {
     /// The mask the run will use: the viewer's regions or another strategy.
     pub fn mask_spec(&self, viewer: &ViewerState, level: MaskLevel) -> MaskSpec {
-        let seed = self.config.mask.seed;
-        let strategy = match self.mask_mode {
-            MaskMode::Regions => {
-                return viewer.selection.to_mask_spec(
-                    &viewer.labels.atlas.regions,
-                    level,
-                    None,
-                    seed,
-                );
-            }
-            MaskMode::Window => MaskStrategy::Window {
-                ratio: self.ratio,
-                window: [4, 4, 4, 4],
-            },
-            MaskMode::Random => MaskStrategy::Random { ratio: self.ratio },
-            MaskMode::Tube => MaskStrategy::Tube { ratio: self.ratio },
-        };
-        MaskSpec { strategy, seed }
+        run_setup::mask_spec(
+            self.mask_mode,
+            self.ratio,
+            &viewer.selection,
+            &viewer.labels.atlas.regions,
+            level,
+            self.config.mask.seed,
+        )
     }
 
     /// Builds the config from the panel and the viewer, and starts a run in
@@ -131,44 +93,24 @@ impl Dashboard {
         if self.handle.as_ref().is_some_and(|h| h.is_running()) {
             return;
         }
-        if self.mask_mode == MaskMode::Regions && viewer.selection.is_empty() {
-            self.message = Some(
-                "no region is masked: click regions in the viewer or pick another masking mode"
-                    .into(),
-            );
-            return;
-        }
-        let mut config = self.config.clone();
-        config.mask = self.mask_spec(viewer, level);
-        if let Some((init, _)) = &self.init {
-            config.init_from = Some(init.run_dir.clone());
-            config.model = (crate::model::ModelConfig::preset(&init.preset)
-                .ok()
-                .as_ref()
-                != Some(&init.model))
-            .then(|| init.model.clone());
-            if config.preset != init.preset {
-                self.message = Some(format!(
-                    "the starting checkpoint is a {} model; set preset to {} (or clear the checkpoint)",
-                    init.model.name, init.preset
-                ));
+        let request = RunRequest {
+            config: &self.config,
+            mode: self.mask_mode,
+            ratio: self.ratio,
+            selection: &viewer.selection,
+            table: &viewer.labels.atlas.regions,
+            level,
+            init: self.init.as_ref().map(|(init, _)| init),
+        };
+        let config = match run_setup::plan_run(&request) {
+            Ok(c) => c,
+            Err(e) => {
+                self.message = Some(Notice::failed(e));
                 return;
             }
-        }
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let run_dir = self.runs_root.join(format!(
-            "{}-{}-{stamp}",
-            config.preset,
-            mode_slug(self.mask_mode)
-        ));
-        let wake_fn = move || {
-            if let Some(ctx) = &wake {
-                ctx.request_repaint();
-            }
         };
-        match TrainHandle::start(config, run_dir, false, wake_fn) {
+        let run_dir = run_setup::new_run_dir(&self.runs_root, &config, self.mask_mode);
+        match TrainHandle::start(config, run_dir, false, repaint(wake)) {
             Ok(h) => {
                 self.handle = Some(h);
                 self.session = Session::default();
@@ -176,27 +118,21 @@ impl Dashboard {
                 self.recon = None;
                 self.message = None;
             }
-            Err(e) => self.message = Some(e),
+            Err(e) => self.message = Some(Notice::failed(e)),
         }
     }
 
     /// Continues the run in `run_dir` from its last checkpoint with the
     /// config saved there; the earlier curve is read back first.
     pub fn resume(&mut self, run_dir: PathBuf, wake: Option<egui::Context>) {
-        let config = match RunConfig::load(&run_dir.join("config.toml")) {
-            Ok(c) => c,
+        let (config, curves) = match run_setup::resume_state(&run_dir) {
+            Ok(state) => state,
             Err(e) => {
-                self.message = Some(e);
+                self.message = Some(Notice::failed(e));
                 return;
             }
         };
-        let curves = RunCurves::read_csv(&run_dir.join("metrics.csv")).ok();
-        let wake_fn = move || {
-            if let Some(ctx) = &wake {
-                ctx.request_repaint();
-            }
-        };
-        match TrainHandle::start(config.clone(), run_dir, true, wake_fn) {
+        match TrainHandle::start(config.clone(), run_dir, true, repaint(wake)) {
             Ok(h) => {
                 self.handle = Some(h);
                 self.session = Session::default();
@@ -208,7 +144,7 @@ impl Dashboard {
                 self.recon = None;
                 self.message = None;
             }
-            Err(e) => self.message = Some(e),
+            Err(e) => self.message = Some(Notice::failed(e)),
         }
     }
 
@@ -232,12 +168,8 @@ impl Dashboard {
     /// Imports a NeuroSTORM checkpoint on a worker thread; when done it
     /// becomes the next run's starting point.
     pub fn open_checkpoint(&mut self, file: PathBuf, wake: Option<egui::Context>) {
-        self.message = Some(format!("reading {} …", file.display()));
-        self.pending_import = Some(PendingImport::start(file, &self.runs_root, move || {
-            if let Some(ctx) = &wake {
-                ctx.request_repaint();
-            }
-        }));
+        self.message = Some(Notice::Working(format!("reading {} …", file.display())));
+        self.pending_import = Some(PendingImport::start(file, &self.runs_root, repaint(wake)));
     }
 
     fn poll_import(&mut self) {
@@ -247,15 +179,15 @@ impl Dashboard {
         self.pending_import = None;
         match result {
             Ok((init, report)) => {
-                self.config.preset = init.preset.clone();
-                self.message = Some(format!(
+                self.config.preset = init.preset;
+                self.message = Some(Notice::Done(format!(
                     "next run starts from {} (imported to {})",
                     init.describe(None),
                     init.run_dir.display()
-                ));
+                )));
                 self.init = Some((init, report.loaded_values));
             }
-            Err(e) => self.message = Some(e),
+            Err(e) => self.message = Some(Notice::failed(e)),
         }
     }
 
@@ -351,10 +283,11 @@ impl Dashboard {
         }
         ui.add_enabled_ui(idle, |ui| {
             egui::ComboBox::from_label("preset")
-                .selected_text(self.config.preset.clone())
+                .selected_text(self.config.preset.name())
                 .show_ui(ui, |ui| {
-                    for p in ["tiny", "mni4mm", "reference"] {
-                        ui.selectable_value(&mut self.config.preset, p.to_string(), p);
+                    // Smallest first.
+                    for p in Preset::ALL.into_iter().rev() {
+                        ui.selectable_value(&mut self.config.preset, p, p.name());
                     }
                 });
             egui::ComboBox::from_label("masking")
@@ -424,7 +357,7 @@ impl Dashboard {
                     .prefix("learning rate "),
             );
             let aug = &mut self.config.augment;
-            let mut on = aug.is_on(&self.config.preset);
+            let mut on = aug.is_on(self.config.preset);
             ui.horizontal(|ui| {
                 if ui
                     .checkbox(&mut on, "augment")
@@ -465,14 +398,10 @@ impl Dashboard {
                 }
             });
             egui::ComboBox::from_label("device")
-                .selected_text(format!("{:?}", self.config.device).to_lowercase())
+                .selected_text(self.config.device.as_str())
                 .show_ui(ui, |ui| {
-                    for d in [DeviceChoice::Auto, DeviceChoice::Wgpu, DeviceChoice::Cpu] {
-                        ui.selectable_value(
-                            &mut self.config.device,
-                            d,
-                            format!("{d:?}").to_lowercase(),
-                        );
+                    for d in DeviceChoice::ALL {
+                        ui.selectable_value(&mut self.config.device, d, d.as_str());
                     }
                 });
         });
@@ -504,7 +433,7 @@ impl Dashboard {
             }
         });
         if let Some(m) = &self.message {
-            ui.label(RichText::new(m).color(Color32::from_rgb(255, 150, 90)));
+            ui.label(m.rich_text());
         }
     }
 
@@ -575,7 +504,7 @@ impl Dashboard {
             {
                 match RunCurves::read_csv(&dir.join("metrics.csv")) {
                     Ok(c) => self.overlays.push(c),
-                    Err(e) => self.message = Some(e),
+                    Err(e) => self.message = Some(Notice::failed(e)),
                 }
             }
             if ui.button("Export CSV…").clicked()
@@ -584,8 +513,8 @@ impl Dashboard {
                     .save_file()
             {
                 self.message = Some(match self.session.curves.write_csv(&path) {
-                    Ok(()) => format!("wrote {}", path.display()),
-                    Err(e) => e,
+                    Ok(()) => Notice::Done(format!("wrote {}", path.display())),
+                    Err(e) => Notice::failed(e),
                 });
             }
         });
@@ -668,11 +597,11 @@ impl Dashboard {
     }
 }
 
-fn mode_slug(mode: MaskMode) -> &'static str {
-    match mode {
-        MaskMode::Regions => "roi",
-        MaskMode::Window => "window",
-        MaskMode::Random => "random",
-        MaskMode::Tube => "tube",
+/// A wake-up for the engine's worker threads: repaints `ctx` when given.
+fn repaint(ctx: Option<egui::Context>) -> impl Fn() + Send + 'static {
+    move || {
+        if let Some(ctx) = &ctx {
+            ctx.request_repaint();
+        }
     }
 }

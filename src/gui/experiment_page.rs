@@ -3,6 +3,8 @@
 //! (y), one labelled point per strategy with ± sd error bars over seeds —
 //! beside the verdicts. The folder is read on a worker thread.
 
+use super::notice::Notice;
+use crate::dashboard::DashboardError;
 use crate::dashboard::experiment::{ExperimentView, StrategyPoint};
 use egui::{Color32, RichText};
 use egui_plot::{Line, MarkerShape, Plot, PlotPoint, PlotPoints, Points, Text};
@@ -15,8 +17,8 @@ pub struct ExperimentPage {
     /// The experiment shown.
     pub view: Option<ExperimentView>,
     /// The last error, shown under the button.
-    pub message: Option<String>,
-    loading: Option<Receiver<Result<ExperimentView, String>>>,
+    pub message: Option<Notice>,
+    loading: Option<Receiver<Result<ExperimentView, DashboardError>>>,
 }
 
 /// A colour per strategy kind: random / window grey-blue, ROI warm.
@@ -38,7 +40,7 @@ fn colour(name: &str, k: usize) -> Color32 {
 
 impl ExperimentPage {
     /// Reads `dir` now (the CLI's `render --experiment`).
-    pub fn open_now(&mut self, dir: &Path) -> Result<(), String> {
+    pub fn open_now(&mut self, dir: &Path) -> Result<(), DashboardError> {
         self.view = Some(ExperimentView::open(dir)?);
         self.message = None;
         Ok(())
@@ -63,7 +65,7 @@ impl ExperimentPage {
                     self.view = Some(v);
                     self.message = None;
                 }
-                Err(e) => self.message = Some(e),
+                Err(e) => self.message = Some(Notice::failed(e)),
             }
         }
     }
@@ -84,7 +86,7 @@ impl ExperimentPage {
                     ui.spinner();
                 }
                 if let Some(m) = &self.message {
-                    ui.label(RichText::new(m).color(Color32::from_rgb(255, 150, 90)));
+                    ui.label(m.rich_text());
                 }
                 let Some(v) = &self.view else {
                     ui.label("Run `roimae experiment --demo` (or `--config exp.toml`) and open its folder here.");

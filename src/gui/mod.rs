@@ -9,10 +9,13 @@ pub mod app;
 pub mod attribution_page;
 pub mod bench;
 pub mod dashboard;
+pub mod error;
 pub mod experiment_page;
+pub mod headless;
 pub mod keys;
 pub mod layers;
 pub mod location_bar;
+pub mod notice;
 pub mod offscreen;
 pub mod recon_panel;
 pub mod region_panel;
@@ -24,9 +27,11 @@ pub mod state;
 pub mod timecourse_panel;
 
 pub use app::{Startup, ViewerApp};
+pub use error::GuiError;
+pub use notice::Notice;
 
 /// Opens the desktop window. Needs a display and a wgpu adapter.
-pub fn run_native(startup: Startup) -> Result<(), String> {
+pub fn run_native(startup: Startup) -> Result<(), GuiError> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("ROI-MAE Studio")
@@ -48,7 +53,7 @@ pub fn run_native(startup: Startup) -> Result<(), String> {
             Ok(Box::new(app))
         }),
     )
-    .map_err(|e| {
-        format!("cannot open the window ({e}); on a machine without a display use `roimae render`")
+    .map_err(|e| GuiError::Window {
+        reason: e.to_string(),
     })
 }

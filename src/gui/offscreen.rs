@@ -4,6 +4,7 @@
 //! frame-time benchmark. Needs a wgpu adapter (a GPU, or Mesa lavapipe).
 
 use super::app::ViewerApp;
+use super::error::GuiError;
 use egui_wgpu::{RenderState, ScreenDescriptor, wgpu};
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ pub struct RgbaImage {
 
 impl RgbaImage {
     /// Writes the image as PNG.
-    pub fn save_png(&self, path: &std::path::Path) -> Result<(), String> {
+    pub fn save_png(&self, path: &std::path::Path) -> Result<(), GuiError> {
         image::save_buffer(
             path,
             &self.pixels,
@@ -27,7 +28,10 @@ impl RgbaImage {
             self.height,
             image::ExtendedColorType::Rgba8,
         )
-        .map_err(|e| format!("{}: cannot write the PNG ({e})", path.display()))
+        .map_err(|e| GuiError::Png {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
     }
 
     /// The pixel at (x, y).
@@ -49,7 +53,7 @@ pub struct Offscreen {
 
 impl Offscreen {
     /// Opens a wgpu adapter (no window needed).
-    pub fn new() -> Result<Offscreen, String> {
+    pub fn new() -> Result<Offscreen, GuiError> {
         let setup = egui_wgpu::WgpuSetup::CreateNew(
             egui_wgpu::WgpuSetupCreateNew::without_display_handle(),
         );
@@ -64,10 +68,8 @@ impl Offscreen {
             None,
             egui_wgpu::RendererOptions::default(),
         ))
-        .map_err(|e| {
-            format!(
-                "no GPU adapter for rendering ({e}); install a Vulkan driver (e.g. `apt-get install mesa-vulkan-drivers libvulkan1`)"
-            )
+        .map_err(|e| GuiError::NoAdapter {
+            reason: e.to_string(),
         })?;
         let ctx = egui::Context::default();
         ctx.set_visuals(egui::Visuals::dark());
@@ -92,15 +94,8 @@ impl Offscreen {
         size: [u32; 2],
         scale: f32,
         events: Vec<egui::Event>,
-    ) -> Result<RgbaImage, String> {
-        let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(size[0] as f32, size[1] as f32),
-            )),
-            events,
-            ..Default::default()
-        };
+    ) -> Result<RgbaImage, GuiError> {
+        let input = raw_input(size, events);
         self.ctx.set_pixels_per_point(scale);
         let output = self.ctx.run_ui(input, |ui| app.show(ui));
         self.render(output, true)
@@ -113,16 +108,9 @@ impl Offscreen {
         app: &mut ViewerApp,
         size: [u32; 2],
         events: Vec<egui::Event>,
-    ) -> Result<(Duration, Duration), String> {
+    ) -> Result<(Duration, Duration), GuiError> {
         let start = std::time::Instant::now();
-        let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(size[0] as f32, size[1] as f32),
-            )),
-            events,
-            ..Default::default()
-        };
+        let input = raw_input(size, events);
         self.ctx.set_pixels_per_point(1.0);
         let output = self.ctx.run_ui(input, |ui| app.show(ui));
         let ui = start.elapsed();
@@ -136,7 +124,7 @@ impl Offscreen {
         &mut self,
         mut output: egui::FullOutput,
         read_back: bool,
-    ) -> Result<RgbaImage, String> {
+    ) -> Result<RgbaImage, GuiError> {
         let rs = &self.render_state;
         let ppp = output.pixels_per_point;
         let size = self.ctx.content_rect().size() * ppp;
@@ -208,7 +196,7 @@ impl Offscreen {
                     submission_index: Some(index),
                     timeout: Some(Duration::from_secs(60)),
                 })
-                .map_err(|e| format!("the GPU did not finish the frame: {e}"))?;
+                .map_err(frame_error)?;
             return Ok(RgbaImage {
                 width,
                 height,
@@ -251,13 +239,11 @@ impl Offscreen {
                 submission_index: Some(index),
                 timeout: Some(Duration::from_secs(60)),
             })
-            .map_err(|e| format!("the GPU did not finish the frame: {e}"))?;
-        rx.recv()
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot read the frame back: {e}"))?;
+            .map_err(frame_error)?;
+        rx.recv().map_err(frame_error)?.map_err(frame_error)?;
         let data = slice
             .get_mapped_range()
-            .map_err(|e| format!("cannot read the frame back: {e:?}"))?;
+            .map_err(|e| frame_error(format!("{e:?}")))?;
         let bgra = matches!(
             rs.target_format,
             wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb
@@ -277,5 +263,24 @@ impl Offscreen {
             height,
             pixels,
         })
+    }
+}
+
+/// A GPU failure while finishing or reading back a frame.
+fn frame_error(e: impl std::fmt::Display) -> GuiError {
+    GuiError::Frame {
+        reason: e.to_string(),
+    }
+}
+
+/// One frame's input: a screen of `size` points and `events`.
+fn raw_input(size: [u32; 2], events: Vec<egui::Event>) -> egui::RawInput {
+    egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(size[0] as f32, size[1] as f32),
+        )),
+        events,
+        ..Default::default()
     }
 }

@@ -4,10 +4,12 @@
 //! intensity panels (the error panel uses a hot map from 0), a frame slider
 //! and NIfTI export of the reconstruction.
 
+use super::error::GuiError;
 use super::layers::{LabelLayer, ScalarLayer};
+use super::notice::Notice;
 use super::slice_geometry::{Scene, ViewAxis, WorldBox};
 use super::slice_render::{Texels, TextureSource};
-use super::slice_view::{DrawLayers, layer_draw};
+use super::slice_view::{DrawLayers, layer_draw, wheel_delta};
 use super::state::DisplaySettings;
 use crate::train::Preview;
 use crate::viewer::{ColorMap, robust_range};
@@ -59,13 +61,13 @@ pub fn abs_error(a: &Volume, b: &Volume) -> Volume {
 
 impl ReconView {
     /// The panels of `preview`, or an error when its volumes disagree.
-    pub fn new(preview: &Preview) -> Result<ReconView, String> {
+    pub fn new(preview: &Preview) -> Result<ReconView, GuiError> {
         let volumes = [&preview.original, &preview.masked, &preview.reconstruction];
         if volumes
             .iter()
             .any(|v| v.data.len() != preview.original.data.len())
         {
-            return Err("the preview's volumes differ in size".into());
+            return Err(GuiError::PreviewMismatch);
         }
         let error = abs_error(&preview.reconstruction, &preview.original);
         let all = [
@@ -76,8 +78,11 @@ impl ReconView {
         ];
         let mut layers = Vec::new();
         for (v, slot) in all.into_iter().zip(SLOTS) {
-            let mut layer = ScalarLayer::with_slot(slot, Arc::new(v), slot)
-                .ok_or("the preview has a singular affine")?;
+            let mut layer = ScalarLayer::with_slot(slot, Arc::new(v), slot).ok_or_else(|| {
+                GuiError::SingularAffine {
+                    name: format!("the preview's {slot} volume"),
+                }
+            })?;
             layer.set_frame(preview.frame);
             layers.push(layer);
         }
@@ -108,7 +113,7 @@ impl ReconView {
     }
 
     /// Replaces the volumes with a newer preview, keeping the view.
-    pub fn update(&mut self, preview: &Preview) -> Result<(), String> {
+    pub fn update(&mut self, preview: &Preview) -> Result<(), GuiError> {
         let mut next = ReconView::new(preview)?;
         if next.scene.bounds == self.scene.bounds {
             next.scene = self.scene.clone();
@@ -154,7 +159,7 @@ impl ReconView {
     }
 
     /// Draws the controls and the four panels.
-    pub fn show(&mut self, ui: &mut egui::Ui, labels: &LabelLayer) -> Option<String> {
+    pub fn show(&mut self, ui: &mut egui::Ui, labels: &LabelLayer) -> Option<Notice> {
         let mut message = None;
         ui.horizontal(|ui| {
             ui.label(format!("Validation clip at step {}", self.step));
@@ -178,8 +183,8 @@ impl ReconView {
                     .save_file()
             {
                 message = Some(match write_volume(self.reconstruction(), &path) {
-                    Ok(()) => format!("wrote {}", path.display()),
-                    Err(e) => e.to_string(),
+                    Ok(()) => Notice::Done(format!("wrote {}", path.display())),
+                    Err(e) => Notice::failed(e),
                 });
             }
         });
@@ -229,7 +234,7 @@ impl ReconView {
         let mut hover = None;
         if let Some(pos) = response.hover_pos() {
             hover = Some(self.scene.camera(self.axis, size).world_at(offset(pos)));
-            let wheel: f32 = ui.input(|i| i.raw_scroll_delta_y());
+            let wheel = wheel_delta(ui);
             let zoom = ui.input(|i| i.modifiers.command);
             if wheel != 0.0 {
                 if zoom {
@@ -274,23 +279,5 @@ impl ReconView {
             Color32::from_rgb(240, 220, 80),
         );
         hover
-    }
-}
-
-/// Extension: the vertical wheel delta of this frame's raw events.
-trait WheelDelta {
-    fn raw_scroll_delta_y(&self) -> f32;
-}
-
-impl WheelDelta for egui::InputState {
-    fn raw_scroll_delta_y(&self) -> f32 {
-        self.raw
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                egui::Event::MouseWheel { delta, .. } => Some(delta.y),
-                _ => None,
-            })
-            .sum()
     }
 }

@@ -2,10 +2,14 @@
 //! a robust auto range, opacity, outline vs fill, interpolation) and the
 //! live mask summary with the save/load of the selection.
 
+use super::notice::Notice;
 use super::state::ViewerState;
 use crate::data::GridChoice;
 use crate::masking::MaskLevel;
-use crate::viewer::{ColorMap, MaskSelection, SelectionFile, load_selection, save_selection};
+use crate::model::Preset;
+use crate::viewer::{
+    ColorMap, MaskSelection, SelectionFile, ViewerError, load_selection, save_selection,
+};
 use egui::RichText;
 use std::path::Path;
 
@@ -46,7 +50,7 @@ pub fn mask_summary(
     ui: &mut egui::Ui,
     state: &mut ViewerState,
     level: &mut MaskLevel,
-) -> Option<String> {
+) -> Option<Notice> {
     ui.heading("Mask");
     let before = state.token_grid;
     egui::ComboBox::from_label("patching")
@@ -122,23 +126,23 @@ fn grid_label(choice: GridChoice) -> &'static str {
 }
 
 /// Saves the selection as a run-config `[mask]` table.
-pub fn save_to(state: &ViewerState, level: MaskLevel, path: &Path) -> String {
+pub fn save_to(state: &ViewerState, level: MaskLevel, path: &Path) -> Notice {
     let table = &state.labels.atlas.regions;
     let file = SelectionFile {
-        preset: preset_of(state.token_grid).to_string(),
+        preset: state.token_grid.preset().to_string(),
         mask: state.selection.to_mask_spec(table, level, None, 0),
     };
     match save_selection(path, &file) {
-        Ok(()) => format!("saved the selection to {}", path.display()),
-        Err(e) => e,
+        Ok(()) => Notice::Done(format!("saved the selection to {}", path.display())),
+        Err(e) => Notice::failed(e),
     }
 }
 
 /// Loads a selection file written by [`save_to`] (or by hand).
-pub fn load_from(state: &mut ViewerState, level: &mut MaskLevel, path: &Path) -> String {
+pub fn load_from(state: &mut ViewerState, level: &mut MaskLevel, path: &Path) -> Notice {
     let file = match load_selection(path) {
         Ok(f) => f,
-        Err(e) => return e,
+        Err(e) => return Notice::failed(e),
     };
     match &file.mask.strategy {
         crate::masking::MaskStrategy::Roi {
@@ -146,32 +150,24 @@ pub fn load_from(state: &mut ViewerState, level: &mut MaskLevel, path: &Path) ->
         } => match MaskSelection::from_region_selection(regions, &state.labels.atlas.regions) {
             Ok(sel) => {
                 *level = *l;
-                match file.preset.as_str() {
-                    "reference" => state.set_token_grid(GridChoice::Mni2mm),
-                    "mni4mm" => state.set_token_grid(GridChoice::Mni4mm),
-                    _ => {}
+                if let Some(grid) = file.preset.parse::<Preset>().ok().and_then(Preset::grid) {
+                    state.set_token_grid(grid);
                 }
                 state.set_selection(sel);
-                format!(
+                Notice::Done(format!(
                     "loaded {} regions from {}",
                     state.selection.len(),
                     path.display()
-                )
+                ))
             }
-            Err(e) => format!("{}: {e}", path.display()),
+            Err(e) => Notice::failed(ViewerError::InFile {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            }),
         },
-        _ => format!(
-            "{}: the mask is '{}', not a region selection; nothing to show",
-            path.display(),
-            file.mask.describe()
-        ),
-    }
-}
-
-/// The model preset whose input grid is `choice`.
-pub fn preset_of(choice: GridChoice) -> &'static str {
-    match choice {
-        GridChoice::Mni2mm => "reference",
-        GridChoice::Mni4mm => "mni4mm",
+        _ => Notice::failed(ViewerError::NotRegionMask {
+            path: path.to_path_buf(),
+            mask: file.mask.describe(),
+        }),
     }
 }

@@ -237,3 +237,18 @@ pub fn layer_draw(
         label_lut: labels.lut.clone(),
     }
 }
+
+/// The summed vertical wheel delta of this frame's raw events (a mouse
+/// wheel notch is one event, however the platform scales it).
+pub fn wheel_delta(ui: &egui::Ui) -> f32 {
+    ui.input(|i| {
+        i.raw
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                egui::Event::MouseWheel { delta, .. } => Some(delta.y),
+                _ => None,
+            })
+            .sum()
+    })
+}

@@ -3,6 +3,7 @@
 //! the display settings, plus the operations the panels and keys perform.
 //! The egui code reads and changes this; tests drive it directly too.
 
+use super::error::GuiError;
 use super::layers::{LabelLayer, ScalarLayer};
 use super::slice_geometry::{Scene, ViewAxis, WorldBox};
 use crate::atlas::{Atlas, Lobe};
@@ -87,6 +88,13 @@ pub struct ViewerState {
     pub summary: MaskSummary,
 }
 
+/// The error of a volume that cannot be placed in world space.
+fn singular(name: &str) -> GuiError {
+    GuiError::SingularAffine {
+        name: name.to_string(),
+    }
+}
+
 impl ViewerState {
     /// A viewer of `volume` (called `name`) with the atlas on top.
     pub fn new(
@@ -94,10 +102,8 @@ impl ViewerState {
         volume: Arc<Volume>,
         atlas: Arc<Atlas>,
         counts: Arc<RegionCounts>,
-    ) -> Result<ViewerState, String> {
-        let underlay = ScalarLayer::new(name, volume).ok_or_else(|| {
-            format!("{name}: the voxel-to-world affine is singular; cannot display it")
-        })?;
+    ) -> Result<ViewerState, GuiError> {
+        let underlay = ScalarLayer::new(name, volume).ok_or_else(|| singular(name))?;
         let scene = Scene::new(WorldBox::of_grid(&underlay.volume.grid));
         let summary = counts.summarise(&MaskSelection::default(), &atlas.regions);
         let mut state = ViewerState {
@@ -121,10 +127,8 @@ impl ViewerState {
 
     /// Replaces the underlay, keeping atlas, selection and orientation (and
     /// the crosshair, zoom and pan when the new image covers the same box).
-    pub fn set_underlay(&mut self, name: &str, volume: Arc<Volume>) -> Result<(), String> {
-        let layer = ScalarLayer::new(name, volume).ok_or_else(|| {
-            format!("{name}: the voxel-to-world affine is singular; cannot display it")
-        })?;
+    pub fn set_underlay(&mut self, name: &str, volume: Arc<Volume>) -> Result<(), GuiError> {
+        let layer = ScalarLayer::new(name, volume).ok_or_else(|| singular(name))?;
         let bounds = WorldBox::of_grid(&layer.volume.grid);
         if bounds != self.scene.bounds {
             let radiological = self.scene.radiological;

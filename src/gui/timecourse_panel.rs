@@ -2,6 +2,7 @@
 //! the crosshair voxel (seconds from TR; click the plot to jump to that
 //! volume; raw / demeaned / %-signal; CSV export).
 
+use super::notice::Notice;
 use super::state::ViewerState;
 use crate::viewer::{
     SeriesHeader, SeriesMode, time_axis, transform, voxel_series, write_series_csv,
@@ -81,7 +82,7 @@ pub fn volume_controls(ui: &mut egui::Ui, state: &mut ViewerState, movie: &mut M
 }
 
 /// The time course at the crosshair voxel.
-pub fn timecourse_plot(ui: &mut egui::Ui, state: &mut ViewerState, message: &mut Option<String>) {
+pub fn timecourse_plot(ui: &mut egui::Ui, state: &mut ViewerState, message: &mut Option<Notice>) {
     let world = state.scene.crosshair;
     let Some(ijk) = state.underlay.voxel_at(world) else {
         ui.label("The crosshair is outside the image.");
@@ -116,8 +117,8 @@ pub fn timecourse_plot(ui: &mut egui::Ui, state: &mut ViewerState, message: &mut
                 tr,
             };
             *message = Some(match write_series_csv(&path, &header, &times, &values) {
-                Ok(()) => format!("wrote {}", path.display()),
-                Err(e) => e,
+                Ok(()) => Notice::Done(format!("wrote {}", path.display())),
+                Err(e) => Notice::failed(e),
             });
         }
     });

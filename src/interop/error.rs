@@ -102,4 +102,63 @@ pub enum InteropError {
     /// The device failed while computing.
     #[error("the device failed ({0})")]
     Device(String),
+    /// A checkpoint whose model fits none of roimae's data geometries.
+    #[error(
+        "{path}: a {input}³×{frames} model at patch {patch} matches no roimae data geometry (tiny 24³×8/3, mni4mm 48³×20/3, reference 96³×20/6); `roimae reconstruct --checkpoint` still runs it"
+    )]
+    NoGeometry {
+        /// The checkpoint or run folder.
+        path: PathBuf,
+        /// Its input edge.
+        input: usize,
+        /// Its frames.
+        frames: usize,
+        /// Its patch edge.
+        patch: usize,
+    },
+    /// An import would overwrite an existing run folder.
+    #[error("{path}: already a run folder; choose a new --out so nothing is overwritten")]
+    AlreadyRunFolder {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A run folder's model differs from the run that starts from it.
+    #[error(
+        "{path}: its model ({theirs}) differs from this run's ({ours}); set the run's preset/[model] to the source's"
+    )]
+    ModelDiffers {
+        /// The source run folder.
+        path: PathBuf,
+        /// Its model (name, width, blocks).
+        theirs: String,
+        /// This run's model.
+        ours: String,
+    },
+    /// A file of the run folder could not be read or written.
+    #[error(transparent)]
+    File(#[from] crate::fsutil::FileError),
+    /// A document of the run folder could not be read or written.
+    #[error(transparent)]
+    Doc(#[from] crate::fsutil::DocError),
+    /// A model configuration could not be built.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    /// The run folder's config or checkpoint could not be used.
+    #[error(transparent)]
+    Train(Box<crate::train::TrainError>),
+    /// The run folder's checkpoint could not be loaded.
+    #[error(transparent)]
+    Eval(Box<crate::eval::EvalError>),
+}
+
+impl From<crate::train::TrainError> for InteropError {
+    fn from(e: crate::train::TrainError) -> Self {
+        InteropError::Train(Box::new(e))
+    }
+}
+
+impl From<crate::eval::EvalError> for InteropError {
+    fn from(e: crate::eval::EvalError) -> Self {
+        InteropError::Eval(Box::new(e))
+    }
 }

@@ -7,7 +7,7 @@
 use super::error::InteropError;
 use super::names::expected_shapes;
 use super::tensor_file::HostTensor;
-use crate::model::{Mae, ModelConfig};
+use crate::model::{ModelConfig, Preset};
 use burn::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -110,7 +110,7 @@ pub fn infer_config(
         mlp_ratio: hidden / embed_dim.max(1),
         norm_eps: 1e-5,
     };
-    cfg.validate().map_err(topo)?;
+    cfg.validate().map_err(|e| topo(e.to_string()))?;
     if let Some(preset) = matching_preset(&cfg) {
         cfg.name = preset.name;
     }
@@ -119,21 +119,18 @@ pub fn infer_config(
 
 /// The preset with exactly this topology, if any.
 pub fn matching_preset(cfg: &ModelConfig) -> Option<ModelConfig> {
-    ModelConfig::PRESETS
-        .iter()
-        .filter_map(|name| ModelConfig::preset(name).ok())
-        .find(|p| {
-            let mut named = cfg.clone();
-            named.name = p.name.clone();
-            // Windows equal after clamping to each stage's grid.
-            named.encoder_stages() == p.encoder_stages()
-                && named.decoder_stages() == p.decoder_stages()
-                && ModelConfig {
-                    window: p.window,
-                    last_window: p.last_window,
-                    ..named
-                } == *p
-        })
+    Preset::ALL.into_iter().map(Preset::model).find(|p| {
+        let mut named = cfg.clone();
+        named.name = p.name.clone();
+        // Windows equal after clamping to each stage's grid.
+        named.encoder_stages() == p.encoder_stages()
+            && named.decoder_stages() == p.decoder_stages()
+            && ModelConfig {
+                window: p.window,
+                last_window: p.last_window,
+                ..named
+            } == *p
+    })
 }
 
 /// Checks the file's shapes against `preset`; the first difference names
@@ -143,7 +140,7 @@ pub fn check_against_preset(
     weights: &BTreeMap<String, HostTensor>,
     preset: &ModelConfig,
 ) -> Result<(), InteropError> {
-    let mae = Mae::new(preset, 0, &Device::flex());
+    let mae = preset.init(0, &Device::flex())?;
     let mut table = expected_shapes(&mae);
     // The weights first: a different width shows at patch_embed, the
     // first weight, rather than at the mask tokens.

@@ -49,7 +49,7 @@ pub fn load_checkpoint(
     if let Some(preset) = preset {
         check_against_preset(path, &file.weights, preset)?;
     }
-    let mut mae = Mae::new(preset.unwrap_or(&config), 0, device);
+    let mut mae = preset.unwrap_or(&config).init(0, device)?;
     let mut report = load_into(&mut mae, &file)?;
     report.config = preset.cloned().unwrap_or(config);
     Ok((mae, report))

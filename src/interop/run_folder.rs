@@ -5,7 +5,7 @@
 
 use super::error::InteropError;
 use super::load::{LoadReport, load_checkpoint};
-use crate::model::{Mae, ModelConfig};
+use crate::model::{Mae, ModelConfig, Preset};
 use crate::train::RunConfig;
 use crate::train::checkpoint::{self, CheckpointState};
 use burn::prelude::*;
@@ -17,30 +17,22 @@ pub fn import_checkpoint(
     ckpt: &Path,
     out: &Path,
     preset: Option<&ModelConfig>,
-) -> Result<LoadReport, String> {
+) -> Result<LoadReport, InteropError> {
     let device = Device::flex();
-    let (mae, report) = load_checkpoint(ckpt, preset, &device).map_err(|e| e.to_string())?;
+    let (mae, report) = load_checkpoint(ckpt, preset, &device)?;
     let model = report.config.clone();
-    let Some(geometry) = RunConfig::preset_for_geometry(&model) else {
-        return Err(format!(
-            "{}: a {}³×{} model at patch {} matches no roimae data geometry (tiny 24³×8/3, mni4mm 48³×20/3, reference 96³×20/6); `roimae reconstruct --checkpoint` still runs it",
-            ckpt.display(),
-            model.input,
-            model.frames,
-            model.patch
-        ));
+    let Some(geometry) = Preset::of_geometry(&model) else {
+        return Err(no_geometry(ckpt, &model));
     };
     if out.join("config.toml").exists() {
-        return Err(format!(
-            "{}: already a run folder; choose a new --out so nothing is overwritten",
-            out.display()
-        ));
+        return Err(InteropError::AlreadyRunFolder {
+            path: out.to_path_buf(),
+        });
     }
-    std::fs::create_dir_all(out)
-        .map_err(|e| format!("{}: cannot create the run folder ({e})", out.display()))?;
+    crate::fsutil::create_dir(out)?;
     let cfg = RunConfig {
-        preset: geometry.to_string(),
-        model: (ModelConfig::preset(geometry).ok().as_ref() != Some(&model)).then(|| model.clone()),
+        preset: geometry,
+        model: (geometry.model() != model).then(|| model.clone()),
         ..RunConfig::default()
     };
     cfg.save(&out.join("config.toml"))?;
@@ -55,9 +47,7 @@ pub fn import_checkpoint(
             best_val: None,
         },
     )?;
-    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(out.join("import.json"), json)
-        .map_err(|e| format!("{}: cannot write import.json ({e})", out.display()))?;
+    crate::fsutil::save_json(&out.join("import.json"), &report, "import report")?;
     Ok(report)
 }
 
@@ -69,7 +59,11 @@ pub fn is_run_folder(path: &Path) -> bool {
 /// The initial weights of a new run whose model is `model`: from a
 /// NeuroSTORM file (shape-checked against `model`) or a run folder (same
 /// topology required), on `device`.
-pub fn init_weights(source: &Path, model: &ModelConfig, device: &Device) -> Result<Mae, String> {
+pub fn init_weights(
+    source: &Path,
+    model: &ModelConfig,
+    device: &Device,
+) -> Result<Mae, InteropError> {
     if is_run_folder(source) {
         let (_, mae, info) = crate::eval::pretrained::load_mae(
             source,
@@ -79,41 +73,37 @@ pub fn init_weights(source: &Path, model: &ModelConfig, device: &Device) -> Resu
         let mut theirs = mae.config().clone();
         theirs.name = model.name.clone();
         if &theirs != model {
-            return Err(format!(
-                "{}: its model ({}, width {}, blocks {:?}) differs from this run's ({}, width {}, blocks {:?}); set the run's preset/[model] to the source's",
-                source.display(),
-                mae.config().name,
-                mae.config().embed_dim,
-                mae.config().depths,
-                model.name,
-                model.embed_dim,
-                model.depths
-            ));
+            let describe = |m: &ModelConfig| {
+                format!("{}, width {}, blocks {:?}", m.name, m.embed_dim, m.depths)
+            };
+            return Err(InteropError::ModelDiffers {
+                path: source.to_path_buf(),
+                theirs: describe(mae.config()),
+                ours: describe(model),
+            });
         }
         let _ = info;
         return Ok(mae);
     }
-    let (mae, _) = load_checkpoint(source, Some(model), device).map_err(|e| match e {
-        InteropError::PresetMismatch { .. } => e.to_string(),
-        other => other.to_string(),
-    })?;
+    let (mae, _) = load_checkpoint(source, Some(model), device)?;
     Ok(mae)
 }
 
 /// The model held by a NeuroSTORM file or a run folder.
-pub fn source_model(source: &Path) -> Result<ModelConfig, String> {
+pub fn source_model(source: &Path) -> Result<ModelConfig, InteropError> {
     if is_run_folder(source) {
-        return crate::eval::pretrained::load_run_config(source)?.model();
+        let cfg = crate::eval::pretrained::load_run_config(source)?;
+        return Ok(cfg.model()?);
     }
-    let file = super::tensor_file::read_checkpoint(source).map_err(|e| e.to_string())?;
-    super::infer::infer_config(source, &file.weights).map_err(|e| e.to_string())
+    let file = super::tensor_file::read_checkpoint(source)?;
+    super::infer::infer_config(source, &file.weights)
 }
 
 /// Makes a run config that starts from `cfg.init_from` train that source's
 /// model: its topology becomes `[model]` (and its data geometry the
 /// preset) unless the config already names an explicit `[model]`. Returns
 /// a note saying what changed.
-pub fn adopt_source_model(cfg: &mut RunConfig) -> Result<Option<String>, String> {
+pub fn adopt_source_model(cfg: &mut RunConfig) -> Result<Option<String>, InteropError> {
     let Some(source) = cfg.init_from.clone() else {
         return Ok(None);
     };
@@ -121,14 +111,8 @@ pub fn adopt_source_model(cfg: &mut RunConfig) -> Result<Option<String>, String>
         return Ok(None);
     }
     let model = source_model(&source)?;
-    let Some(geometry) = RunConfig::preset_for_geometry(&model) else {
-        return Err(format!(
-            "{}: its {}³×{} model at patch {} matches no roimae data geometry",
-            source.display(),
-            model.input,
-            model.frames,
-            model.patch
-        ));
+    let Some(geometry) = Preset::of_geometry(&model) else {
+        return Err(no_geometry(&source, &model));
     };
     let mut note = Vec::new();
     if geometry != cfg.preset {
@@ -136,9 +120,9 @@ pub fn adopt_source_model(cfg: &mut RunConfig) -> Result<Option<String>, String>
             "preset {} → {geometry} (the checkpoint's data geometry)",
             cfg.preset
         ));
-        cfg.preset = geometry.to_string();
+        cfg.preset = geometry;
     }
-    let preset = ModelConfig::preset(geometry)?;
+    let preset = geometry.model();
     let mut named = model.clone();
     named.name = preset.name.clone();
     if named != preset {
@@ -149,4 +133,14 @@ pub fn adopt_source_model(cfg: &mut RunConfig) -> Result<Option<String>, String>
         cfg.model = Some(model);
     }
     Ok((!note.is_empty()).then(|| note.join("; ")))
+}
+
+/// The error of a model that fits no roimae data geometry.
+fn no_geometry(path: &Path, model: &ModelConfig) -> InteropError {
+    InteropError::NoGeometry {
+        path: path.to_path_buf(),
+        input: model.input,
+        frames: model.frames,
+        patch: model.patch,
+    }
 }

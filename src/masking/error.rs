@@ -4,9 +4,45 @@
 use thiserror::Error;
 
 /// A mask specification that cannot be drawn.
-#[derive(Debug, Error)]
+#[derive(Debug, Error, PartialEq)]
 pub enum MaskError {
-    /// A setting is out of range; the message names the field.
-    #[error("{0}")]
-    Config(String),
+    /// A ratio or fraction outside (0, 1].
+    #[error("{field} must be in (0, 1], got {value}")]
+    OutOfRange {
+        /// The setting, in the user's words ("mask ratio", "partial fraction").
+        field: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A window with a zero-sized axis.
+    #[error("window {window:?} has a zero size; give every axis (x, y, z, t) at least 1 token")]
+    EmptyWindow {
+        /// The window given.
+        window: [usize; 4],
+    },
+    /// A region name the atlas does not know.
+    #[error("unknown AAL3 region '{name}'{}", suggestion(close))]
+    UnknownRegion {
+        /// The name given.
+        name: String,
+        /// Up to five region names containing it.
+        close: Vec<String>,
+    },
+    /// An ROI mask whose selection is empty.
+    #[error("the ROI mask selects no region; name lobes or regions")]
+    NoRegion,
+    /// Atlas masking on a grid no atlas region reaches.
+    #[error(
+        "atlas masking: no atlas region owns a token on this grid; use a grid that overlaps the brain or another mask strategy"
+    )]
+    NoAtlasRegion,
+}
+
+/// How an unknown region's message ends: close names, or where to look.
+fn suggestion(close: &[String]) -> String {
+    if close.is_empty() {
+        " (see `roimae atlas` for the names)".to_string()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
+    }
 }

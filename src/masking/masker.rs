@@ -2,6 +2,7 @@
 //! pair, with region targets resolved once against the atlas.
 
 use super::clip_mask::{ClipMask, TokenGrid};
+use super::error::MaskError;
 use super::spec::{MaskLevel, MaskSpec, MaskStrategy};
 use crate::atlas::{InputLabels, RegionTable, TokenMap};
 use rand::SeedableRng;
@@ -41,7 +42,7 @@ impl Masker {
         input: &InputLabels,
         table: &RegionTable,
         frames: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, MaskError> {
         spec.validate()?;
         let tokens = TokenMap::from_input(input);
         let t = input.geometry.tokens_per_axis();
@@ -72,7 +73,7 @@ impl Masker {
                     }
                 }
                 if by_label.is_empty() {
-                    return Err("atlas masking: no atlas region owns a token on this grid".into());
+                    return Err(MaskError::NoAtlasRegion);
                 }
                 by_label.into_values().collect()
             }

@@ -2,13 +2,14 @@
 //! whole token windows (the reference), tubes, and AAL3 region (ROI)
 //! masking at token or voxel level, optionally partial. Masks are
 //! deterministic under a seed and report their token and voxel counts.
+//! A spec that cannot be drawn is a [`MaskError`].
 
-pub mod error;
 pub mod clip_mask;
+pub mod error;
 pub mod masker;
 pub mod spec;
 
-pub use error::MaskError;
 pub use clip_mask::{ClipMask, MaskCounts, TokenGrid};
+pub use error::MaskError;
 pub use masker::Masker;
 pub use spec::{MaskLevel, MaskSpec, MaskStrategy, RegionSelection};

@@ -1,6 +1,8 @@
 //! What to mask, as stored in a run's config (TOML): the strategy, its
-//! ratio or regions, the level (token or voxel) and the seed.
+//! ratio or regions, the level (token or voxel) and the seed; its
+//! validation and region lookup fail with a [`MaskError`].
 
+use super::error::MaskError;
 use crate::atlas::{Lobe, RegionTable};
 use crate::model::MaskToken;
 use serde::{Deserialize, Serialize};
@@ -76,34 +78,48 @@ pub struct RegionSelection {
 }
 
 impl RegionSelection {
+    /// Parses names typed by a user (CLI flags, `--regions`): lobe names
+    /// (any case) become lobes, anything else a region name, checked later
+    /// by [`RegionSelection::resolve`]; blanks and repeated lobes are skipped.
+    pub fn from_names<S: AsRef<str>>(items: &[S]) -> RegionSelection {
+        let mut selection = RegionSelection::default();
+        for item in items
+            .iter()
+            .map(|s| s.as_ref().trim())
+            .filter(|s| !s.is_empty())
+        {
+            match Lobe::from_name(item) {
+                Some(lobe) if !selection.lobes.contains(&lobe) => selection.lobes.push(lobe),
+                Some(_) => {}
+                None => selection.names.push(item.to_string()),
+            }
+        }
+        selection
+    }
+
     /// The label ids selected, or an error naming an unknown region.
-    pub fn resolve(&self, table: &RegionTable) -> Result<BTreeSet<u16>, String> {
+    pub fn resolve(&self, table: &RegionTable) -> Result<BTreeSet<u16>, MaskError> {
         let mut ids: BTreeSet<u16> = self
             .lobes
             .iter()
             .flat_map(|&lobe| table.in_group(lobe).map(|r| r.id))
             .collect();
         for name in &self.names {
-            let region = table.by_name(name).ok_or_else(|| {
-                let close: Vec<&str> = table
-                    .iter()
-                    .filter(|r| r.name.to_lowercase().contains(&name.to_lowercase()))
-                    .map(|r| r.name.as_str())
-                    .take(5)
-                    .collect();
-                if close.is_empty() {
-                    format!("unknown AAL3 region '{name}' (see `roimae atlas` for the names)")
-                } else {
-                    format!(
-                        "unknown AAL3 region '{name}'; did you mean {}?",
-                        close.join(", ")
-                    )
-                }
-            })?;
+            let region = table
+                .by_name(name)
+                .ok_or_else(|| MaskError::UnknownRegion {
+                    name: name.clone(),
+                    close: table
+                        .iter()
+                        .filter(|r| r.name.to_lowercase().contains(&name.to_lowercase()))
+                        .map(|r| r.name.clone())
+                        .take(5)
+                        .collect(),
+                })?;
             ids.insert(region.id);
         }
         if ids.is_empty() {
-            return Err("the ROI mask selects no region; name lobes or regions".into());
+            return Err(MaskError::NoRegion);
         }
         Ok(ids)
     }
@@ -148,12 +164,12 @@ impl MaskStrategy {
 
 impl MaskSpec {
     /// Checks ratios are in (0, 1] and windows are non-empty.
-    pub fn validate(&self) -> Result<(), String> {
-        let check = |what: &str, r: f64| {
-            if r > 0.0 && r <= 1.0 {
+    pub fn validate(&self) -> Result<(), MaskError> {
+        let check = |field: &'static str, value: f64| {
+            if value > 0.0 && value <= 1.0 {
                 Ok(())
             } else {
-                Err(format!("{what} must be in (0, 1], got {r}"))
+                Err(MaskError::OutOfRange { field, value })
             }
         };
         match &self.strategy {
@@ -162,7 +178,7 @@ impl MaskSpec {
             | MaskStrategy::Atlas { ratio } => check("mask ratio", *ratio),
             MaskStrategy::Window { ratio, window } => {
                 if window.contains(&0) {
-                    return Err(format!("window {window:?} has a zero size"));
+                    return Err(MaskError::EmptyWindow { window: *window });
                 }
                 check("mask ratio", *ratio)
             }

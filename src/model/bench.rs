@@ -3,7 +3,9 @@
 //! training step (clips/s). Results are read back to the host each
 //! iteration so that asynchronous GPU work is inside the timing.
 
-use super::{Backend, BatchMask, Mae, ModelConfig, ScanImpl, ScanInput, selective_scan};
+use super::{
+    BatchMask, DeviceChoice, ModelConfig, ModelError, ScanImpl, ScanInput, selective_scan,
+};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::Serialize;
@@ -52,11 +54,14 @@ pub struct Measurement {
 }
 
 /// Waits for the device ([`super::device::wait_for`]).
-fn sync(t: Tensor<1>) -> Result<(), String> {
-    super::device::wait_for(t).map_err(|e| format!("the device failed during the benchmark: {e}"))
+fn sync(t: Tensor<1>) -> Result<(), ModelError> {
+    super::device::wait_for(t, "during the benchmark")
 }
 
-fn time_iters(iters: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<f64, String> {
+fn time_iters(
+    iters: usize,
+    mut f: impl FnMut() -> Result<(), ModelError>,
+) -> Result<f64, ModelError> {
     f()?; // warm-up: kernel compilation, autotune, allocation
     let start = Instant::now();
     for _ in 0..iters {
@@ -85,11 +90,11 @@ fn scan_input(shape: ScanShape, device: &Device) -> ScanInput {
 /// Times one scan implementation, forward only or forward + backward.
 pub fn bench_scan(
     which: ScanImpl,
-    backend: Backend,
+    backend: DeviceChoice,
     shape: ScanShape,
     backward: bool,
     iters: usize,
-) -> Result<Measurement, String> {
+) -> Result<Measurement, ModelError> {
     let device = backend.device(backward);
     let base = scan_input(shape, &device);
     let secs = time_iters(iters, || {
@@ -137,13 +142,13 @@ pub fn bench_scan(
 /// random clips with half of the 4⁴ windows masked.
 pub fn bench_mae(
     cfg: &ModelConfig,
-    backend: Backend,
+    backend: DeviceChoice,
     batch: usize,
     scan: ScanImpl,
     iters: usize,
-) -> Result<Measurement, String> {
+) -> Result<Measurement, ModelError> {
     let device = backend.device(true);
-    let model = Mae::new(cfg, 0, &device);
+    let model = cfg.init(0, &device)?;
     let s = cfg.input;
     let x = Tensor::<6>::random(
         [batch, 1, s, s, s, cfg.frames],

@@ -1,7 +1,12 @@
-//! The model's shape in one serialisable type, with the three presets
-//! (`reference`, `mni4mm`, `tiny`) and the window/shift geometry of every
-//! encoder and decoder stage derived from it (docs/SPEC-model.md "Encoder").
+//! The model's shape in one serialisable type, the configs of the three
+//! presets (`reference`, `mni4mm`, `tiny`; by name: [`Preset`](super::Preset)),
+//! its validation, `init` (config → model) and the window/shift geometry of
+//! every encoder and decoder stage derived from it (docs/SPEC-model.md
+//! "Encoder").
 
+use super::error::ModelError;
+use super::mae::Mae;
+use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 /// Everything that fixes the topology of the Swin-Mamba MAE.
@@ -103,51 +108,45 @@ impl ModelConfig {
         }
     }
 
-    /// The preset names accepted by [`ModelConfig::preset`].
-    pub const PRESETS: [&'static str; 3] = ["reference", "mni4mm", "tiny"];
-
-    /// A preset by name.
-    pub fn preset(name: &str) -> Result<Self, String> {
-        match name {
-            "reference" => Ok(Self::reference()),
-            "mni4mm" => Ok(Self::mni4mm()),
-            "tiny" => Ok(Self::tiny()),
-            other => Err(format!(
-                "unknown model preset '{other}'; choose one of: {}",
-                Self::PRESETS.join(", ")
-            )),
-        }
+    /// A freshly initialised model of this config (burn's `Config → init`):
+    /// the config is validated first, so a bad one is an error, not a panic.
+    /// `seed` drives every initialisation (burn's own through
+    /// `device.seed`, the rest on the host).
+    pub fn init(&self, seed: u64, device: &Device) -> Result<Mae, ModelError> {
+        self.validate()?;
+        Ok(Mae::build(self, seed, device))
     }
 
     /// Checks that every stage's grid divides into its windows and patches.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let model = || self.name.clone();
         if self.patch == 0 || !self.input.is_multiple_of(self.patch) {
-            return Err(format!(
-                "model '{}': input {} is not a multiple of patch {}",
-                self.name, self.input, self.patch
-            ));
+            return Err(ModelError::PatchDoesNotDivide {
+                model: model(),
+                input: self.input,
+                patch: self.patch,
+            });
         }
         if self.depths.is_empty() || self.embed_dim == 0 || self.frames == 0 {
-            return Err(format!(
-                "model '{}': empty depths, width or frames",
-                self.name
-            ));
+            return Err(ModelError::Empty { model: model() });
         }
         let tokens = self.input / self.patch;
         let merges = self.depths.len() - 1;
         if !tokens.is_multiple_of(1 << merges) {
-            return Err(format!(
-                "model '{}': a {tokens}³ token grid cannot be halved {merges} times",
-                self.name
-            ));
+            return Err(ModelError::CannotMerge {
+                model: model(),
+                tokens,
+                merges,
+            });
         }
         for stage in self.encoder_stages().iter().chain(&self.decoder_stages()) {
             for d in 0..4 {
                 if stage.grid[d] % stage.window[d] != 0 {
-                    return Err(format!(
-                        "model '{}': window {:?} does not tile the {:?} token grid",
-                        self.name, stage.window, stage.grid
-                    ));
+                    return Err(ModelError::WindowDoesNotTile {
+                        model: model(),
+                        window: stage.window,
+                        grid: stage.grid,
+                    });
                 }
             }
         }
@@ -258,5 +257,26 @@ mod tests {
         assert_eq!(d[0].shift, [0, 0, 0, 2]);
         assert_eq!(ModelConfig::tiny().validate(), Ok(()));
         assert_eq!(ModelConfig::mni4mm().validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_bad_config_is_an_error_naming_the_fields_not_a_panic() {
+        let bad = ModelConfig {
+            input: 25,
+            ..ModelConfig::tiny()
+        };
+        let e = bad.init(0, &Device::flex()).unwrap_err();
+        assert_eq!(
+            e,
+            ModelError::PatchDoesNotDivide {
+                model: "tiny".into(),
+                input: 25,
+                patch: 3
+            }
+        );
+        assert!(
+            e.to_string()
+                .starts_with("model 'tiny': input 25 is not a multiple of patch 3")
+        );
     }
 }

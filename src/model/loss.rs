@@ -2,6 +2,7 @@
 //! at token level the per-token MSE over its p³ voxels averaged over masked
 //! tokens; at voxel level the MSE over exactly the masked voxels.
 
+use super::error::ModelError;
 use super::layout::patchify;
 use crate::masking::ClipMask;
 use burn::prelude::*;
@@ -24,14 +25,14 @@ pub enum MaskToken {
 
 impl MaskToken {
     /// Parses `window`, `atlas` or `single`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
         match s {
             "window" => Ok(Self::Window),
             "atlas" => Ok(Self::Atlas),
             "single" => Ok(Self::Single),
-            other => Err(format!(
-                "unknown mask token '{other}'; choose window, atlas or single"
-            )),
+            other => Err(ModelError::UnknownMaskToken {
+                name: other.to_string(),
+            }),
         }
     }
 

@@ -68,10 +68,9 @@ pub struct MaeTrace {
 }
 
 impl Mae {
-    /// A freshly initialised model. `seed` drives every initialisation
-    /// (burn's own through `device.seed`, the rest on the host).
-    pub fn new(cfg: &ModelConfig, seed: u64, device: &Device) -> Self {
-        cfg.validate().expect("model config");
+    /// Builds the model of a validated config (the public way in is
+    /// [`ModelConfig::init`], which validates first).
+    pub(super) fn build(cfg: &ModelConfig, seed: u64, device: &Device) -> Self {
         device.seed(seed);
         let mut rng: InitRng = init::rng(seed);
         let stage0 = cfg.encoder_stages()[0];

@@ -1,14 +1,16 @@
 //! The NeuroSTORM-compatible shifted-window Mamba masked autoencoder in burn
 //! (docs/SPEC-model.md): config and presets, layouts, the selective scan, Mamba,
 //! SWM blocks, encoder, decoder, MAE loss and the classification head.
+//! A model is built from its config with [`ModelConfig::init`]; every
+//! failure is a [`ModelError`].
 
-pub mod error;
 pub mod bench;
 pub mod block;
 pub mod config;
 pub mod decoder;
 pub mod device;
 pub mod encoder;
+pub mod error;
 pub mod fused;
 pub mod head;
 pub mod init;
@@ -17,15 +19,17 @@ pub mod loss;
 pub mod mae;
 pub mod mamba;
 pub mod patch;
+pub mod preset;
 pub mod profile;
 pub mod scan;
 
-pub use error::ModelError;
 pub use config::{ModelConfig, StageGeometry};
-pub use device::Backend;
+pub use device::DeviceChoice;
+pub use error::ModelError;
 pub use head::ClassifierHead;
 pub use loss::{BatchMask, MaskToken, masked_mse};
 pub use mae::{Mae, MaeOutput, MaeTrace};
+pub use preset::Preset;
 pub use scan::{ScanImpl, ScanInput, selective_scan};
 
 use burn::module::Module;
@@ -55,13 +59,13 @@ pub struct ParamCounts {
 
 impl ParamCounts {
     /// Counts by building the model on the CPU (weights are initialised lazily,
-    /// so this is cheap even at `reference`).
-    pub fn of(cfg: &ModelConfig) -> Self {
+    /// so this is cheap even at `reference`); fails if `cfg` is invalid.
+    pub fn of(cfg: &ModelConfig) -> Result<Self, ModelError> {
         let device = Device::flex();
-        let mae = Mae::new(cfg, 0, &device);
+        let mae = cfg.init(0, &device)?;
         let head = ClassifierHead::new(cfg.stage_dim(cfg.depths.len() - 1), 1, &device);
         let extra = 2 * cfg.embed_dim;
-        Self {
+        Ok(Self {
             encoder_params: mae.encoder.num_params(),
             mae_params: mae.num_params(),
             decoder_params: mae.decoder.num_params(),
@@ -69,6 +73,6 @@ impl ParamCounts {
             extra_token_params: extra,
             spec_mae_params: mae.num_params() - extra,
             head_params: head.num_params(),
-        }
+        })
     }
 }

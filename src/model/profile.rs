@@ -13,6 +13,7 @@
 use super::block::SwmBlock;
 use super::config::{ModelConfig, StageGeometry};
 use super::encoder::block_params;
+use super::error::ModelError;
 use super::fused::gelu::gelu;
 use super::fused::norm::{layer_norm, layer_norm_into_windows};
 use super::init;
@@ -84,8 +85,8 @@ struct Profiler<'a> {
     ops: Vec<OpTiming>,
 }
 
-fn wait<const D: usize>(t: Tensor<D>) -> Result<(), String> {
-    super::device::wait_for(t).map_err(|e| format!("the device failed while profiling: {e}"))
+fn wait<const D: usize>(t: Tensor<D>) -> Result<(), ModelError> {
+    super::device::wait_for(t, "while profiling")
 }
 
 impl Profiler<'_> {
@@ -102,18 +103,20 @@ impl Profiler<'_> {
         calls: usize,
         input: &Tensor<D>,
         f: impl Fn(Tensor<D>) -> Tensor<E>,
-    ) -> Result<(), String> {
-        let forward = || -> Result<f64, String> {
+    ) -> Result<(), ModelError> {
+        let forward = || -> Result<f64, ModelError> {
             let x = input.clone().detach().require_grad();
             let t0 = Instant::now();
             wait(f(x))?;
             Ok(t0.elapsed().as_secs_f64())
         };
-        let both = || -> Result<f64, String> {
+        let both = || -> Result<f64, ModelError> {
             let x = input.clone().detach().require_grad();
             let t0 = Instant::now();
             let grads = f(x.clone()).sum().backward();
-            let g = x.grad(&grads).ok_or("profiled op has no input gradient")?;
+            let g = x
+                .grad(&grads)
+                .ok_or_else(|| ModelError::NoGradient { op: op.clone() })?;
             wait(g)?;
             Ok(t0.elapsed().as_secs_f64())
         };
@@ -136,7 +139,7 @@ impl Profiler<'_> {
     }
 
     /// All ops of the blocks of one stage (`tag` e.g. `enc0`).
-    fn stage(&mut self, tag: &str, g: &StageGeometry, cfg: &ModelConfig) -> Result<(), String> {
+    fn stage(&mut self, tag: &str, g: &StageGeometry, cfg: &ModelConfig) -> Result<(), ModelError> {
         let [gx, gy, gz, gt] = g.grid;
         let (c, depth) = (g.dim, g.depth);
         let shifted = depth / 2;
@@ -283,7 +286,7 @@ pub fn profile_step(
     device: &Device,
     batch: usize,
     reps: usize,
-) -> Result<Vec<OpTiming>, String> {
+) -> Result<Vec<OpTiming>, ModelError> {
     let mut p = Profiler {
         device,
         batch: batch.max(1),

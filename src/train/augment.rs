@@ -6,7 +6,9 @@
 //! seed and the clip's mask id, so a resumed run sees the same inputs.
 //! Only training batches are augmented; validation reads clips as they are.
 
+use super::error::TrainError;
 use crate::data::synth::normal;
+use crate::model::Preset;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -51,20 +53,23 @@ impl Default for AugmentConfig {
 
 impl AugmentConfig {
     /// Whether augmentation is on for `preset`.
-    pub fn is_on(&self, preset: &str) -> bool {
-        self.enabled
-            .unwrap_or(matches!(preset, "reference" | "mni4mm"))
+    pub fn is_on(&self, preset: Preset) -> bool {
+        self.enabled.unwrap_or(preset.augments_by_default())
     }
 
-    /// Checks every number; the error is one line naming the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every number; the error is a [`TrainError::Config`] naming
+    /// the field (`augment.noise_p`).
+    pub fn validate(&self) -> Result<(), TrainError> {
         for (name, p) in [
             ("affine_p", self.affine_p),
             ("noise_p", self.noise_p),
             ("smooth_p", self.smooth_p),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!("[augment] {name} must be in [0, 1], got {p}"));
+                return Err(TrainError::config(
+                    format!("augment.{name}"),
+                    format!("must be in [0, 1], got {p}"),
+                ));
             }
         }
         for (name, v, max) in [
@@ -74,8 +79,9 @@ impl AugmentConfig {
             ("smooth_sigma", self.smooth_sigma, 4.0),
         ] {
             if !(v.is_finite() && v >= 0.0 && v <= max) {
-                return Err(format!(
-                    "[augment] {name} must be a number in [0, {max}], got {v}"
+                return Err(TrainError::config(
+                    format!("augment.{name}"),
+                    format!("must be a number in [0, {max}], got {v}"),
                 ));
             }
         }
@@ -411,17 +417,19 @@ mod tests {
     #[test]
     fn presets_default_and_bad_numbers_are_refused() {
         let cfg = AugmentConfig::default();
-        assert!(cfg.is_on("reference") && cfg.is_on("mni4mm") && !cfg.is_on("tiny"));
+        assert!(
+            cfg.is_on(Preset::Reference) && cfg.is_on(Preset::Mni4mm) && !cfg.is_on(Preset::Tiny)
+        );
         let off = AugmentConfig {
             enabled: Some(false),
             ..cfg.clone()
         };
-        assert!(!off.is_on("mni4mm"));
+        assert!(!off.is_on(Preset::Mni4mm));
         cfg.validate().unwrap();
         let bad = AugmentConfig {
             noise_p: 1.5,
             ..cfg
         };
-        assert!(bad.validate().unwrap_err().contains("noise_p"));
+        assert!(bad.validate().unwrap_err().to_string().contains("noise_p"));
     }
 }

@@ -2,16 +2,19 @@
 //! (masked forward, loss read back, backward, AdamW) on random clips with a
 //! fixed checkerboard window mask — one warm-up step, then the median of N —
 //! with the time of each phase, the process's peak memory and, with
-//! `profile`, a per-op breakdown of one step.
+//! `profile`, a per-op breakdown of one step. Failures are [`TrainError`]s
+//! naming the step or phase that failed.
 
-use super::config::{DeviceChoice, OptimConfig};
+use super::config::OptimConfig;
 use super::device;
 use super::dispatch::DispatchCount;
+use super::error::TrainError;
 use super::step::{Phase, PhaseTimes, timed_step};
-use super::trainer::{device_error, optimiser};
+use super::trainer::optimiser;
+use crate::model::DeviceChoice;
 use crate::model::bench::checkerboard_mask;
 use crate::model::profile::{OpTiming, profile_step};
-use crate::model::{Mae, ModelConfig, ScanImpl};
+use crate::model::{ModelConfig, ScanImpl};
 use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -87,6 +90,14 @@ pub struct TrainBench {
     pub profile: Option<Vec<OpTiming>>,
 }
 
+/// A device failure while kernel launches were counted.
+fn counting_failed(failure: super::error::DeviceFailure) -> TrainError {
+    TrainError::Device {
+        during: "counting kernel launches".into(),
+        failure,
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -109,13 +120,13 @@ pub fn peak_rss_mb() -> Option<f64> {
 }
 
 /// Runs the benchmark. Errors (no such device, out of memory) are one line.
-pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, String> {
+pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, TrainError> {
     spec.model.validate()?;
     let batch = spec.batch.max(1);
     let picked = device::pick(spec.device)?;
     let dev = picked.device.clone();
     let cfg = &spec.model;
-    let mut model = Mae::new(cfg, 0, &dev);
+    let mut model = cfg.init(0, &dev)?;
     let mut optim = optimiser(&OptimConfig::default());
     let s = cfg.input;
     let x = Tensor::<6>::random(
@@ -137,7 +148,7 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, String> {
         if i == 1 && counting {
             // After the warm-up step: autotune launches many extra kernels
             // the first time it sees a shape.
-            counter = Some(DispatchCount::start(&dev)?);
+            counter = Some(DispatchCount::start(&dev).map_err(counting_failed)?);
         }
         let mut observe = |phase: Phase| {
             let Some(c) = counter.as_ref() else { return };
@@ -149,17 +160,19 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, String> {
                 Err(e) => count_error = Some(e),
             }
         };
-        let (next, loss, t) =
-            timed_step(model, &mut optim, x.clone(), &mask, 1e-4, &mut observe)
-                .map_err(|e| format!("training step {}: {}", i + 1, device_error(&e)))?;
+        let (next, loss, t) = timed_step(model, &mut optim, x.clone(), &mask, 1e-4, &mut observe)
+            .map_err(|failure| TrainError::Device {
+            during: format!("training step {}", i + 1),
+            failure,
+        })?;
         model = next;
         last_loss = loss;
         if i > 0 {
             times.push(t);
         }
     }
-    if let Some(e) = count_error {
-        return Err(format!("counting kernel launches: {e}"));
+    if let Some(failure) = count_error {
+        return Err(counting_failed(failure));
     }
     let timed = times.len();
     let dispatches_by_phase = counter.as_ref().map(|_| {
@@ -172,7 +185,7 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBench, String> {
     });
     let (dispatches_per_step, dispatches_note, top_kernels) = match counter {
         Some(c) => {
-            let kernels = c.finish()?;
+            let kernels = c.finish().map_err(counting_failed)?;
             let total: u64 = kernels.iter().map(|k| k.1).sum();
             let per = |n: u64| n / timed as u64;
             let top = kernels

@@ -1,8 +1,11 @@
 //! Checkpoints: `checkpoints/step-NNNNNNNN/` holding the model and
 //! optimiser (burnpack) and `state.json` (step, wall time, best validation);
 //! written into a hidden folder and renamed, so a checkpoint is complete or
-//! absent. The last N are kept plus the best-validation one.
+//! absent. The last N are kept plus the best-validation one. Failures are
+//! [`TrainError`]s naming the checkpoint folder.
 
+use super::error::TrainError;
+use crate::fsutil::{self, DocKind};
 use crate::model::Mae;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
@@ -37,7 +40,7 @@ pub fn save(
     model: &Mae,
     optim: &ModuleOptimizer,
     state: &CheckpointState,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, TrainError> {
     write(run_dir, model, Some(optim), state)
 }
 
@@ -47,7 +50,7 @@ pub fn save_model_only(
     run_dir: &Path,
     model: &Mae,
     state: &CheckpointState,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, TrainError> {
     write(run_dir, model, None, state)
 }
 
@@ -57,27 +60,30 @@ fn write(
     model: &Mae,
     optim: Option<&ModuleOptimizer>,
     state: &CheckpointState,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, TrainError> {
     let final_dir = checkpoint_dir(run_dir, state.step);
     let tmp = run_dir
         .join("checkpoints")
         .join(format!(".step-{:08}.partial", state.step));
-    let fail = |e: String| format!("{}: cannot write the checkpoint ({e})", final_dir.display());
+    let fail = |part: &'static str, reason: String| TrainError::CheckpointWrite {
+        dir: final_dir.clone(),
+        part,
+        reason,
+    };
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| fail(e.to_string()))?;
+    fsutil::create_dir(&tmp)?;
     model
         .clone()
         .save_file(tmp.join("model.bpk"))
-        .map_err(|e| fail(format!("{e:?}")))?;
+        .map_err(|e| fail("model", format!("{e:?}")))?;
     if let Some(optim) = optim {
         optim
             .save(tmp.join("optim.bpk"))
-            .map_err(|e| fail(format!("{e:?}")))?;
+            .map_err(|e| fail("optimiser", format!("{e:?}")))?;
     }
-    let json = serde_json::to_string_pretty(state).map_err(|e| fail(e.to_string()))?;
-    std::fs::write(tmp.join("state.json"), json).map_err(|e| fail(e.to_string()))?;
+    fsutil::save_json(&tmp.join("state.json"), state, STATE.what)?;
     let _ = std::fs::remove_dir_all(&final_dir);
-    std::fs::rename(&tmp, &final_dir).map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&tmp, &final_dir).map_err(|e| fail("folder", e.to_string()))?;
     Ok(final_dir)
 }
 
@@ -100,13 +106,15 @@ pub fn list(run_dir: &Path) -> Vec<(usize, PathBuf)> {
     out
 }
 
+/// `state.json` in errors.
+const STATE: DocKind = DocKind {
+    what: "checkpoint state",
+    hint: "the checkpoint is damaged; delete its folder to use the one before",
+};
+
 /// Reads a checkpoint's state.
-pub fn load_state(dir: &Path) -> Result<CheckpointState, String> {
-    let path = dir.join("state.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not a checkpoint state ({e})", path.display()))
+pub fn load_state(dir: &Path) -> Result<CheckpointState, TrainError> {
+    Ok(fsutil::load_json(&dir.join("state.json"), STATE)?)
 }
 
 /// Whether a checkpoint has optimiser state (imported ones have none).
@@ -120,16 +128,21 @@ pub fn load(
     dir: &Path,
     model: Mae,
     optim: ModuleOptimizer,
-) -> Result<(Mae, ModuleOptimizer), String> {
+) -> Result<(Mae, ModuleOptimizer), TrainError> {
+    let fail = |part: &'static str, reason: String| TrainError::CheckpointLoad {
+        dir: dir.to_path_buf(),
+        part,
+        reason,
+    };
     let model = model
         .try_load_file(dir.join("model.bpk"))
-        .map_err(|e| format!("{}: cannot load the model ({e:?})", dir.display()))?;
+        .map_err(|e| fail("model", format!("{e:?}")))?;
     if !has_optimiser(dir) {
         return Ok((model, optim));
     }
     let optim = optim
         .load(dir.join("optim.bpk"))
-        .map_err(|e| format!("{}: cannot load the optimiser ({e:?})", dir.display()))?;
+        .map_err(|e| fail("optimiser", format!("{e:?}")))?;
     Ok((model, optim))
 }
 

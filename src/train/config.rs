@@ -1,14 +1,18 @@
 //! A training run's configuration (TOML): model preset, mask, data,
 //! optimiser and schedule, batch/epochs/steps, validation, checkpoints,
 //! seed and device. Every field has a default, so a viewer-saved selection
-//! file (`preset` + `[mask]`) is already a valid run config.
+//! file (`preset` + `[mask]`) is already a valid run config. Loading goes
+//! through [`crate::fsutil::load_toml`] (read → parse → [`RunConfig::validate`]);
+//! a bad setting is a [`TrainError::Config`] naming the field.
 
 use super::augment::AugmentConfig;
-use crate::atlas::{Lobe, TokenGeometry};
+use super::error::TrainError;
+use crate::atlas::Lobe;
 use crate::data::GridChoice;
-use crate::fsutil::write_atomically;
+use crate::fsutil::{self, DocKind};
 use crate::masking::{MaskSpec, RegionSelection};
-use crate::model::ModelConfig;
+use crate::model::DeviceChoice;
+use crate::model::{ModelConfig, Preset};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -18,7 +22,7 @@ use std::path::{Path, PathBuf};
 pub struct RunConfig {
     /// Model preset: `reference`, `mni4mm` or `tiny` (also fixes the data
     /// geometry: input cube, patch and frames).
-    pub preset: String,
+    pub preset: Preset,
     /// An explicit model instead of the preset's (e.g. the topology of an
     /// imported NeuroSTORM checkpoint); its input, patch and frames must
     /// equal the preset's.
@@ -185,23 +189,10 @@ impl OptimConfig {
     }
 }
 
-/// Which device trains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceChoice {
-    /// A hardware GPU through wgpu when there is one, else the CPU.
-    #[default]
-    Auto,
-    /// wgpu on the default adapter (also a software one such as lavapipe).
-    Wgpu,
-    /// burn Flex on the CPU.
-    Cpu,
-}
-
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
-            preset: "tiny".into(),
+            preset: Preset::Tiny,
             model: None,
             init_from: None,
             mask: MaskSpec::default(),
@@ -219,27 +210,6 @@ impl Default for RunConfig {
             keep_last: 2,
             preview_every: 50,
         }
-    }
-}
-
-/// The input cube and patching of a preset's data.
-pub fn preset_geometry(preset: &str) -> Result<TokenGeometry, String> {
-    match preset {
-        "reference" => Ok(TokenGeometry::REFERENCE),
-        "mni4mm" => Ok(TokenGeometry::MNI4MM),
-        "tiny" => Ok(TokenGeometry::TINY),
-        other => Err(ModelConfig::preset(other)
-            .err()
-            .unwrap_or_else(|| format!("preset '{other}' has no data geometry"))),
-    }
-}
-
-/// The MNI grid synthetic data are generated on for a preset (the model
-/// grid is this grid at the preset's voxel size).
-pub fn preset_source_grid(preset: &str) -> GridChoice {
-    match preset {
-        "reference" => GridChoice::Mni2mm,
-        _ => GridChoice::Mni4mm,
     }
 }
 
@@ -267,132 +237,137 @@ impl RunConfig {
 
     /// The model: the explicit `[model]` when given (checked against the
     /// preset's data geometry), else the preset's.
-    pub fn model(&self) -> Result<ModelConfig, String> {
-        let preset = ModelConfig::preset(&self.preset)?;
+    pub fn model(&self) -> Result<ModelConfig, TrainError> {
+        let preset = self.preset.model();
         let Some(model) = &self.model else {
             return Ok(preset);
         };
-        model.validate().map_err(|e| format!("[model]: {e}"))?;
+        model
+            .validate()
+            .map_err(|e| TrainError::config("[model]", e))?;
         if (model.input, model.patch, model.frames) != (preset.input, preset.patch, preset.frames) {
-            return Err(format!(
-                "[model]: input {}³×{} at patch {} differs from preset '{}' ({}³×{} at patch {}); set preset to the one with the model's data geometry",
-                model.input,
-                model.frames,
-                model.patch,
-                self.preset,
-                preset.input,
-                preset.frames,
-                preset.patch
+            return Err(TrainError::config(
+                "[model]",
+                format!(
+                    "input {}³×{} at patch {} differs from preset '{}' ({}³×{} at patch {}); set preset to the one with the model's data geometry",
+                    model.input,
+                    model.frames,
+                    model.patch,
+                    self.preset,
+                    preset.input,
+                    preset.frames,
+                    preset.patch
+                ),
             ));
         }
         Ok(model.clone())
     }
 
-    /// The preset whose data geometry (input, patch, frames) is `model`'s.
-    pub fn preset_for_geometry(model: &ModelConfig) -> Option<&'static str> {
-        ModelConfig::PRESETS.into_iter().find(|name| {
-            ModelConfig::preset(name).is_ok_and(|p| {
-                (p.input, p.patch, p.frames) == (model.input, model.patch, model.frames)
-            })
-        })
-    }
-
-    /// Checks every number and name; the error is one line naming the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every number and name; the error is a [`TrainError::Config`]
+    /// naming the field.
+    pub fn validate(&self) -> Result<(), TrainError> {
         self.model()?;
-        self.mask.validate().map_err(|e| format!("[mask]: {e}"))?;
+        self.mask
+            .validate()
+            .map_err(|e| TrainError::config("[mask]", e))?;
         let o = &self.optim;
         if !(o.lr.is_finite() && o.lr > 0.0) {
-            return Err(format!(
-                "optim.lr must be a finite number > 0, got {}",
-                o.lr
+            return Err(TrainError::config(
+                "optim.lr",
+                format!("must be a finite number > 0, got {}", o.lr),
             ));
         }
         for (name, b) in [("beta1", o.beta1), ("beta2", o.beta2)] {
             if !(0.0..1.0).contains(&b) {
-                return Err(format!("optim.{name} must be in [0, 1), got {b}"));
+                return Err(TrainError::config(
+                    format!("optim.{name}"),
+                    format!("must be in [0, 1), got {b}"),
+                ));
             }
         }
         if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
-            return Err(format!(
-                "optim.weight_decay must be >= 0, got {}",
-                o.weight_decay
+            return Err(TrainError::config(
+                "optim.weight_decay",
+                format!("must be >= 0, got {}", o.weight_decay),
             ));
         }
         if !(o.epsilon.is_finite() && o.epsilon > 0.0) {
-            return Err(format!("optim.epsilon must be > 0, got {}", o.epsilon));
+            return Err(TrainError::config(
+                "optim.epsilon",
+                format!("must be > 0, got {}", o.epsilon),
+            ));
         }
         if !(o.min_lr.is_finite() && o.min_lr >= 0.0 && o.min_lr <= o.lr) {
-            return Err(format!("optim.min_lr must be in [0, lr], got {}", o.min_lr));
+            return Err(TrainError::config(
+                "optim.min_lr",
+                format!("must be in [0, lr], got {}", o.min_lr),
+            ));
         }
         if let Some(c) = o.grad_clip
             && !(c.is_finite() && c > 0.0)
         {
-            return Err(format!("optim.grad_clip must be > 0, got {c}"));
+            return Err(TrainError::config(
+                "optim.grad_clip",
+                format!("must be > 0, got {c}"),
+            ));
         }
         if self.batch_size == 0 {
-            return Err("batch_size must be at least 1".into());
+            return Err(TrainError::config("batch_size", "must be at least 1"));
         }
-        if self.epochs == 0 || self.max_steps == Some(0) {
-            return Err("epochs and max_steps must be at least 1".into());
+        if self.epochs == 0 {
+            return Err(TrainError::config("epochs", "must be at least 1"));
+        }
+        if self.max_steps == Some(0) {
+            return Err(TrainError::config(
+                "max_steps",
+                "must be at least 1 (or left out)",
+            ));
         }
         if self.val_every == 0 {
-            return Err("val_every must be at least 1 step".into());
+            return Err(TrainError::config("val_every", "must be at least 1 step"));
         }
         self.augment.validate()?;
         if !(0.0..1.0).contains(&self.val_fraction) {
-            return Err(format!(
-                "val_fraction must be in [0, 1), got {}",
-                self.val_fraction
+            return Err(TrainError::config(
+                "val_fraction",
+                format!("must be in [0, 1), got {}", self.val_fraction),
             ));
         }
         if let DataConfig::Synthetic(s) = &self.data {
             let frames = self.model()?.frames;
             if s.frames < frames.max(20) {
-                return Err(format!(
-                    "data.frames must be at least {} (one clip of the '{}' preset, and 20 for the synthetic cohort), got {}",
-                    frames.max(20),
-                    self.preset,
-                    s.frames
+                return Err(TrainError::config(
+                    "data.frames",
+                    format!(
+                        "must be at least {} (one clip of the '{}' preset, and 20 for the synthetic cohort), got {}",
+                        frames.max(20),
+                        self.preset,
+                        s.frames
+                    ),
                 ));
             }
-            s.synth_config(preset_source_grid(&self.preset))
+            s.synth_config(self.preset.source_grid())
                 .validate()
-                .map_err(|e| format!("[data]: {e}"))?;
+                .map_err(|e| TrainError::config("[data]", e))?;
         }
         Ok(())
     }
 
-    /// Reads and validates a run config (or a viewer selection file).
-    pub fn load(path: &Path) -> Result<RunConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "{}: cannot read the run config ({e}); check the path",
-                path.display()
-            )
-        })?;
-        let cfg: RunConfig = toml::from_str(&text).map_err(|e| {
-            format!(
-                "{}: not a valid run config ({}); see `roimae pretrain --help`",
-                path.display(),
-                e.message().replace('\n', " ")
-            )
-        })?;
-        cfg.validate()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(cfg)
+    /// What a run config file is called in errors and where it is documented.
+    const DOC: DocKind = DocKind {
+        what: "run config",
+        hint: "see `roimae pretrain --help`",
+    };
+
+    /// Reads and validates a run config (or a viewer selection file); every
+    /// failure names the file.
+    pub fn load(path: &Path) -> Result<RunConfig, TrainError> {
+        Ok(fsutil::load_toml(path, Self::DOC, RunConfig::validate)?)
     }
 
     /// Writes the config as TOML, atomically.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        let text = toml::to_string(self)
-            .map_err(|e| format!("{}: cannot encode the run config ({e})", path.display()))?;
-        write_atomically(path, &[text.as_bytes()]).map_err(|e| {
-            format!(
-                "{}: cannot write the run config ({e}); check the folder is writable",
-                path.display()
-            )
-        })
+    pub fn save(&self, path: &Path) -> Result<(), TrainError> {
+        Ok(fsutil::save_toml(path, self, Self::DOC.what)?)
     }
 
     /// The steps of the run given the steps per epoch.
@@ -403,7 +378,7 @@ impl RunConfig {
 
     /// Whether `other` trains the same model on the same data in the same
     /// order (what resuming needs); `Err` names the first difference.
-    pub fn same_run_as(&self, other: &RunConfig) -> Result<(), String> {
+    pub fn same_run_as(&self, other: &RunConfig) -> Result<(), TrainError> {
         let checks = [
             ("preset", self.preset == other.preset),
             ("model", self.model == other.model),
@@ -419,9 +394,7 @@ impl RunConfig {
             ),
         ];
         match checks.iter().find(|(_, same)| !same) {
-            Some((name, _)) => Err(format!(
-                "the config's {name} differs from the run being resumed; resume with the run's own config.toml"
-            )),
+            Some(&(field, _)) => Err(TrainError::NotSameRun { field }),
             None => Ok(()),
         }
     }

@@ -3,9 +3,10 @@
 //! the per-epoch clip order (a pure function of seed and epoch, so a resumed
 //! run restarts at the exact clip).
 
-use super::config::{DataConfig, RunConfig, SyntheticData, preset_geometry, preset_source_grid};
+use super::config::{DataConfig, RunConfig, SyntheticData};
+use super::error::TrainError;
 use crate::atlas::{Atlas, InputLabels, TokenGeometry};
-use crate::data::loader::{ClipCache, ClipRef};
+use crate::data::cache::{ClipCache, ClipRef};
 use crate::data::preprocess::{PreprocessConfig, preprocess_on_grid};
 use crate::data::split::{SplitConfig, split_subjects};
 use crate::volume::{Affine, Grid};
@@ -71,6 +72,25 @@ pub struct CacheClips {
     infos: Vec<ClipInfo>,
 }
 
+impl CacheClips {
+    /// Every clip of an opened cache, with its subject, label and site.
+    pub fn new(cache: ClipCache) -> CacheClips {
+        let refs = cache.clips(None);
+        let infos = refs
+            .iter()
+            .map(|r| {
+                let e = &cache.manifest.entries[r.entry];
+                ClipInfo {
+                    subject: e.subject.clone(),
+                    label: e.label,
+                    site: e.site.clone(),
+                }
+            })
+            .collect();
+        CacheClips { cache, refs, infos }
+    }
+}
+
 impl ClipSource for CacheClips {
     fn len(&self) -> usize {
         self.refs.len()
@@ -106,60 +126,47 @@ pub struct TrainData {
 
 impl TrainData {
     /// Builds the data of `cfg` (generating or opening it) and splits it.
-    pub fn load(cfg: &RunConfig, atlas: &Atlas) -> Result<TrainData, String> {
+    pub fn load(cfg: &RunConfig, atlas: &Atlas) -> Result<TrainData, TrainError> {
         let model = cfg.model()?;
-        let geometry = preset_geometry(&cfg.preset)?;
-        let (source, source_grid, description): (Arc<dyn ClipSource>, Grid, String) = match &cfg
-            .data
-        {
-            DataConfig::Synthetic(s) => {
-                let grid = preset_source_grid(&cfg.preset);
-                let clips = synthetic_clips(s, cfg, atlas, geometry, model.frames)?;
-                let text = format!(
-                    "synthetic cohort: {} subjects × {} frames on {} → {} clips of {}³×{}",
-                    s.subjects,
-                    s.frames,
-                    grid.name(),
-                    clips.len(),
-                    geometry.input,
-                    model.frames
-                );
-                (Arc::new(clips), grid.grid(), text)
-            }
-            DataConfig::Cache { path } => {
-                let cache = ClipCache::open(path)?;
-                let pre = &cache.manifest.config;
-                if pre.grid.geometry() != geometry || pre.frames_per_clip != model.frames {
-                    return Err(format!(
-                        "{}: the cache holds {}³×{} clips ({}) but preset '{}' reads {}³×{}; use a matching preset or run `roimae prepare` again",
-                        path.display(),
-                        pre.grid.geometry().input,
-                        pre.frames_per_clip,
-                        pre.grid.name(),
-                        cfg.preset,
+        let geometry = cfg.preset.token_geometry();
+        let (source, source_grid, description): (Arc<dyn ClipSource>, Grid, String) =
+            match &cfg.data {
+                DataConfig::Synthetic(s) => {
+                    let grid = cfg.preset.source_grid();
+                    let clips = synthetic_clips(s, cfg, atlas, geometry, model.frames)?;
+                    let text = format!(
+                        "synthetic cohort: {} subjects × {} frames on {} → {} clips of {}³×{}",
+                        s.subjects,
+                        s.frames,
+                        grid.name(),
+                        clips.len(),
                         geometry.input,
                         model.frames
-                    ));
+                    );
+                    (Arc::new(clips), grid.grid(), text)
                 }
-                let refs = cache.clips(None);
-                let infos = refs
-                    .iter()
-                    .map(|r| {
-                        let e = &cache.manifest.entries[r.entry];
-                        ClipInfo {
-                            subject: e.subject.clone(),
-                            label: e.label,
-                            site: e.site.clone(),
-                        }
-                    })
-                    .collect();
-                let grid = pre.grid.grid();
-                let text = format!("clip cache {} ({} clips)", path.display(), refs.len());
-                (Arc::new(CacheClips { cache, refs, infos }), grid, text)
-            }
-        };
+                DataConfig::Cache { path } => {
+                    let cache = ClipCache::open(path)?;
+                    let pre = &cache.manifest.config;
+                    if pre.grid.geometry() != geometry || pre.frames_per_clip != model.frames {
+                        return Err(TrainError::CacheMismatch {
+                            path: path.clone(),
+                            cache_input: pre.grid.geometry().input,
+                            cache_frames: pre.frames_per_clip,
+                            cache_grid: pre.grid.name().to_string(),
+                            preset: cfg.preset.to_string(),
+                            input: geometry.input,
+                            frames: model.frames,
+                        });
+                    }
+                    let grid = pre.grid.grid();
+                    let clips = CacheClips::new(cache);
+                    let text = format!("clip cache {} ({} clips)", path.display(), clips.len());
+                    (Arc::new(clips), grid, text)
+                }
+            };
         if source.is_empty() {
-            return Err("the data hold no clip; check the dataset".into());
+            return Err(TrainError::NoClips);
         }
         let model_grid = source_grid.with_voxel_size(geometry.voxel_mm());
         let (train, val) = split(
@@ -169,11 +176,10 @@ impl TrainData {
             &cfg.exclude_subjects,
         );
         if train.len() < cfg.batch_size {
-            return Err(format!(
-                "only {} training clips for batch_size {}; lower batch_size or add data",
-                train.len(),
-                cfg.batch_size
-            ));
+            return Err(TrainError::TooFewClips {
+                clips: train.len(),
+                batch_size: cfg.batch_size,
+            });
         }
         Ok(TrainData {
             labels: atlas.input_labels(&source_grid, geometry),
@@ -264,10 +270,12 @@ fn synthetic_clips(
     atlas: &Atlas,
     geometry: TokenGeometry,
     frames: usize,
-) -> Result<MemoryClips, String> {
-    let grid = preset_source_grid(&cfg.preset);
+) -> Result<MemoryClips, TrainError> {
+    let grid = cfg.preset.source_grid();
     let synth = s.synth_config(grid);
-    synth.validate().map_err(|e| format!("[data]: {e}"))?;
+    synth
+        .validate()
+        .map_err(|e| TrainError::config("[data]", e))?;
     let model_grid = grid.grid().with_voxel_size(geometry.voxel_mm());
     let pre = PreprocessConfig {
         frames_per_clip: frames,
@@ -278,8 +286,12 @@ fn synthetic_clips(
     let mut infos = Vec::new();
     for index in 0..s.subjects {
         let subject = model.subject(index);
-        let run = preprocess_on_grid(subject.volume, &pre, &model_grid, geometry, None)
-            .map_err(|e| format!("synthetic subject {}: {e}", subject.id))?;
+        let run = preprocess_on_grid(subject.volume, &pre, &model_grid, geometry, None).map_err(
+            |source| TrainError::SyntheticSubject {
+                subject: subject.id.clone(),
+                source,
+            },
+        )?;
         data.extend_from_slice(&run.clips);
         for _ in 0..run.n_clips {
             infos.push(ClipInfo {

@@ -3,8 +3,10 @@
 //! `logging/observer.rs`), which this installs for the duration of a
 //! [`DispatchCount`]. Counts are per kernel name, so a benchmark can say
 //! what the launches are, not only how many. Work still queued in burn's
-//! fusion stream is flushed (`Device::sync`) at both ends.
+//! fusion stream is flushed (`Device::sync`) at both ends; a device that
+//! fails to flush is a [`DeviceFailure`].
 
+use super::error::DeviceFailure;
 use burn::prelude::*;
 use burn_cubecl::cubecl::logging::{LaunchObservation, LaunchObserver};
 use std::collections::HashMap;
@@ -29,10 +31,8 @@ pub struct DispatchCount {
 
 impl DispatchCount {
     /// Starts counting after the device has drained its queue.
-    pub fn start(device: &Device) -> Result<Self, String> {
-        device
-            .sync()
-            .map_err(|e| format!("the device failed ({e:?})"))?;
+    pub fn start(device: &Device) -> Result<Self, DeviceFailure> {
+        flush(device)?;
         let counts = Arc::new(Counts::default());
         let guard = Some(LaunchObservation::new(counts.clone()));
         Ok(Self {
@@ -43,26 +43,29 @@ impl DispatchCount {
     }
 
     /// Flushes the device and returns the launches counted so far.
-    pub fn so_far(&self) -> Result<u64, String> {
-        self.device
-            .sync()
-            .map_err(|e| format!("the device failed ({e:?})"))?;
+    pub fn so_far(&self) -> Result<u64, DeviceFailure> {
+        flush(&self.device)?;
         let map = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
         Ok(map.values().sum())
     }
 
     /// Flushes the device, stops counting and returns the launches per
     /// kernel name, most frequent first.
-    pub fn finish(mut self) -> Result<Vec<(String, u64)>, String> {
-        self.device
-            .sync()
-            .map_err(|e| format!("the device failed ({e:?})"))?;
+    pub fn finish(mut self) -> Result<Vec<(String, u64)>, DeviceFailure> {
+        flush(&self.device)?;
         self.guard.take();
         let map = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<(String, u64)> = map.iter().map(|(k, v)| (short_name(k), *v)).collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(out)
     }
+}
+
+/// Waits until `device` has run all queued work.
+fn flush(device: &Device) -> Result<(), DeviceFailure> {
+    device
+        .sync()
+        .map_err(|e| DeviceFailure::from_text(&format!("{e:?}")))
 }
 
 /// A kernel's type name without module paths, cut at 100 characters:

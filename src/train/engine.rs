@@ -1,11 +1,15 @@
 //! [`TrainHandle`]: starts a run on a worker thread and hands its events to
 //! the caller (CLI or GUI) without blocking; stop (graceful, checkpointed)
-//! and abort (immediate).
+//! and abort (immediate). Refusals before the worker starts are
+//! [`TrainError`]s; failures on the worker end the run with
+//! [`TrainEvent::Failed`] and its one-line message.
 
 use super::checkpoint;
 use super::config::RunConfig;
+use super::error::TrainError;
 use super::events::TrainEvent;
 use super::trainer::{Control, Reporter, train};
+use crate::fsutil;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,31 +35,30 @@ impl TrainHandle {
         run_dir: PathBuf,
         resume: bool,
         wake: impl Fn() + Send + 'static,
-    ) -> Result<TrainHandle, String> {
+    ) -> Result<TrainHandle, TrainError> {
         config.validate()?;
         let config_path = run_dir.join("config.toml");
         let resume_from = if resume {
-            let saved = RunConfig::load(&config_path)
-                .map_err(|e| format!("cannot resume {}: {e}", run_dir.display()))?;
+            let saved =
+                RunConfig::load(&config_path).map_err(|source| TrainError::CannotResume {
+                    run_dir: run_dir.clone(),
+                    source: Box::new(source),
+                })?;
             config.same_run_as(&saved)?;
-            let (_, dir) = checkpoint::list(&run_dir).pop().ok_or_else(|| {
-                format!(
-                    "{}: no checkpoint to resume from; start a new run instead",
-                    run_dir.display()
-                )
-            })?;
+            let (_, dir) =
+                checkpoint::list(&run_dir)
+                    .pop()
+                    .ok_or_else(|| TrainError::NothingToResume {
+                        run_dir: run_dir.clone(),
+                    })?;
             Some(dir)
         } else {
             if config_path.exists() {
-                return Err(format!(
-                    "{} already holds a run; resume it or choose another folder",
-                    run_dir.display()
-                ));
+                return Err(TrainError::RunFolderInUse { run_dir });
             }
             None
         };
-        std::fs::create_dir_all(run_dir.join("checkpoints"))
-            .map_err(|e| format!("{}: cannot create the run folder ({e})", run_dir.display()))?;
+        fsutil::create_dir(&run_dir.join("checkpoints"))?;
         config.save(&config_path)?;
 
         let (tx, rx) = channel();
@@ -77,7 +80,7 @@ impl TrainHandle {
                 }));
                 let failure = match result {
                     Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e),
+                    Ok(Err(e)) => Some(e.to_string()),
                     Err(panic) => Some(format!(
                         "internal error: {}; see log.txt",
                         panic
@@ -106,7 +109,7 @@ impl TrainHandle {
                 run_flag.store(false, Ordering::SeqCst);
                 (rep.wake)();
             })
-            .map_err(|e| format!("cannot start the training thread ({e})"))?;
+            .map_err(|source| TrainError::Thread { source })?;
         Ok(TrainHandle {
             rx,
             control,

@@ -1,8 +1,10 @@
 //! Validation and previews: the masked MSE over the validation clips, split
 //! by AAL3 lobe on the host, and a validation clip's input, masked input and
-//! reconstruction as world-placed volumes.
+//! reconstruction as world-placed volumes. A device failure is a
+//! [`TrainError::Device`] saying whether validation or a preview ran.
 
 use super::data::TrainData;
+use super::error::{DeviceFailure, TrainError};
 use super::events::Preview;
 use crate::atlas::{Lobe, RegionTable};
 use crate::masking::{ClipMask, Masker};
@@ -38,7 +40,7 @@ pub fn voxel_lobes(data: &TrainData, table: &RegionTable) -> Vec<Option<u8>> {
 }
 
 /// Runs the model (without autodiff) on `clips`; returns their data and
-/// reconstructions, or a one-line device error.
+/// reconstructions.
 fn reconstruct(
     model: &Mae,
     data: &TrainData,
@@ -46,7 +48,7 @@ fn reconstruct(
     masks: &[ClipMask],
     device: &Device,
     frames: usize,
-) -> Result<(Vec<f32>, Vec<f32>), String> {
+) -> Result<(Vec<f32>, Vec<f32>), DeviceFailure> {
     let n = data.geometry.input;
     let mut values = Vec::with_capacity(clips.len() * data.source.clip_len());
     let mut clip = Vec::new();
@@ -63,7 +65,7 @@ fn reconstruct(
     let recon = out
         .reconstruction
         .try_into_vec_as::<f32>()
-        .map_err(|e| super::trainer::device_error(&format!("{e:?}")))?;
+        .map_err(|e| DeviceFailure::from_text(&format!("{e:?}")))?;
     Ok((values, recon))
 }
 
@@ -75,14 +77,20 @@ pub fn validate(
     lobes: &[Option<u8>],
     batch: usize,
     device: &Device,
-) -> Result<ValResult, String> {
+) -> Result<ValResult, TrainError> {
     let frames = model.config().frames;
     let n = data.geometry.input;
     let mut total = (0.0f64, 0usize);
     let mut per = vec![(0.0f64, 0usize); Lobe::ALL.len()];
     for chunk in data.val.chunks(batch.max(1)) {
         let masks: Vec<ClipMask> = chunk.iter().map(|&c| masker.mask(val_mask_id(c))).collect();
-        let (values, recon) = reconstruct(model, data, chunk, &masks, device, frames)?;
+        let (values, recon) =
+            reconstruct(model, data, chunk, &masks, device, frames).map_err(|failure| {
+                TrainError::Device {
+                    during: "validation".into(),
+                    failure,
+                }
+            })?;
         for (b, mask) in masks.iter().enumerate() {
             let base = b * n * n * n * frames;
             for u in 0..n {
@@ -127,7 +135,7 @@ pub fn preview(
     mask_id: u64,
     step: usize,
     device: &Device,
-) -> Result<Preview, String> {
+) -> Result<Preview, TrainError> {
     let frames = model.config().frames;
     let n = data.geometry.input;
     let mask = masker.mask(mask_id);
@@ -138,7 +146,11 @@ pub fn preview(
         std::slice::from_ref(&mask),
         device,
         frames,
-    )?;
+    )
+    .map_err(|failure| TrainError::Device {
+        during: format!("preview at step {step}"),
+        failure,
+    })?;
     let fill = values.iter().copied().fold(f32::INFINITY, f32::min);
     let grid = Grid::new([n, n, n], data.cube_affine);
     let to_volume = |f: &dyn Fn(usize, usize, usize, usize, usize) -> f32| {

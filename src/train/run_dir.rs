@@ -1,9 +1,12 @@
 //! The run folder's text files: `metrics.csv` (tidy rows: run, split,
-//! metric, step, epoch, value, wall_s) and `log.txt`.
+//! metric, step, epoch, value, wall_s) and `log.txt`. Failing to open them
+//! is a [`FileError`] naming the file.
 
+use super::error::TrainError;
+use crate::fsutil::{self, FileError};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The header of `metrics.csv`.
 pub const METRICS_HEADER: &str = "run,split,metric,step,epoch,value,wall_s";
@@ -19,14 +22,8 @@ impl RunFiles {
     /// Opens (creating) the files of `dir`. When `keep_until` is set (a
     /// resume), metric rows after that step are dropped first so the
     /// resumed run does not repeat them.
-    pub fn open(dir: &Path, keep_until: Option<usize>) -> Result<RunFiles, String> {
+    pub fn open(dir: &Path, keep_until: Option<usize>) -> Result<RunFiles, TrainError> {
         let metrics_path = dir.join("metrics.csv");
-        let err = |p: &PathBuf, e: std::io::Error| {
-            format!(
-                "{}: cannot write ({e}); check the run folder is writable",
-                p.display()
-            )
-        };
         let mut kept = vec![METRICS_HEADER.to_string()];
         if let (Some(until), Ok(f)) = (keep_until, File::open(&metrics_path)) {
             for line in BufReader::new(f).lines().skip(1).map_while(Result::ok) {
@@ -36,14 +33,15 @@ impl RunFiles {
                 }
             }
         }
-        let mut metrics = File::create(&metrics_path).map_err(|e| err(&metrics_path, e))?;
-        writeln!(metrics, "{}", kept.join("\n")).map_err(|e| err(&metrics_path, e))?;
+        let mut metrics =
+            File::create(&metrics_path).map_err(write_error(&metrics_path, "metrics"))?;
+        writeln!(metrics, "{}", kept.join("\n")).map_err(write_error(&metrics_path, "metrics"))?;
         let log_path = dir.join("log.txt");
         let log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
-            .map_err(|e| err(&log_path, e))?;
+            .map_err(write_error(&log_path, "run log"))?;
         let run = dir
             .file_name()
             .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
@@ -79,6 +77,15 @@ impl RunFiles {
     }
 }
 
+/// Turns an I/O error of writing `what` to `path` into a [`FileError`].
+fn write_error(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> FileError {
+    move |source| FileError::Write {
+        path: path.to_path_buf(),
+        what,
+        source,
+    }
+}
+
 /// One parsed row of `metrics.csv`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
@@ -97,10 +104,8 @@ pub struct MetricRow {
 }
 
 /// Reads a run's `metrics.csv` (rows that do not parse are skipped).
-pub fn read_metrics(dir: &Path) -> Result<Vec<MetricRow>, String> {
-    let path = dir.join("metrics.csv");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
+pub fn read_metrics(dir: &Path) -> Result<Vec<MetricRow>, TrainError> {
+    let text = fsutil::read_text(&dir.join("metrics.csv"), "metrics")?;
     Ok(text
         .lines()
         .skip(1)

@@ -7,8 +7,10 @@
 //! [`Sync::Phases`] additionally waits for the device after backward and
 //! after the update (one scalar read back each), so that the three phases
 //! can be timed apart on asynchronous devices; training uses
-//! [`Sync::None`].
+//! [`Sync::None`]. A step fails only on the device ([`DeviceFailure`]); the
+//! caller says which step it was.
 
+use super::error::DeviceFailure;
 use crate::model::{BatchMask, Mae, ScanImpl};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -54,19 +56,18 @@ impl PhaseTimes {
 }
 
 /// The forward half: the loss tensor (for backward) and its value on the
-/// host, which waits for the device. Device failures (e.g. out of memory)
-/// come back as their text.
+/// host, which waits for the device (where e.g. running out of memory shows).
 pub fn forward_loss(
     model: &Mae,
     x: Tensor<6>,
     mask: &BatchMask,
-) -> Result<(Tensor<1>, f64), String> {
+) -> Result<(Tensor<1>, f64), DeviceFailure> {
     let out = model.forward(x, mask, ScanImpl::Auto);
     let value = out
         .loss
         .clone()
         .try_into_scalar::<f32>()
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| DeviceFailure::from_text(&format!("{e:?}")))?;
     Ok((out.loss, f64::from(value)))
 }
 
@@ -79,7 +80,7 @@ pub fn update(
     loss: Tensor<1>,
     lr: f64,
     mut sync: Sync,
-) -> Result<(Mae, f64, f64), String> {
+) -> Result<(Mae, f64, f64), DeviceFailure> {
     let t0 = Instant::now();
     let grads = loss.backward();
     if let Sync::Phases(_) = sync {
@@ -90,7 +91,7 @@ pub fn update(
             .as_ref()
             .map(|b| b.val())
             .and_then(|b| b.grad(&grads))
-            .ok_or("the decoder's output bias got no gradient")?;
+            .ok_or(DeviceFailure::NoGradient("the decoder's output bias"))?;
         wait(g.sum())?;
     }
     let backward_s = t0.elapsed().as_secs_f64();
@@ -119,7 +120,7 @@ pub fn timed_step(
     mask: &BatchMask,
     lr: f64,
     observe: &mut dyn FnMut(Phase),
-) -> Result<(Mae, f64, PhaseTimes), String> {
+) -> Result<(Mae, f64, PhaseTimes), DeviceFailure> {
     let t0 = Instant::now();
     let (loss_t, loss) = forward_loss(&model, x, mask)?;
     let forward_s = t0.elapsed().as_secs_f64();
@@ -136,6 +137,6 @@ pub fn timed_step(
     ))
 }
 
-fn wait<const D: usize>(t: Tensor<D>) -> Result<(), String> {
-    crate::model::device::wait_for(t).map_err(|e| format!("the device failed during training: {e}"))
+fn wait<const D: usize>(t: Tensor<D>) -> Result<(), DeviceFailure> {
+    crate::model::device::wait_for(t, "during training").map_err(DeviceFailure::from_model)
 }

@@ -4,7 +4,8 @@
 //! transductive one and say which it was.
 
 use super::data::TrainData;
-use crate::fsutil::write_atomically;
+use super::error::TrainError;
+use crate::fsutil::{self, DocKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -23,6 +24,12 @@ pub struct PretrainingSplit {
 impl PretrainingSplit {
     /// The file name inside a run folder.
     pub const FILE: &'static str = "split.json";
+
+    /// `split.json` in errors.
+    const DOC: DocKind = DocKind {
+        what: "subject split",
+        hint: "delete it and rerun pretraining, or restore it",
+    };
 
     /// The split `data` was cut into.
     pub fn of(data: &TrainData) -> PretrainingSplit {
@@ -67,32 +74,21 @@ impl PretrainingSplit {
     }
 
     /// Writes `split.json` into `run_dir`.
-    pub fn save(&self, run_dir: &Path) -> Result<(), String> {
-        let path = run_dir.join(Self::FILE);
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| format!("cannot encode the subject split ({e})"))?;
-        write_atomically(&path, &[&json]).map_err(|e| {
-            format!(
-                "{}: cannot write ({e}); check the folder is writable",
-                path.display()
-            )
-        })
+    pub fn save(&self, run_dir: &Path) -> Result<(), TrainError> {
+        Ok(fsutil::save_json(
+            &run_dir.join(Self::FILE),
+            self,
+            Self::DOC.what,
+        )?)
     }
 
     /// Reads `split.json` of `run_dir`; `None` for runs written before it
     /// existed (or imported checkpoints).
-    pub fn load(run_dir: &Path) -> Result<Option<PretrainingSplit>, String> {
+    pub fn load(run_dir: &Path) -> Result<Option<PretrainingSplit>, TrainError> {
         let path = run_dir.join(Self::FILE);
         if !path.is_file() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{}: cannot read ({e}); check permissions", path.display()))?;
-        serde_json::from_str(&text).map(Some).map_err(|e| {
-            format!(
-                "{}: not a subject split ({e}); delete it and rerun pretraining, or restore it",
-                path.display()
-            )
-        })
+        Ok(Some(fsutil::load_json(&path, Self::DOC)?))
     }
 }

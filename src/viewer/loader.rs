@@ -3,6 +3,7 @@
 //! soon as it is decoded, then the whole run or a one-line error. The GUI
 //! polls events each frame; the worker wakes it after every event.
 
+use super::ViewerError;
 use crate::volume::{Grid, Header, Volume, VolumeMeta, read_header, read_volume_with_progress};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
@@ -36,8 +37,8 @@ pub enum LoadEvent {
     FirstFrame(Volume),
     /// The whole file.
     Finished(Volume),
-    /// Why the file cannot be shown, in one line naming the file.
-    Failed(String),
+    /// Why the file cannot be shown (one line naming the file).
+    Failed(ViewerError),
 }
 
 /// A NIfTI file being decoded on a worker thread.
@@ -68,18 +69,17 @@ impl VolumeLoader {
                     load(&worker_path, &send)
                 }));
                 if outcome.is_err() {
-                    send(LoadEvent::Failed(format!(
-                        "{}: internal error while reading the file; please report it",
-                        worker_path.display()
-                    )));
+                    send(LoadEvent::Failed(ViewerError::LoaderPanicked {
+                        path: worker_path.clone(),
+                    }));
                 }
             });
         if let Err(e) = spawned {
             let (sender, receiver) = channel();
-            let _ = sender.send(LoadEvent::Failed(format!(
-                "{}: cannot start a loading thread ({e})",
-                path.display()
-            )));
+            let _ = sender.send(LoadEvent::Failed(ViewerError::LoaderThread {
+                path: path.clone(),
+                reason: e.to_string(),
+            }));
             return VolumeLoader {
                 path,
                 events: receiver,
@@ -103,7 +103,7 @@ impl VolumeLoader {
 fn load(path: &Path, send: &dyn Fn(LoadEvent)) {
     let header = match read_header(path) {
         Ok(header) => header,
-        Err(e) => return send(LoadEvent::Failed(one_line(&e.to_string()))),
+        Err(e) => return send(LoadEvent::Failed(ViewerError::Unreadable { source: e })),
     };
     let shape = header.shape4();
     send(LoadEvent::Started {
@@ -130,7 +130,7 @@ fn load(path: &Path, send: &dyn Fn(LoadEvent)) {
     };
     match read_volume_with_progress(path, &mut on_progress) {
         Ok(volume) => send(LoadEvent::Finished(volume)),
-        Err(e) => send(LoadEvent::Failed(one_line(&e.to_string()))),
+        Err(e) => send(LoadEvent::Failed(ViewerError::Unreadable { source: e })),
     }
 }
 
@@ -142,11 +142,6 @@ fn first_frame(header: &Header, data: &[f32]) -> Volume {
     meta.ndim = 3;
     meta.zooms.truncate(3);
     Volume::from_data(grid, 1, data.to_vec(), meta)
-}
-
-/// `text` on one line.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -278,9 +273,10 @@ mod tests {
         let missing = dir.path().join("absent.nii");
         let events = load_all(missing.clone());
         assert_eq!(events.len(), 1, "{events:?}");
-        let Some(LoadEvent::Failed(message)) = events.last() else {
+        let Some(LoadEvent::Failed(error)) = events.last() else {
             panic!("expected Failed: {events:?}");
         };
+        let message = error.to_string();
         assert!(
             message.contains("absent.nii") && !message.contains('\n'),
             "{message}"
@@ -290,9 +286,10 @@ mod tests {
         let truncated = dir.path().join("cut.nii");
         std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
         let events = load_all(truncated);
-        let Some(LoadEvent::Failed(message)) = events.last() else {
+        let Some(LoadEvent::Failed(error)) = events.last() else {
             panic!("expected Failed: {events:?}");
         };
+        let message = error.to_string();
         assert!(message.contains("cut.nii"), "{message}");
         assert!(message.contains("truncated"), "{message}");
         assert!(!events.iter().any(|e| matches!(e, LoadEvent::Finished(_))));

@@ -3,6 +3,7 @@
 //! panel's substring filter, and conversion to and from the compact
 //! [`RegionSelection`] (whole lobes + names) that mask configs store.
 
+use super::ViewerError;
 use crate::atlas::{Hemisphere, Lobe, Region, RegionTable};
 use crate::masking::{MaskLevel, MaskSpec, MaskStrategy, RegionSelection};
 use std::collections::BTreeSet;
@@ -107,7 +108,7 @@ impl MaskSelection {
     pub fn from_region_selection(
         sel: &RegionSelection,
         table: &RegionTable,
-    ) -> Result<MaskSelection, String> {
+    ) -> Result<MaskSelection, ViewerError> {
         let mut ids: BTreeSet<u16> = sel
             .lobes
             .iter()
@@ -121,6 +122,15 @@ impl MaskSelection {
             ids.extend(by_name.resolve(table)?);
         }
         Ok(MaskSelection { ids })
+    }
+
+    /// The regions named by a user (`--regions limbic,Precentral_L`): lobe
+    /// names select their lobe, other names a region; empty selects nothing.
+    pub fn from_names<S: AsRef<str>>(
+        names: &[S],
+        table: &RegionTable,
+    ) -> Result<MaskSelection, ViewerError> {
+        Self::from_region_selection(&RegionSelection::from_names(names), table)
     }
 
     /// An ROI [`MaskSpec`] (strategy `Roi`) masking these regions.
@@ -251,7 +261,8 @@ mod tests {
             names: vec!["Hippocampus_X".into()],
         };
         let err = MaskSelection::from_region_selection(&bad, &t).unwrap_err();
-        assert!(err.contains("Hippocampus_X"), "{err}");
+        assert!(matches!(err, ViewerError::Mask(_)), "{err}");
+        assert!(err.to_string().contains("Hippocampus_X"), "{err}");
     }
 
     #[test]

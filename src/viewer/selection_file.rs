@@ -15,10 +15,17 @@
 //! names = ["Precentral_L"]
 //! ```
 
-use crate::fsutil::write_atomically;
+use super::ViewerError;
+use crate::fsutil::{DocKind, load_toml, save_toml};
 use crate::masking::MaskSpec;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+/// How a mask file is named in errors and where its format is told.
+const MASK_FILE: DocKind = DocKind {
+    what: "mask file",
+    hint: "it needs `preset = \"...\"` and a [mask] table with `kind`",
+};
 
 /// A saved mask: which model preset it was made for and the mask itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,43 +38,23 @@ pub struct SelectionFile {
 
 /// Writes `file` as TOML to `path`, atomically (temporary file + rename),
 /// so an interrupted save never leaves half a file.
-pub fn save_selection(path: &Path, file: &SelectionFile) -> Result<(), String> {
-    let text = toml::to_string(file)
-        .map_err(|e| format!("{}: cannot encode the mask as TOML ({e})", path.display()))?;
-    write_atomically(path, &[text.as_bytes()]).map_err(|e| {
-        format!(
-            "{}: cannot write the mask file ({e}); check the folder exists and is writable",
-            path.display()
-        )
-    })
+pub fn save_selection(path: &Path, file: &SelectionFile) -> Result<(), ViewerError> {
+    Ok(save_toml(path, file, MASK_FILE.what)?)
 }
 
 /// Reads a mask file written by [`save_selection`] (or by hand), checking
 /// its ratios; errors name the file and the problem in one line.
-pub fn load_selection(path: &Path) -> Result<SelectionFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "{}: cannot read the mask file ({e}); check the path",
-            path.display()
-        )
-    })?;
-    let file: SelectionFile = toml::from_str(&text).map_err(|e| {
-        let reason = e.message().replace('\n', " ");
-        format!(
-            "{}: not a valid mask file ({reason}); it needs `preset = \"...\"` and a [mask] table with `kind`",
-            path.display()
-        )
-    })?;
-    file.mask
-        .validate()
-        .map_err(|e| format!("{}: invalid mask ({e})", path.display()))?;
-    Ok(file)
+pub fn load_selection(path: &Path) -> Result<SelectionFile, ViewerError> {
+    Ok(load_toml(path, MASK_FILE, |f: &SelectionFile| {
+        f.mask.validate()
+    })?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::atlas::Lobe;
+    use crate::fsutil::DocError;
     use crate::masking::{MaskLevel, MaskStrategy};
     use crate::viewer::MaskSelection;
     use crate::viewer::test_support::aal3_table;
@@ -149,6 +136,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.toml");
         let err = load_selection(&missing).unwrap_err();
+        assert!(matches!(err, ViewerError::Doc(DocError::File(_))), "{err}");
+        let err = err.to_string();
         assert!(err.starts_with(&missing.display().to_string()), "{err}");
 
         let broken = dir.path().join("broken.toml");
@@ -158,6 +147,11 @@ mod tests {
         )
         .unwrap();
         let err = load_selection(&broken).unwrap_err();
+        assert!(
+            matches!(err, ViewerError::Doc(DocError::Parse { .. })),
+            "{err}"
+        );
+        let err = err.to_string();
         assert!(err.contains("broken.toml") && !err.contains('\n'), "{err}");
 
         let bad_ratio = dir.path().join("ratio.toml");
@@ -168,12 +162,19 @@ mod tests {
         .unwrap();
         let err = load_selection(&bad_ratio).unwrap_err();
         assert!(
+            matches!(err, ViewerError::Doc(DocError::Invalid { .. })),
+            "{err}"
+        );
+        let err = err.to_string();
+        assert!(
             err.contains("ratio.toml") && err.contains("(0, 1]"),
             "{err}"
         );
 
         let no_folder = dir.path().join("missing-dir").join("m.toml");
-        let err = save_selection(&no_folder, &limbic_plus_precentral()).unwrap_err();
+        let err = save_selection(&no_folder, &limbic_plus_precentral())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("m.toml"), "{err}");
     }
 }

@@ -2,7 +2,8 @@
 //! raw, demeaned or as percent signal change, against seconds (from the TR)
 //! or volume index, and exported as a tidy CSV.
 
-use crate::fsutil::write_atomically;
+use super::ViewerError;
+use crate::fsutil::write_file;
 use crate::volume::Volume;
 use std::path::Path;
 
@@ -111,21 +112,23 @@ pub fn write_series_csv(
     header: &SeriesHeader,
     times: &[f64],
     values: &[f64],
-) -> Result<(), String> {
-    let fail = |what: String| format!("{}: {what}", path.display());
+) -> Result<(), ViewerError> {
     if times.len() != values.len() {
-        return Err(fail(format!(
-            "cannot export a time course with {} times but {} values",
-            times.len(),
-            values.len()
-        )));
+        return Err(ViewerError::RaggedSeries {
+            path: path.to_path_buf(),
+            times: times.len(),
+            values: values.len(),
+        });
     }
     let known_tr = header.tr.is_some_and(|t| t.is_finite() && t > 0.0);
     let mut writer = csv::Writer::from_writer(Vec::new());
     let columns = [
         "volume", "time_s", "value", "mode", "i", "j", "k", "x_mm", "y_mm", "z_mm",
     ];
-    let csv_error = |e: csv::Error| fail(format!("cannot encode the CSV ({e})"));
+    let csv_error = |e: csv::Error| ViewerError::CsvEncode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
     writer.write_record(columns).map_err(csv_error)?;
     let [i, j, k] = header.ijk.map(|v| v.to_string());
     let [x, y, z] = header.world_mm.map(|v| format!("{v:.3}"));
@@ -149,14 +152,11 @@ pub fn write_series_csv(
         ];
         writer.write_record(&row).map_err(csv_error)?;
     }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| fail(format!("cannot encode the CSV ({e})")))?;
-    write_atomically(path, &[&bytes]).map_err(|e| {
-        fail(format!(
-            "cannot write the CSV ({e}); check the folder exists and is writable"
-        ))
-    })
+    let bytes = writer.into_inner().map_err(|e| ViewerError::CsvEncode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(write_file(path, &bytes, "time-course CSV")?)
 }
 
 #[cfg(test)]
@@ -252,13 +252,16 @@ mod tests {
         };
         let path = dir.path().join("a.csv");
         let err = write_series_csv(&path, &header, &[0.0], &[]).unwrap_err();
+        assert!(matches!(err, ViewerError::RaggedSeries { .. }), "{err}");
+        let err = err.to_string();
         assert!(
             err.contains("a.csv") && err.contains("1 times but 0 values"),
             "{err}"
         );
         let path = dir.path().join("no-such-dir").join("b.csv");
         let err = write_series_csv(&path, &header, &[0.0], &[1.0]).unwrap_err();
-        assert!(err.contains("b.csv"), "{err}");
+        assert!(matches!(err, ViewerError::File(_)), "{err}");
+        assert!(err.to_string().contains("b.csv"), "{err}");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! What a synthetic cohort looks like: size, grid, run length, TR, where
 //! the planted effect sits and how strong it is, sites and seed — with the
-//! checks that keep a configuration sensible before anything is generated.
+//! checks that keep a configuration sensible before anything is generated
+//! (a [`DataError`] naming the setting).
 
 use crate::assets;
 use crate::atlas::{Lobe, RegionTable};
-use crate::data::GridChoice;
+use crate::data::{DataError, GridChoice};
 use crate::masking::RegionSelection;
 use serde::{Deserialize, Serialize};
 
@@ -57,47 +58,69 @@ impl SynthConfig {
     /// Checks the numbers (at least 2 subjects, 20 to [`MAX_FRAMES`] frames,
     /// 1 to `subjects` sites, a finite effect size >= 0, a finite TR > 0) and
     /// that the effect regions name AAL3 lobes or regions.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DataError> {
+        let out_of_range =
+            |field: &'static str, value: &dyn std::fmt::Display, expected: String| {
+                Err(DataError::OutOfRange {
+                    field,
+                    value: value.to_string(),
+                    expected,
+                })
+            };
         if self.subjects < 2 {
-            return Err(format!(
-                "a cohort needs at least 2 subjects (one per class), got {}",
-                self.subjects
-            ));
+            return out_of_range(
+                "subjects",
+                &self.subjects,
+                "a cohort needs at least 2 subjects (one per class)".into(),
+            );
         }
         if self.frames < 20 {
-            return Err(format!(
-                "runs need at least 20 frames (one model clip), got {}",
-                self.frames
-            ));
+            return out_of_range(
+                "frames",
+                &self.frames,
+                "runs need at least 20 frames (one model clip)".into(),
+            );
         }
         if self.frames > MAX_FRAMES {
-            return Err(format!(
-                "runs of more than {MAX_FRAMES} frames are not supported, got {}",
-                self.frames
-            ));
+            return out_of_range(
+                "frames",
+                &self.frames,
+                format!("runs of more than {MAX_FRAMES} frames are not supported"),
+            );
         }
         if self.sites < 1 {
-            return Err("a cohort needs at least 1 site".into());
+            return out_of_range(
+                "sites",
+                &self.sites,
+                "a cohort needs at least 1 site".into(),
+            );
         }
         if self.sites > self.subjects {
-            return Err(format!(
-                "{} sites for {} subjects would leave a site empty",
-                self.sites, self.subjects
-            ));
+            return out_of_range(
+                "sites",
+                &self.sites,
+                format!(
+                    "{} sites for {} subjects would leave a site empty",
+                    self.sites, self.subjects
+                ),
+            );
         }
         if !(self.effect_size.is_finite() && self.effect_size >= 0.0) {
-            return Err(format!(
-                "the effect size must be a finite number >= 0, got {}",
-                self.effect_size
-            ));
+            return out_of_range(
+                "effect_size",
+                &self.effect_size,
+                "the effect size must be a finite number >= 0".into(),
+            );
         }
         if !(self.tr.is_finite() && self.tr > 0.0) {
-            return Err(format!(
-                "the repetition time must be a finite number of seconds > 0, got {}",
-                self.tr
-            ));
+            return out_of_range(
+                "tr",
+                &self.tr,
+                "the repetition time must be a finite number of seconds > 0".into(),
+            );
         }
-        self.effect_regions.resolve(&aal3_regions()).map(|_| ())
+        self.effect_regions.resolve(&aal3_regions())?;
+        Ok(())
     }
 }
 
@@ -113,7 +136,7 @@ mod tests {
     #[test]
     fn default_is_valid_and_each_rule_bites() {
         let ok = SynthConfig::default();
-        assert_eq!(ok.validate(), Ok(()));
+        ok.validate().unwrap();
         let bad = [
             SynthConfig {
                 subjects: 1,

@@ -25,6 +25,7 @@ pub mod kernel;
 pub mod parallel;
 pub mod sequential;
 
+use super::error::ModelError;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -49,16 +50,16 @@ pub enum ScanImpl {
 
 impl ScanImpl {
     /// Parses `auto`, `fused`, `parallel`, `chunked` or `sequential`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
         match s {
             "sequential" => Ok(Self::Sequential),
             "chunked" => Ok(Self::Chunked),
             "fused" => Ok(Self::Fused),
             "parallel" => Ok(Self::Parallel),
             "auto" => Ok(Self::Auto),
-            other => Err(format!(
-                "unknown scan '{other}'; choose auto, fused, parallel, chunked or sequential"
-            )),
+            other => Err(ModelError::UnknownScan {
+                name: other.to_string(),
+            }),
         }
     }
 

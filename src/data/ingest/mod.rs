@@ -1,10 +1,11 @@
-//! Dataset scanning: recognise a dataset folder's layout (BIDS, fMRIPrep
+//! Dataset ingest: recognise a dataset folder's layout (BIDS, fMRIPrep
 //! derivatives, the ADHD-200 preprocessed release, or a folder of NIfTI
-//! files plus a labels CSV) and list its subjects, runs, labels and sites.
+//! files plus a labels CSV) and list its subjects, runs, labels and sites
+//! (`roimae dataset scan`).
 //!
 //! Headers are read, never voxel data. Everything wrong with a subject or a
 //! file becomes a [`Problem`](crate::data::Problem) and the scan goes on;
-//! only an unusable root is an error.
+//! only an unusable root is an error ([`DataError`]).
 
 mod adhd200;
 mod bids;
@@ -20,6 +21,7 @@ mod table;
 pub use labels::parse_label_map;
 
 use crate::data::dataset::{Dataset, DatasetKind};
+use crate::data::error::DataError;
 use collect::Collector;
 use files::{files_in, has_extension, is_nifti, sub_dirs};
 use std::collections::BTreeMap;
@@ -46,20 +48,22 @@ pub struct ScanOptions {
 /// Scans the dataset at `root`. `Err` only when the root is missing, not a
 /// folder, or holds no recognisable data; everything else is in
 /// `problems`. Subjects are sorted by id, runs by path.
-pub fn scan_dataset(root: &Path, opts: &ScanOptions) -> Result<Dataset, String> {
+pub fn scan_dataset(root: &Path, opts: &ScanOptions) -> Result<Dataset, DataError> {
     if !root.exists() {
-        return Err(format!("{}: no such folder", root.display()));
+        return Err(DataError::NoSuchFolder {
+            path: root.to_path_buf(),
+        });
     }
     if !root.is_dir() {
-        return Err(format!("{}: not a folder", root.display()));
+        return Err(DataError::NotAFolder {
+            path: root.to_path_buf(),
+        });
     }
     let kind = match opts.kind {
         Some(kind) => kind,
-        None => detect_kind(root).ok_or_else(|| {
-            format!(
-                "{}: no recognisable data (no sub-* folders, no ADHD-200 <Site>/<ScanDirID>/*nwmrda*_rest_*.nii files, no NIfTI or CSV files)",
-                root.display()
-            )
+        None => detect_kind(root).ok_or_else(|| DataError::NothingToScan {
+            path: root.to_path_buf(),
+            missing: "no recognisable data (no sub-* folders, no ADHD-200 <Site>/<ScanDirID>/*nwmrda*_rest_*.nii files, no NIfTI or CSV files)",
         })?,
     };
     let mut out = Collector::new(root, kind);

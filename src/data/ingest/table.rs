@@ -1,8 +1,10 @@
 //! Reading the label tables (participants.tsv, ADHD-200 phenotypic files,
 //! label CSVs) into rows of trimmed strings with case-insensitive column
 //! look-up. Comma or tab separation is chosen from the extension or the
-//! first line.
+//! first line. A table that cannot be read is a [`DataError`] naming it.
 
+use crate::data::error::DataError;
+use crate::fsutil::FileError;
 use std::path::{Path, PathBuf};
 
 /// A delimited text table: a header row and data rows.
@@ -18,9 +20,12 @@ pub(super) struct Table {
 
 impl Table {
     /// Reads `path`; the first non-empty row is the header.
-    pub fn read(path: &Path) -> Result<Table, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Table, DataError> {
+        let bytes = std::fs::read(path).map_err(|source| FileError::Read {
+            path: path.to_path_buf(),
+            what: "label table",
+            source,
+        })?;
         let text = String::from_utf8_lossy(&bytes);
         let text = text.trim_start_matches('\u{feff}');
         let delimiter = if is_tab_separated(path, text) {
@@ -35,14 +40,19 @@ impl Table {
             .from_reader(text.as_bytes());
         let mut rows = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(|e| format!("cannot parse {}: {e}", path.display()))?;
+            let record = record.map_err(|e| DataError::TableParse {
+                path: path.to_path_buf(),
+                reason: e.to_string().replace('\n', " "),
+            })?;
             let row: Vec<String> = record.iter().map(|c| c.trim().to_string()).collect();
             if row.iter().any(|c| !c.is_empty()) {
                 rows.push(row);
             }
         }
         if rows.is_empty() {
-            return Err(format!("{} is empty", path.display()));
+            return Err(DataError::EmptyTable {
+                path: path.to_path_buf(),
+            });
         }
         let headers = rows.remove(0);
         Ok(Table {
@@ -71,16 +81,18 @@ impl Table {
         &self,
         chosen: Option<&str>,
         defaults: &[&str],
-        what: &str,
-    ) -> Result<Option<usize>, String> {
+        what: &'static str,
+    ) -> Result<Option<usize>, DataError> {
         match chosen {
-            Some(name) => self.column(name).map(Some).ok_or_else(|| {
-                format!(
-                    "{} has no {what} column '{name}' (columns: {})",
-                    self.path.display(),
-                    self.column_list()
-                )
-            }),
+            Some(name) => self
+                .column(name)
+                .map(Some)
+                .ok_or_else(|| DataError::NoSuchColumn {
+                    path: self.path.clone(),
+                    what,
+                    column: name.to_string(),
+                    columns: self.column_list(),
+                }),
             None => Ok(self.first_column(defaults)),
         }
     }

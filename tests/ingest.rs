@@ -1,10 +1,10 @@
-//! Dataset scanning on hand-made trees: BIDS with sessions and sidecars,
+//! Dataset ingest (`data::ingest`) on hand-made trees: BIDS with sessions and sidecars,
 //! fMRIPrep with several spaces, ADHD-200 with phenotypic tables, a folder +
 //! CSV, and the problems each kind of bad input must produce.
 
 mod common;
 
-use roimae::data::scan::{ScanOptions, detect_kind, parse_label_map, scan_dataset};
+use roimae::data::ingest::{ScanOptions, detect_kind, parse_label_map, scan_dataset};
 use roimae::data::{Dataset, DatasetKind, Subject};
 use roimae::volume::{Affine, Grid, Volume, VolumeMeta, write_volume};
 use std::path::{Path, PathBuf};
@@ -451,6 +451,7 @@ fn only_unusable_roots_are_errors() {
     assert!(
         scan_dataset(&missing, &ScanOptions::default())
             .unwrap_err()
+            .to_string()
             .contains("no such folder")
     );
     let file = tmp.path().join("file.txt");
@@ -458,6 +459,7 @@ fn only_unusable_roots_are_errors() {
     assert!(
         scan_dataset(&file, &ScanOptions::default())
             .unwrap_err()
+            .to_string()
             .contains("not a folder")
     );
     let empty = tmp.path().join("empty");
@@ -465,6 +467,7 @@ fn only_unusable_roots_are_errors() {
     assert!(
         scan_dataset(&empty, &ScanOptions::default())
             .unwrap_err()
+            .to_string()
             .contains("no recognisable data")
     );
     let forced = ScanOptions {
@@ -474,6 +477,7 @@ fn only_unusable_roots_are_errors() {
     assert!(
         scan_dataset(&empty, &forced)
             .unwrap_err()
+            .to_string()
             .contains("no sub-* folders")
     );
 }

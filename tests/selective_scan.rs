@@ -280,6 +280,7 @@ fn scan_names_parse_and_round_trip() {
     assert!(
         ScanImpl::parse("magic")
             .unwrap_err()
+            .to_string()
             .contains("choose auto, fused, parallel, chunked or sequential")
     );
 }

@@ -11,6 +11,7 @@ use super::label_columns::LabelColumns;
 use super::labels::{LabelCoding, LabelOutcome};
 use super::sidecar::repetition_time;
 use super::table::Table;
+use crate::data::error::DataError;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,7 @@ const HEADERLESS_COLUMNS: [&str; 3] = ["file", "label", "site"];
 
 /// Scans a folder + CSV into `out`; `Err` when the folder has neither NIfTI
 /// files nor a labels CSV.
-pub(super) fn scan(root: &Path, opts: &ScanOptions, out: &mut Collector) -> Result<(), String> {
+pub(super) fn scan(root: &Path, opts: &ScanOptions, out: &mut Collector) -> Result<(), DataError> {
     let niftis: Vec<PathBuf> = files_in(root)
         .into_iter()
         .filter(|f| is_nifti(&f.name))
@@ -36,14 +37,14 @@ pub(super) fn scan(root: &Path, opts: &ScanOptions, out: &mut Collector) -> Resu
         None => find_csv(root, out),
     };
     if niftis.is_empty() && csv.is_none() {
-        return Err(format!(
-            "{}: no recognisable data (no NIfTI files and no labels CSV)",
-            root.display()
-        ));
+        return Err(DataError::NothingToScan {
+            path: root.to_path_buf(),
+            missing: "no recognisable data (no NIfTI files and no labels CSV)",
+        });
     }
     let table = csv.and_then(|path| {
         Table::read(&path)
-            .map_err(|message| out.problem(None, Some(&path), message))
+            .map_err(|e| out.problem(None, Some(&path), e.to_string()))
             .ok()
     });
     let listed = match table {
@@ -170,8 +171,8 @@ fn scan_table(
         set_row_label(&id, raw, label_name, coding, out, &table.path);
         if path.is_file() {
             let sidecar_tr =
-                repetition_time(&path, path.parent().unwrap_or(root)).unwrap_or_else(|message| {
-                    out.problem(Some(&id), Some(&path), message);
+                repetition_time(&path, path.parent().unwrap_or(root)).unwrap_or_else(|e| {
+                    out.problem(Some(&id), Some(&path), e.to_string());
                     None
                 });
             out.add_run(

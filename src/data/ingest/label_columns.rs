@@ -50,8 +50,8 @@ impl<'a> LabelColumns<'a> {
         }
         let site = table
             .pick_column(opts.site_column.as_deref(), &DEFAULT_SITE_COLUMNS, "site")
-            .unwrap_or_else(|message| {
-                out.problem(None, Some(path), message);
+            .unwrap_or_else(|e| {
+                out.problem(None, Some(path), e.to_string());
                 None
             });
         let coding = LabelCoding::infer(

@@ -3,12 +3,14 @@
 //! entities all match the run's, e.g. a root `task-rest_bold.json`.
 
 use super::files::{files_in, has_extension, nifti_stem};
+use crate::data::error::DataError;
+use crate::fsutil::read_text;
 use std::path::Path;
 
 /// `RepetitionTime` in seconds for the run at `bold`, looking in the run's
 /// folder and its parents up to `top` (inclusive). `Ok(None)` when no
 /// sidecar gives one; `Err` names a sidecar that could not be parsed.
-pub(super) fn repetition_time(bold: &Path, top: &Path) -> Result<Option<f64>, String> {
+pub(super) fn repetition_time(bold: &Path, top: &Path) -> Result<Option<f64>, DataError> {
     let Some(run_name) = bold.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return Ok(None);
     };
@@ -70,11 +72,13 @@ pub(super) fn entities(stem: &str) -> Vec<(String, String)> {
 }
 
 /// `RepetitionTime` from one sidecar, when present and positive.
-fn read_tr(path: &Path) -> Result<Option<f64>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read sidecar {}: {e}", path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("sidecar {} is not valid JSON: {e}", path.display()))?;
+fn read_tr(path: &Path) -> Result<Option<f64>, DataError> {
+    let text = read_text(path, "JSON sidecar")?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| DataError::SidecarJson {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     Ok(json
         .get("RepetitionTime")
         .and_then(serde_json::Value::as_f64)

@@ -11,6 +11,7 @@ use super::files::{files_in, has_extension, nifti_stem, sub_dirs};
 use super::labels::{LabelCoding, LabelOutcome, is_missing};
 use super::sidecar::repetition_time;
 use super::table::Table;
+use crate::data::error::DataError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -59,7 +60,7 @@ fn normalise_id(raw: &str) -> Option<String> {
 
 /// Scans an ADHD-200 tree into `out`; `Err` when no site folder holds a
 /// ScanDir folder.
-pub(super) fn scan(root: &Path, opts: &ScanOptions, out: &mut Collector) -> Result<(), String> {
+pub(super) fn scan(root: &Path, opts: &ScanOptions, out: &mut Collector) -> Result<(), DataError> {
     let mut found_any = false;
     for site in sub_dirs(root) {
         for subject in sub_dirs(&site.path) {
@@ -73,10 +74,10 @@ pub(super) fn scan(root: &Path, opts: &ScanOptions, out: &mut Collector) -> Resu
         }
     }
     if !found_any {
-        return Err(format!(
-            "{}: no <Site>/<ScanDirID> folders found",
-            root.display()
-        ));
+        return Err(DataError::NothingToScan {
+            path: root.to_path_buf(),
+            missing: "no <Site>/<ScanDirID> folders found",
+        });
     }
     let phenotypes = read_phenotypes(root, out);
     apply_labels(&phenotypes, opts, out);
@@ -102,8 +103,8 @@ fn add_runs(id: &str, dir: &Path, out: &mut Collector) {
         }
     }
     for ((session, rest), (_, path)) in best {
-        let sidecar_tr = repetition_time(&path, dir).unwrap_or_else(|message| {
-            out.problem(Some(id), Some(&path), message);
+        let sidecar_tr = repetition_time(&path, dir).unwrap_or_else(|e| {
+            out.problem(Some(id), Some(&path), e.to_string());
             None
         });
         out.add_run(
@@ -160,8 +161,8 @@ fn read_phenotypes(root: &Path, out: &mut Collector) -> BTreeMap<String, Phenoty
     for path in tables {
         let table = match Table::read(&path) {
             Ok(t) => t,
-            Err(message) => {
-                out.problem(None, Some(&path), message);
+            Err(e) => {
+                out.problem(None, Some(&path), e.to_string());
                 continue;
             }
         };

@@ -12,6 +12,7 @@ use super::label_columns::LabelColumns;
 use super::labels::LabelOutcome;
 use super::sidecar::{entities, repetition_time};
 use super::table::Table;
+use crate::data::error::DataError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -22,10 +23,13 @@ const DEFAULT_LABEL_COLUMN: &str = "diagnosis";
 
 /// Scans a BIDS or fMRIPrep folder into `out`; `Err` when it has no
 /// `sub-*` folders at all.
-pub(super) fn scan(root: &Path, opts: &ScanOptions, out: &mut Collector) -> Result<(), String> {
+pub(super) fn scan(root: &Path, opts: &ScanOptions, out: &mut Collector) -> Result<(), DataError> {
     let subject_dirs = subject_dirs(root);
     if subject_dirs.is_empty() {
-        return Err(format!("{}: no sub-* folders found", root.display()));
+        return Err(DataError::NothingToScan {
+            path: root.to_path_buf(),
+            missing: "no sub-* folders found",
+        });
     }
     for dir in &subject_dirs {
         let id = dir.name.trim_start_matches("sub-");
@@ -126,8 +130,8 @@ fn space_rank(space: Option<&str>) -> u8 {
 fn add_bold(root: &Path, id: &str, bold: &BoldFile, out: &mut Collector) {
     let sidecar_tr = match repetition_time(&bold.path, root) {
         Ok(tr) => tr,
-        Err(message) => {
-            out.problem(Some(id), Some(&bold.path), message);
+        Err(e) => {
+            out.problem(Some(id), Some(&bold.path), e.to_string());
             None
         }
     };
@@ -183,8 +187,8 @@ fn apply_participants(root: &Path, opts: &ScanOptions, out: &mut Collector) {
     };
     let table = match Table::read(&path) {
         Ok(t) => t,
-        Err(message) => {
-            out.problem(None, Some(&path), message);
+        Err(e) => {
+            out.problem(None, Some(&path), e.to_string());
             return;
         }
     };

@@ -4,6 +4,7 @@
 //! mapping reported). Missing markers (`n/a`, `pending`, `-999`, empty) give
 //! no label.
 
+use crate::data::error::DataError;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Integer values up to this are taken as class indices as they are.
@@ -124,27 +125,34 @@ fn lookup(map: &BTreeMap<String, u32>, raw: &str) -> Option<u32> {
 }
 
 /// Parses a label map such as `ADHD=1,TD=0`.
-pub fn parse_label_map(spec: &str) -> Result<BTreeMap<String, u32>, String> {
+pub fn parse_label_map(spec: &str) -> Result<BTreeMap<String, u32>, DataError> {
     let mut map = BTreeMap::new();
     for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = |problem: &'static str| DataError::LabelMapEntry {
+            entry: pair.to_string(),
+            problem,
+        };
         let (key, value) = pair
             .split_once('=')
-            .ok_or_else(|| format!("label map entry '{pair}' is not VALUE=CLASS"))?;
+            .ok_or_else(|| bad("is not VALUE=CLASS"))?;
         let key = key.trim();
         if key.is_empty() {
-            return Err(format!("label map entry '{pair}' has an empty value name"));
+            return Err(bad("has an empty value name"));
         }
-        let class: u32 = value.trim().parse().map_err(|_| {
-            format!("label map entry '{pair}': the class must be a non-negative integer")
-        })?;
+        let class: u32 = value
+            .trim()
+            .parse()
+            .map_err(|_| bad("has a class that is not a non-negative integer"))?;
         if map.insert(key.to_string(), class).is_some() {
-            return Err(format!("label map names '{key}' twice"));
+            return Err(DataError::LabelMapDuplicate {
+                value: key.to_string(),
+            });
         }
     }
     if map.is_empty() {
-        return Err(format!(
-            "label map '{spec}' is empty; write it like ADHD=1,TD=0"
-        ));
+        return Err(DataError::LabelMapEmpty {
+            spec: spec.to_string(),
+        });
     }
     Ok(map)
 }

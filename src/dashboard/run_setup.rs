@@ -1,0 +1,216 @@
+//! The run controller's decisions, free of any GUI toolkit: which mask a
+//! new run uses (the viewer's regions or a ratio strategy), which checkpoint
+//! it starts from, what its folder is called, and what resuming reads back.
+//! The Training tab, the CLI and tests share them.
+
+use super::curves::RunCurves;
+use super::init_source::InitSource;
+use crate::atlas::RegionTable;
+use crate::masking::{MaskLevel, MaskSpec, MaskStrategy};
+use crate::train::{RunConfig, TrainError};
+use crate::viewer::MaskSelection;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// How a run started from the Training tab masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskMode {
+    /// The regions checked in the viewer.
+    Regions,
+    /// Whole 4x4x4x4 token windows (the reference).
+    Window,
+    /// Random tokens.
+    Random,
+    /// Tubes (a token masked in every frame).
+    Tube,
+}
+
+impl MaskMode {
+    /// Every mode, in menu order.
+    pub const ALL: [MaskMode; 4] = [
+        MaskMode::Regions,
+        MaskMode::Window,
+        MaskMode::Random,
+        MaskMode::Tube,
+    ];
+
+    /// The menu label.
+    pub fn label(self) -> &'static str {
+        match self {
+            MaskMode::Regions => "regions selected in the viewer",
+            MaskMode::Window => "window (4x4x4x4 tokens)",
+            MaskMode::Random => "random tokens",
+            MaskMode::Tube => "tube",
+        }
+    }
+
+    /// The mode's part of a run folder's name.
+    pub fn slug(self) -> &'static str {
+        match self {
+            MaskMode::Regions => "roi",
+            MaskMode::Window => "window",
+            MaskMode::Random => "random",
+            MaskMode::Tube => "tube",
+        }
+    }
+}
+
+/// Why a run cannot start as set up.
+#[derive(Debug, Error)]
+pub enum RunSetupError {
+    /// Region masking with nothing selected.
+    #[error("no region is masked: click regions in the viewer or pick another masking mode")]
+    NoRegions,
+    /// The starting checkpoint's preset differs from the run's.
+    #[error(
+        "the starting checkpoint is a {model} model; set preset to {preset} (or clear the checkpoint)"
+    )]
+    PresetMismatch {
+        /// The checkpoint's model name.
+        model: String,
+        /// The preset it needs.
+        preset: String,
+    },
+}
+
+/// The mask a new run uses: the selected regions (mode `Regions`) or a
+/// ratio strategy, with the config's mask seed.
+pub fn mask_spec(
+    mode: MaskMode,
+    ratio: f64,
+    selection: &MaskSelection,
+    table: &RegionTable,
+    level: MaskLevel,
+    seed: u64,
+) -> MaskSpec {
+    let strategy = match mode {
+        MaskMode::Regions => return selection.to_mask_spec(table, level, None, seed),
+        MaskMode::Window => MaskStrategy::Window {
+            ratio,
+            window: [4, 4, 4, 4],
+        },
+        MaskMode::Random => MaskStrategy::Random { ratio },
+        MaskMode::Tube => MaskStrategy::Tube { ratio },
+    };
+    MaskSpec { strategy, seed }
+}
+
+/// What the Training tab's set-up asks for.
+pub struct RunRequest<'a> {
+    /// The config edited on the tab (data, optimiser, steps, preset, …).
+    pub config: &'a RunConfig,
+    /// How to mask.
+    pub mode: MaskMode,
+    /// The ratio of the non-region modes.
+    pub ratio: f64,
+    /// The viewer's selection and the atlas table it refers to.
+    pub selection: &'a MaskSelection,
+    /// The atlas's region table.
+    pub table: &'a RegionTable,
+    /// Token or voxel level of region masking.
+    pub level: MaskLevel,
+    /// The imported checkpoint to start from, if any.
+    pub init: Option<&'a InitSource>,
+}
+
+/// The config of a new run built from a request: its mask, and its start
+/// from an imported checkpoint (with the model override the checkpoint
+/// needs when it differs from the preset's model).
+pub fn plan_run(req: &RunRequest) -> Result<RunConfig, RunSetupError> {
+    if req.mode == MaskMode::Regions && req.selection.is_empty() {
+        return Err(RunSetupError::NoRegions);
+    }
+    let mut config = req.config.clone();
+    config.mask = mask_spec(
+        req.mode,
+        req.ratio,
+        req.selection,
+        req.table,
+        req.level,
+        config.mask.seed,
+    );
+    if let Some(init) = req.init {
+        if config.preset != init.preset {
+            return Err(RunSetupError::PresetMismatch {
+                model: init.model.name.clone(),
+                preset: init.preset.to_string(),
+            });
+        }
+        config.init_from = Some(init.run_dir.clone());
+        config.model = (init.preset.model() != init.model).then(|| init.model.clone());
+    }
+    Ok(config)
+}
+
+/// A new run's folder under `runs_root`: `<preset>-<mode>-<unix seconds>`.
+pub fn new_run_dir(runs_root: &Path, config: &RunConfig, mode: MaskMode) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    runs_root.join(format!("{}-{}-{stamp}", config.preset, mode.slug()))
+}
+
+/// What resuming `run_dir` needs: the config saved there and the curve so
+/// far (absent when `metrics.csv` cannot be read; the run rewrites it).
+pub fn resume_state(run_dir: &Path) -> Result<(RunConfig, Option<RunCurves>), TrainError> {
+    let config = RunConfig::load(&run_dir.join("config.toml"))?;
+    let curves = RunCurves::read_csv(&run_dir.join("metrics.csv")).ok();
+    Ok((config, curves))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atlas::Atlas;
+
+    fn request<'a>(
+        config: &'a RunConfig,
+        mode: MaskMode,
+        selection: &'a MaskSelection,
+        table: &'a RegionTable,
+    ) -> RunRequest<'a> {
+        RunRequest {
+            config,
+            mode,
+            ratio: 0.3,
+            selection,
+            table,
+            level: MaskLevel::Token,
+            init: None,
+        }
+    }
+
+    #[test]
+    fn region_mode_needs_a_selection_and_ratio_modes_do_not() {
+        let atlas = Atlas::aal3().unwrap();
+        let config = RunConfig::demo();
+        let none = MaskSelection::default();
+        let err = plan_run(&request(&config, MaskMode::Regions, &none, &atlas.regions));
+        assert!(matches!(err, Err(RunSetupError::NoRegions)));
+        let run = plan_run(&request(&config, MaskMode::Tube, &none, &atlas.regions)).unwrap();
+        assert_eq!(run.mask.strategy, MaskStrategy::Tube { ratio: 0.3 });
+        assert_eq!(run.mask.seed, config.mask.seed);
+    }
+
+    #[test]
+    fn region_mode_masks_the_selected_regions() {
+        let atlas = Atlas::aal3().unwrap();
+        let config = RunConfig::demo();
+        let sel = MaskSelection::from_names(&["Precentral_L"], &atlas.regions).unwrap();
+        let run = plan_run(&request(&config, MaskMode::Regions, &sel, &atlas.regions)).unwrap();
+        let MaskStrategy::Roi { regions, .. } = &run.mask.strategy else {
+            panic!("expected ROI masking, got {:?}", run.mask.strategy);
+        };
+        assert_eq!(regions.names, vec!["Precentral_L".to_string()]);
+    }
+
+    #[test]
+    fn run_folders_are_named_by_preset_and_mode() {
+        let config = RunConfig::demo();
+        let dir = new_run_dir(Path::new("runs"), &config, MaskMode::Window);
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let prefix = format!("{}-window-", config.preset);
+        assert!(name.starts_with(&prefix), "{name}");
+        assert!(name[prefix.len()..].parse::<u64>().is_ok(), "{name}");
+    }
+}
