@@ -5,7 +5,7 @@ use crate::eval::attribute_run::{AttributeOptions, attribute_run};
 use crate::eval::pretrained::CheckpointChoice;
 use crate::eval::region_files::write_occlusion_outputs;
 use crate::train::DeviceChoice;
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use std::path::PathBuf;
 
 /// Attribution methods.
@@ -72,8 +72,8 @@ pub fn run(args: &AttributeArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| args.run.join("attribution"));
-    let a = attribute_run(&args.run, &opts, &mut |l| eprintln!("{l}")).map_err(|e| anyhow!(e))?;
-    write_occlusion_outputs(&a.occlusion, &a.map, &out).map_err(|e| anyhow!(e))?;
+    let a = attribute_run(&args.run, &opts, &mut |l| eprintln!("{l}"))?;
+    write_occlusion_outputs(&a.occlusion, &a.map, &out)?;
     println!("{}", a.occlusion.method);
     println!(
         "baseline MSE (base window mask only) {:.4}",
@@ -102,7 +102,7 @@ fn run_ig(args: &AttributeArgs) -> anyhow::Result<()> {
     use crate::eval::ig_run::{IgOptions, ig_attribute_run};
     use crate::eval::region_files::write_ig_outputs;
     let mut finetune = match &args.finetune_config {
-        Some(p) => crate::eval::FinetuneConfig::load(p).map_err(|e| anyhow!(e))?,
+        Some(p) => crate::eval::FinetuneConfig::load(p)?,
         None => crate::eval::FinetuneConfig::default(),
     };
     finetune.device = args.device;
@@ -122,9 +122,8 @@ fn run_ig(args: &AttributeArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| args.run.join("attribution"));
-    let r =
-        ig_attribute_run(&args.run, &opts, &mut |l| eprintln!("{l}")).map_err(|e| anyhow!(e))?;
-    write_ig_outputs(&r, &out).map_err(|e| anyhow!(e))?;
+    let r = ig_attribute_run(&args.run, &opts, &mut |l| eprintln!("{l}"))?;
+    write_ig_outputs(&r, &out)?;
     println!("{}", r.method);
     if r.completeness_error.is_finite() {
         println!(

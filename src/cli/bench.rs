@@ -117,13 +117,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 d_state: 16,
             };
             for name in scan.split(',') {
-                let which = ScanImpl::parse(name.trim()).map_err(anyhow::Error::msg)?;
+                let which = ScanImpl::parse(name.trim())?;
                 for backward in [false, true] {
-                    report(
-                        &bench_scan(which, backend, shape, backward, *iters)
-                            .map_err(anyhow::Error::msg)?,
-                        *json,
-                    )?;
+                    report(&bench_scan(which, backend, shape, backward, *iters)?, *json)?;
                 }
             }
         }
@@ -137,8 +133,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             let cfg = preset.model();
             let backend = device.parse::<DeviceChoice>()?;
             report(
-                &bench_mae(&cfg, backend, *batch, ScanImpl::default(), *iters)
-                    .map_err(anyhow::Error::msg)?,
+                &bench_mae(&cfg, backend, *batch, ScanImpl::default(), *iters)?,
                 *json,
             )?;
         }
@@ -157,7 +152,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 steps: *steps,
                 profile: *profile,
             };
-            let result = bench_train(&spec).map_err(anyhow::Error::msg)?;
+            let result = bench_train(&spec)?;
             if *json {
                 println!("{}", serde_json::to_string(&result)?);
             } else {
@@ -166,9 +161,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
         BenchWhat::Viewer { frames, size, json } => {
             let size = super::render::parse_size(size)?;
-            for t in crate::gui::bench::bench_viewer((*frames).max(1), size)
-                .map_err(anyhow::Error::msg)?
-            {
+            for t in crate::gui::bench::bench_viewer((*frames).max(1), size)? {
                 if *json {
                     println!("{}", serde_json::to_string(&t)?);
                 } else {

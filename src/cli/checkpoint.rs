@@ -109,8 +109,7 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
             json,
         } => {
             let preset = preset.map(Preset::model);
-            let report =
-                interop::import_checkpoint(ckpt, out, preset.as_ref()).map_err(|e| anyhow!(e))?;
+            let report = interop::import_checkpoint(ckpt, out, preset.as_ref())?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -137,8 +136,7 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
                 run_dir,
                 crate::eval::pretrained::CheckpointChoice::Best,
                 &Device::flex(),
-            )
-            .map_err(|e| anyhow!(e))?;
+            )?;
             let n = interop::export(
                 &mae,
                 out,
@@ -150,8 +148,7 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
                         .unwrap_or(0),
                     source: format!("{} step {} ({})", run_dir.display(), info.step, info.which),
                 },
-            )
-            .map_err(|e| anyhow!(e))?;
+            )?;
             println!(
                 "wrote {} ({n} tensors, model {}) from {} step {} ({})",
                 out.display(),
@@ -163,8 +160,7 @@ pub fn run(args: &CheckpointArgs) -> anyhow::Result<()> {
             Ok(())
         }
         CheckpointAction::Inspect { ckpt, json } => {
-            let (_, report) =
-                interop::load_checkpoint(ckpt, None, &Device::flex()).map_err(|e| anyhow!(e))?;
+            let (_, report) = interop::load_checkpoint(ckpt, None, &Device::flex())?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -113,7 +113,7 @@ pub fn run(args: &DatasetArgs) -> anyhow::Result<()> {
 }
 
 fn run_scan(args: &ScanArgs) -> anyhow::Result<()> {
-    let dataset = scan_dataset(&args.path, &args.flags.options()?).map_err(|e| anyhow!(e))?;
+    let dataset = scan_dataset(&args.path, &args.flags.options()?)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&dataset)?);
     } else {

@@ -5,7 +5,7 @@
 
 use crate::eval::{ExperimentConfig, run_experiment};
 use crate::train::DeviceChoice;
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use std::path::PathBuf;
 
 /// Arguments of `roimae experiment`.
@@ -38,7 +38,7 @@ pub struct ExperimentArgs {
 /// Runs `roimae experiment`.
 pub fn run(args: &ExperimentArgs) -> anyhow::Result<()> {
     let mut cfg = match (&args.config, args.demo) {
-        (Some(path), _) => ExperimentConfig::load(path).map_err(|e| anyhow!(e))?,
+        (Some(path), _) => ExperimentConfig::load(path)?,
         (None, true) => ExperimentConfig::demo(),
         (None, false) => bail!("give --config exp.toml or --demo"),
     };
@@ -53,7 +53,7 @@ pub fn run(args: &ExperimentArgs) -> anyhow::Result<()> {
         cfg.pretrain.device = d;
         cfg.finetune.device = d;
     }
-    cfg.validate().map_err(|e| anyhow!(e))?;
+    cfg.validate()?;
     let out = args.out.clone().unwrap_or_else(|| match &args.config {
         Some(path) => PathBuf::from("experiments").join(
             path.file_stem()
@@ -67,7 +67,7 @@ pub fn run(args: &ExperimentArgs) -> anyhow::Result<()> {
             out.display()
         );
     }
-    let result = run_experiment(&cfg, &out, &mut |l| eprintln!("{l}")).map_err(|e| anyhow!(e))?;
+    let result = run_experiment(&cfg, &out, &mut |l| eprintln!("{l}"))?;
     println!("{}", result.markdown.trim_end());
     println!();
     println!("experiment took {:.1} s", result.wall_s);

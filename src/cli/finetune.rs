@@ -6,7 +6,6 @@ use crate::eval::metrics::ClassificationReport;
 use crate::eval::pretrained::CheckpointChoice;
 use crate::eval::{FinetuneConfig, ProtocolResult, finetune};
 use crate::train::DeviceChoice;
-use anyhow::anyhow;
 use std::path::PathBuf;
 
 /// Arguments of `roimae finetune`.
@@ -65,12 +64,12 @@ fn line(p: &ProtocolResult) -> String {
 /// Runs `roimae finetune`.
 pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
     let mut cfg = match &args.config {
-        Some(path) => FinetuneConfig::load(path).map_err(|e| anyhow!(e))?,
+        Some(path) => FinetuneConfig::load(path)?,
         None => FinetuneConfig::default(),
     };
     cfg.full |= args.full;
     cfg.leave_site_out |= args.leave_site_out;
-    cfg.validate().map_err(|e| anyhow!(e))?;
+    cfg.validate()?;
     if let Some(e) = args.epochs {
         cfg.epochs = e;
     }
@@ -89,8 +88,7 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
     });
     let result = finetune(&args.pretrained, &cfg, Some(&out), &mut |l| {
         eprintln!("{l}")
-    })
-    .map_err(|e| anyhow!(e))?;
+    })?;
     println!(
         "{} fine-tuning of {} ({} checkpoint, step {}), {} classes, {:.1} s",
         result.mode,

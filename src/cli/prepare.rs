@@ -7,7 +7,7 @@ use crate::data::GridChoice;
 use crate::data::ingest::scan_dataset;
 use crate::data::prepare::prepare_dataset;
 use crate::data::preprocess::PreprocessConfig;
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -51,7 +51,7 @@ pub fn run(args: &PrepareArgs) -> anyhow::Result<()> {
     if args.frames == 0 {
         bail!("--frames must be at least 1");
     }
-    let dataset = scan_dataset(&args.path, &args.flags.options()?).map_err(|e| anyhow!(e))?;
+    let dataset = scan_dataset(&args.path, &args.flags.options()?)?;
     if dataset.usable().next().is_none() {
         bail!(
             "{}: no usable subject (a run and a label); see `roimae dataset scan {}`",
@@ -74,8 +74,7 @@ pub fn run(args: &PrepareArgs) -> anyhow::Result<()> {
     let summary = prepare_dataset(&dataset, &cfg, &args.out, args.jobs, &|done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
-    })
-    .map_err(|e| anyhow!(e))?;
+    })?;
     bar.finish_and_clear();
     let mut problems = dataset.problems.clone();
     problems.extend(summary.problems.iter().cloned());

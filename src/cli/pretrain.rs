@@ -39,11 +39,9 @@ pub struct PretrainArgs {
 /// Runs `roimae pretrain`.
 pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
     let mut cfg = match (&args.config, args.demo, &args.resume) {
-        (Some(path), _, _) => RunConfig::load(path).map_err(|e| anyhow!(e))?,
+        (Some(path), _, _) => RunConfig::load(path)?,
         (None, true, _) => RunConfig::demo(),
-        (None, false, Some(dir)) => {
-            RunConfig::load(&dir.join("config.toml")).map_err(|e| anyhow!(e))?
-        }
+        (None, false, Some(dir)) => RunConfig::load(&dir.join("config.toml"))?,
         (None, false, None) => bail!("give --config run.toml, --demo or --resume RUN_DIR"),
     };
     if let Some(steps) = args.steps {
@@ -59,8 +57,7 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
         cfg.init_from = Some(source.clone());
     }
     if args.resume.is_none()
-        && let Some(note) =
-            crate::interop::run_folder::adopt_source_model(&mut cfg).map_err(|e| anyhow!(e))?
+        && let Some(note) = crate::interop::run_folder::adopt_source_model(&mut cfg)?
     {
         println!(
             "init from {}: {note}",
@@ -69,7 +66,7 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
                 .map_or_else(String::new, |p| p.display().to_string())
         );
     }
-    cfg.validate().map_err(|e| anyhow!(e))?;
+    cfg.validate()?;
     let run_dir = match (&args.resume, &args.out, &args.config) {
         (Some(dir), _, _) | (None, Some(dir), _) => dir.clone(),
         (None, None, Some(path)) => PathBuf::from("runs").join(
@@ -79,8 +76,7 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
         (None, None, None) => PathBuf::from("runs/demo"),
     };
     let main = std::thread::current();
-    let handle = TrainHandle::start(cfg, run_dir, args.resume.is_some(), move || main.unpark())
-        .map_err(|e| anyhow!(e))?;
+    let handle = TrainHandle::start(cfg, run_dir, args.resume.is_some(), move || main.unpark())?;
     let bar = ProgressBar::new(0);
     if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}")
     {

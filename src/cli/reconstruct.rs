@@ -36,23 +36,20 @@ pub struct ReconstructArgs {
 
 /// Runs `roimae reconstruct`.
 pub fn run(args: &ReconstructArgs) -> anyhow::Result<()> {
-    let token = MaskToken::parse(&args.mask_token).map_err(|e| anyhow!(e))?;
-    let clip = arrays::read_clip(&args.input).map_err(|e| anyhow!(e))?;
-    let mask = arrays::read_token_mask(&args.mask).map_err(|e| anyhow!(e))?;
-    let picked = crate::train::device::pick(args.device).map_err(|e| anyhow!(e))?;
+    let token = MaskToken::parse(&args.mask_token)?;
+    let clip = arrays::read_clip(&args.input)?;
+    let mask = arrays::read_token_mask(&args.mask)?;
+    let picked = crate::train::device::pick(args.device)?;
     let device = picked.device.without_autodiff();
     let mae = if interop::is_run_folder(&args.checkpoint) {
         crate::eval::pretrained::load_mae(
             &args.checkpoint,
             crate::eval::pretrained::CheckpointChoice::Best,
             &device,
-        )
-        .map_err(|e| anyhow!(e))?
+        )?
         .1
     } else {
-        interop::load_checkpoint(&args.checkpoint, None, &device)
-            .map_err(|e| anyhow!(e))?
-            .0
+        interop::load_checkpoint(&args.checkpoint, None, &device)?.0
     };
     let r = interop::reconstruct(&mae, &clip, &mask, token, &device).map_err(|e| match e {
         interop::InteropError::Array { path, reason } if path.as_os_str() == "clip" => {
@@ -71,8 +68,7 @@ pub fn run(args: &ReconstructArgs) -> anyhow::Result<()> {
             ("latent", r.latent_shape.clone(), r.latent.clone()),
             ("loss", vec![], vec![r.loss as f32]),
         ],
-    )
-    .map_err(|e| anyhow!(e))?;
+    )?;
     let summary = interop::reconstruct::ReconstructSummary {
         loss: r.loss,
         masked_tokens: r.masked_tokens,

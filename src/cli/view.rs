@@ -30,5 +30,5 @@ pub fn run(args: &ViewArgs) -> anyhow::Result<()> {
         regions: args.regions.clone(),
         crosshair: None,
     };
-    run_native(startup).map_err(anyhow::Error::msg)
+    Ok(run_native(startup)?)
 }
