@@ -8,6 +8,8 @@
 //! [`train`] pretrains and [`eval`] fine-tunes, scores and attributes.
 //! [`viewer`] and [`dashboard`] hold the GUI-free state of the viewer and the
 //! training dashboard; [`gui`] and [`cli`] are thin layers over all of them.
+//! [`fsutil`] holds the file helpers every layer shares (atomic writes, the
+//! TOML/JSON document loader); each layer has its own typed error.
 
 pub mod assets;
 pub mod atlas;

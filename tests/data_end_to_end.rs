@@ -57,12 +57,7 @@ fn synth_scan_prepare_load() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = common::stdout_json(&out);
     assert_eq!(summary["prepared"], 4);
     assert_eq!(summary["clips"], 8);
 

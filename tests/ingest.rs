@@ -492,12 +492,7 @@ fn cli_scan_prints_json_and_text() {
         .arg(root)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = common::stdout_json(&out);
     assert_eq!(json["kind"], "adhd200");
     let ids: Vec<&str> = json["subjects"]
         .as_array()

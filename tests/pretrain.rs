@@ -84,7 +84,7 @@ fn config_round_trips_and_a_viewer_selection_file_is_a_run_config() {
     save_selection(
         &sel,
         &SelectionFile {
-            preset: "mni4mm".into(),
+            preset: roimae::model::Preset::Mni4mm,
             mask: mask.clone(),
         },
     )
@@ -318,9 +318,14 @@ fn nan_loss_fails_with_one_line_and_keeps_the_last_checkpoint() {
     cfg.val_every = 1;
     let handle = TrainHandle::start(cfg, dir.path().to_path_buf(), false, || {}).unwrap();
     let events = handle.wait();
-    let Some(TrainEvent::Failed(msg)) = events.last() else {
+    let Some(TrainEvent::Failed(error)) = events.last() else {
         panic!("expected Failed, got {:?}", events.last());
     };
+    assert!(
+        matches!(**error, roimae::train::TrainError::NonFiniteLoss { .. }),
+        "{error}"
+    );
+    let msg = error.to_string();
     assert!(msg.contains("loss became") && !msg.contains('\n'), "{msg}");
     let kept: Vec<usize> = events
         .iter()

@@ -32,16 +32,20 @@ fn random_input(w: usize, l: usize, di: usize, n: usize, device: &Device) -> Sca
     }
 }
 
-/// Output and the gradients of (y · r) for a fixed random r, for all six inputs.
-fn run(input: &ScanInput, f: impl Fn(ScanInput) -> Tensor<3>) -> (Vec<f32>, Vec<Vec<f32>>) {
-    let y = f(input.clone());
-    // A fixed pseudo-random weighting, identical for every implementation.
+/// A fixed pseudo-random weighting r of `y`'s shape, identical for every
+/// implementation: the tests compare gradients of (y · r).
+fn weighting(y: &Tensor<3>) -> Tensor<3> {
     let n: usize = y.dims().iter().product();
     let r: Vec<f32> = (0..n)
         .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 2.0)
         .collect();
-    let r = Tensor::<3>::from_data(TensorData::new(r, y.dims()), &y.device());
-    let grads = (y.clone() * r).sum().backward();
+    Tensor::<3>::from_data(TensorData::new(r, y.dims()), &y.device())
+}
+
+/// Output and the gradients of (y · r) for a fixed random r, for all six inputs.
+fn run(input: &ScanInput, f: impl Fn(ScanInput) -> Tensor<3>) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let y = f(input.clone());
+    let grads = (y.clone() * weighting(&y)).sum().backward();
     let g = vec![
         values(input.u.grad(&grads).unwrap()),
         values(input.delta.grad(&grads).unwrap()),
@@ -189,12 +193,7 @@ fn run_mamba(
         Some(bytes) => mamba_scan_within(input.clone(), which, bytes),
         None => mamba_scan(input.clone(), which),
     };
-    let n: usize = y.dims().iter().product();
-    let r: Vec<f32> = (0..n)
-        .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 2.0)
-        .collect();
-    let r = Tensor::<3>::from_data(TensorData::new(r, y.dims()), &y.device());
-    let grads = (y.clone() * r).sum().backward();
+    let grads = (y.clone() * weighting(&y)).sum().backward();
     let g = vec![
         values(input.u.grad(&grads).unwrap()),
         values(input.x_dbl.grad(&grads).unwrap()),

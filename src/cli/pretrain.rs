@@ -97,7 +97,7 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     summary.print();
     match summary.failure {
-        Some(e) => Err(anyhow!(e)),
+        Some(e) => Err(anyhow!("{e}")),
         None => Ok(()),
     }
 }
@@ -127,7 +127,7 @@ struct Summary {
     wall_s: f64,
     checkpoints: usize,
     stopped: bool,
-    failure: Option<String>,
+    failure: Option<std::sync::Arc<crate::train::TrainError>>,
 }
 
 impl Summary {

@@ -3,8 +3,9 @@
 //! latest reconstruction preview, checkpoints, the log and the last error.
 
 use super::curves::{Point, RunCurves};
-use crate::train::{Preview, TrainEvent};
+use crate::train::{Preview, TrainError, TrainEvent};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where the run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,7 +60,7 @@ pub struct Session {
     /// Log lines (most recent last, at most 500).
     pub log: Vec<String>,
     /// The last error, if the run failed.
-    pub error: Option<String>,
+    pub error: Option<Arc<TrainError>>,
 }
 
 impl Session {
@@ -269,7 +270,11 @@ mod tests {
         assert_eq!(s.best_val, Some(0.5));
         assert_eq!(s.progress(), 0.5);
         assert_eq!(s.eta_s(), Some(2.0));
-        s.apply(TrainEvent::Failed("NaN loss at step 5".into()));
+        s.apply(TrainEvent::Failed(Arc::new(TrainError::NonFiniteLoss {
+            loss: f64::NAN,
+            step: 5,
+            last_checkpoint: None,
+        })));
         assert_eq!(s.status, RunStatus::Failed);
         assert!(!s.is_active());
         assert!(s.log.last().unwrap().contains("NaN"));

@@ -16,30 +16,11 @@ use thiserror::Error;
 /// What can go wrong fine-tuning, attributing or running an experiment.
 #[derive(Debug, Error)]
 pub enum EvalError {
-    /// A file could not be read or written.
-    #[error(transparent)]
-    File(#[from] FileError),
-    /// A TOML/JSON document could not be loaded.
-    #[error(transparent)]
-    Doc(#[from] DocError),
-    /// The data could not be read.
-    #[error(transparent)]
-    Data(#[from] DataError),
-    /// The mask could not be drawn.
-    #[error(transparent)]
-    Mask(#[from] MaskError),
-    /// The model could not be built or run.
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    /// Pretraining (inside an experiment) failed.
+    /// Pretraining (inside an experiment) failed, or a layer below it did:
+    /// files, documents, data, masks, the model, checkpoints, volumes. Those
+    /// reach evaluation through [`TrainError`], the one list of them.
     #[error(transparent)]
     Train(#[from] TrainError),
-    /// A checkpoint could not be read or written.
-    #[error(transparent)]
-    Interop(#[from] InteropError),
-    /// A volume could not be read or written.
-    #[error(transparent)]
-    Volume(#[from] VolumeError),
 
     // --- configs (`ft.toml`, `exp.toml`) ---
     /// A setting is out of range; `problem` continues the sentence after
@@ -227,12 +208,12 @@ pub enum EvalError {
         problem: String,
     },
     /// A pretraining run of the experiment failed.
-    #[error("{run_dir}: {reason}")]
+    #[error("{run_dir}: {source}")]
     PretrainFailed {
         /// The run folder.
         run_dir: PathBuf,
-        /// The training loop's words.
-        reason: String,
+        /// The training loop's error.
+        source: std::sync::Arc<TrainError>,
     },
     /// The inductive split let test subjects into pretraining (a bug).
     #[error(
@@ -245,6 +226,28 @@ pub enum EvalError {
         description: String,
     },
 }
+
+/// `?` on a lower layer's error in evaluation code: it is wrapped as the
+/// [`TrainError`] variant that names it.
+macro_rules! via_train_error {
+    ($($lower:ty),* $(,)?) => {
+        $(impl From<$lower> for EvalError {
+            fn from(e: $lower) -> Self {
+                EvalError::Train(TrainError::from(e))
+            }
+        })*
+    };
+}
+
+via_train_error!(
+    FileError,
+    DocError,
+    DataError,
+    MaskError,
+    ModelError,
+    InteropError,
+    VolumeError,
+);
 
 impl EvalError {
     /// A device failure (a tensor read back), classified as the training

@@ -91,10 +91,10 @@ fn pretrain(
                     last_val = Some(loss);
                 }
                 TrainEvent::Finished { best_val, .. } => best = best_val,
-                TrainEvent::Failed(reason) => {
+                TrainEvent::Failed(source) => {
                     return Err(EvalError::PretrainFailed {
                         run_dir: dir.to_path_buf(),
-                        reason,
+                        source,
                     });
                 }
                 _ => {}

@@ -479,7 +479,7 @@ impl Dashboard {
     fn log_view(&self, ui: &mut egui::Ui) {
         ui.label(RichText::new("Log").strong());
         if let Some(e) = &self.session.error {
-            ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 100)));
+            ui.label(Notice::Failed(e.clone()).rich_text());
         }
         egui::ScrollArea::vertical()
             .id_salt("train-log")

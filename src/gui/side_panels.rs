@@ -6,7 +6,6 @@ use super::notice::Notice;
 use super::state::ViewerState;
 use crate::data::GridChoice;
 use crate::masking::MaskLevel;
-use crate::model::Preset;
 use crate::viewer::{
     ColorMap, MaskSelection, SelectionFile, ViewerError, load_selection, save_selection,
 };
@@ -129,7 +128,7 @@ fn grid_label(choice: GridChoice) -> &'static str {
 pub fn save_to(state: &ViewerState, level: MaskLevel, path: &Path) -> Notice {
     let table = &state.labels.atlas.regions;
     let file = SelectionFile {
-        preset: state.token_grid.preset().to_string(),
+        preset: state.token_grid.preset(),
         mask: state.selection.to_mask_spec(table, level, None, 0),
     };
     match save_selection(path, &file) {
@@ -150,7 +149,7 @@ pub fn load_from(state: &mut ViewerState, level: &mut MaskLevel, path: &Path) ->
         } => match MaskSelection::from_region_selection(regions, &state.labels.atlas.regions) {
             Ok(sel) => {
                 *level = *l;
-                if let Some(grid) = file.preset.parse::<Preset>().ok().and_then(Preset::grid) {
+                if let Some(grid) = file.preset.grid() {
                     state.set_token_grid(grid);
                 }
                 state.set_selection(sel);

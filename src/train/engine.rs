@@ -80,19 +80,18 @@ impl TrainHandle {
                 }));
                 let failure = match result {
                     Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e.to_string()),
-                    Err(panic) => Some(format!(
-                        "internal error: {}; see log.txt",
-                        panic
+                    Ok(Err(e)) => Some(e),
+                    Err(panic) => Some(TrainError::Panicked {
+                        reason: panic
                             .downcast_ref::<String>()
                             .map(String::as_str)
                             .or_else(|| panic.downcast_ref::<&str>().copied())
                             .unwrap_or("panic")
-                            .replace('\n', " ")
-                    )),
+                            .replace('\n', " "),
+                    }),
                 };
                 if let Some(e) = failure {
-                    rep.send(TrainEvent::Failed(e));
+                    rep.send(TrainEvent::Failed(std::sync::Arc::new(e)));
                     if rep.files.is_none() {
                         // Failed before the run files were opened: keep the lines anyway.
                         let text: String = rep.pending.iter().map(|l| format!("{l}\n")).collect();

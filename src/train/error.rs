@@ -168,6 +168,12 @@ pub enum TrainError {
         /// The step of the last checkpoint written, if any.
         last_checkpoint: Option<usize>,
     },
+    /// The training thread panicked (a bug).
+    #[error("internal error: {reason}; see log.txt")]
+    Panicked {
+        /// The panic's message.
+        reason: String,
+    },
     /// The device failed while the run was computing.
     #[error("{during}: {failure}")]
     Device {

@@ -2,8 +2,10 @@
 //! worker thread to whoever watches (the CLI progress bar, the GUI
 //! dashboard).
 
+use super::error::TrainError;
 use crate::volume::Volume;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// One thing that happened in a run.
 #[derive(Debug, Clone)]
@@ -80,8 +82,8 @@ pub enum TrainEvent {
         /// Best validation loss seen.
         best_val: Option<f64>,
     },
-    /// The run failed; one line saying why and what to do.
-    Failed(String),
+    /// The run failed: the error, which says in one line why and what to do.
+    Failed(Arc<TrainError>),
 }
 
 /// A validation clip: input, masked input and reconstruction as 4D volumes

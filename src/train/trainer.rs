@@ -56,8 +56,10 @@ pub struct Reporter {
 impl Reporter {
     /// Sends `event` (and logs the textual ones).
     pub fn send(&mut self, event: TrainEvent) {
-        if let (None, TrainEvent::Log(line) | TrainEvent::Failed(line)) = (&self.files, &event) {
-            self.pending.push(line.clone());
+        match (&self.files, &event) {
+            (None, TrainEvent::Log(line)) => self.pending.push(line.clone()),
+            (None, TrainEvent::Failed(e)) => self.pending.push(e.to_string()),
+            _ => {}
         }
         if let Some(f) = self.files.as_mut() {
             for line in self.pending.drain(..) {
@@ -65,7 +67,7 @@ impl Reporter {
             }
             match &event {
                 TrainEvent::Log(line) => f.log(line),
-                TrainEvent::Failed(line) => f.log(&format!("FAILED: {line}")),
+                TrainEvent::Failed(e) => f.log(&format!("FAILED: {e}")),
                 TrainEvent::Checkpoint { step, path, best } => f.log(&format!(
                     "checkpoint step {step}{} → {}",
                     if *best { " (best val)" } else { "" },

@@ -18,6 +18,7 @@
 use super::ViewerError;
 use crate::fsutil::{DocKind, load_toml, save_toml};
 use crate::masking::MaskSpec;
+use crate::model::Preset;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -30,8 +31,8 @@ const MASK_FILE: DocKind = DocKind {
 /// A saved mask: which model preset it was made for and the mask itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelectionFile {
-    /// The model preset name (`reference`, `mni4mm`, `tiny`).
-    pub preset: String,
+    /// The model preset it was made for (`reference`, `mni4mm`, `tiny`).
+    pub preset: Preset,
     /// The mask (any strategy; the region panel writes `kind = "roi"`).
     pub mask: MaskSpec,
 }
@@ -65,7 +66,7 @@ mod tests {
         s.set_all(t.in_group(Lobe::Limbic).map(|r| r.id), true);
         s.set(&t, 1, true, false);
         SelectionFile {
-            preset: "reference".into(),
+            preset: Preset::Reference,
             mask: s.to_mask_spec(&t, MaskLevel::Token, None, 3),
         }
     }
@@ -120,7 +121,7 @@ mod tests {
         )
         .unwrap();
         let file = load_selection(&path).unwrap();
-        assert_eq!(file.preset, "mni4mm");
+        assert_eq!(file.preset, Preset::Mni4mm);
         assert_eq!(
             file.mask.strategy,
             MaskStrategy::Window {

@@ -39,6 +39,17 @@ pub fn roimae(args: &[&str]) -> Output {
         .expect("the roimae binary runs")
 }
 
+/// The JSON a successful command printed; panics with its stderr when it
+/// failed.
+pub fn stdout_json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
 /// Asserts `a` and `b` agree to `rel` relative (or `abs` absolute) tolerance.
 pub fn assert_close(what: &str, a: f64, b: f64, rel: f64, abs: f64) {
     let tol = abs.max(rel * b.abs());
