@@ -44,11 +44,7 @@ impl Attribution {
         let mut scores = Vec::new();
         let mut method = None;
         for (i, row) in reader.records().enumerate() {
-            let bad_row = |problem: String| DashboardError::Row {
-                path: path.to_path_buf(),
-                row: i + 2,
-                problem,
-            };
+            let bad_row = |problem: String| DashboardError::row(path, i, problem);
             let row = row.map_err(|e| bad_row(e.to_string()))?;
             let Some(region) = table.by_name(row[c_region].trim()) else {
                 continue;

@@ -136,11 +136,7 @@ impl RunCurves {
             .map_or("run".to_string(), |n| n.to_string_lossy().into_owned());
         let mut curves = RunCurves::new(&name);
         for (i, row) in reader.records().enumerate() {
-            let bad_row = |problem: String| DashboardError::Row {
-                path: path.to_path_buf(),
-                row: i + 2,
-                problem,
-            };
+            let bad_row = |problem: String| DashboardError::row(path, i, problem);
             let row = row.map_err(|e| bad_row(e.to_string()))?;
             let num = |c: usize| row.get(c).unwrap_or("").trim().parse::<f64>();
             let (Ok(step), Ok(value)) = (num(c_step), num(c_value)) else {

@@ -65,6 +65,18 @@ pub enum DashboardError {
     ImportStopped,
 }
 
+impl DashboardError {
+    /// The error of data row `index` (0-based, after the header: line
+    /// `index + 2` of the file).
+    pub(crate) fn row(path: &Path, index: usize, problem: String) -> DashboardError {
+        DashboardError::Row {
+            path: path.to_path_buf(),
+            row: index + 2,
+            problem,
+        }
+    }
+}
+
 /// Opens a CSV and reads its header row; failures name the file, what it
 /// should hold (`what`) and what it is expected to be (`hint`).
 pub(crate) fn open_csv(

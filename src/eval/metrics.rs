@@ -278,14 +278,15 @@ pub fn report(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
     }
 
-    fn pred(subject: &str, label: u32, logit: f64) -> SubjectPrediction {
+    /// A one-clip subject prediction (shared by the paired-bootstrap tests).
+    pub(crate) fn pred(subject: &str, label: u32, logit: f64) -> SubjectPrediction {
         SubjectPrediction {
             subject: subject.into(),
             label,

@@ -138,15 +138,7 @@ pub fn auroc_difference(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pred(subject: &str, label: u32, logit: f64) -> SubjectPrediction {
-        SubjectPrediction {
-            subject: subject.into(),
-            label,
-            logits: vec![logit],
-            clips: 1,
-        }
-    }
+    use crate::eval::metrics::tests::pred;
 
     /// Four patients (label 1) and four controls; `order` gives each
     /// subject's logit.
