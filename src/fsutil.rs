@@ -38,6 +38,14 @@ pub enum FileError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// A file could not be removed.
+    #[error("{path}: cannot remove it ({source}); check its folder is writable")]
+    Remove {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
     /// A folder could not be created.
     #[error("{path}: cannot create the folder ({source}); check the parent is writable")]
     CreateDir {
@@ -122,6 +130,24 @@ pub fn write_file(path: &Path, bytes: &[u8], what: &'static str) -> Result<(), F
     write_atomically(path, &[bytes]).map_err(|source| FileError::Write {
         path: path.to_path_buf(),
         what,
+        source,
+    })
+}
+
+/// Writes `bytes` to `path` directly (not atomically: for files whose
+/// folder is being filled in one go); `what` names the content.
+pub fn write_plain(path: &Path, bytes: &[u8], what: &'static str) -> Result<(), FileError> {
+    std::fs::write(path, bytes).map_err(|source| FileError::Write {
+        path: path.to_path_buf(),
+        what,
+        source,
+    })
+}
+
+/// Removes a file.
+pub fn remove_file(path: &Path) -> Result<(), FileError> {
+    std::fs::remove_file(path).map_err(|source| FileError::Remove {
+        path: path.to_path_buf(),
         source,
     })
 }

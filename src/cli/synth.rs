@@ -3,8 +3,8 @@
 //! [--sites K] [--seed S] [--json]`: writes a synthetic BIDS cohort with a
 //! planted regional effect.
 
-use crate::data::GridChoice;
 use crate::data::synth::{SynthConfig, SynthSummary, write_cohort_with_progress};
+use crate::data::{DataError, GridChoice};
 use crate::masking::RegionSelection;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -72,7 +72,7 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
     let cfg = args.config();
     // Checked before the bar appears, so a bad argument prints just its error.
     cfg.validate()
-        .map_err(|e| anyhow::anyhow!("invalid synthetic cohort: {e}"))?;
+        .map_err(|e| DataError::InvalidCohort(Box::new(e)))?;
     let bar = ProgressBar::new(cfg.subjects as u64);
     if let Ok(style) = ProgressStyle::with_template("subjects {bar:40} {pos}/{len} {eta}") {
         bar.set_style(style);

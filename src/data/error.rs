@@ -28,6 +28,23 @@ pub enum DataError {
     #[error(transparent)]
     Mask(#[from] MaskError),
 
+    // --- the synthetic cohort's BIDS folder ---
+    /// The output folder holds files that `roimae synth` did not write.
+    #[error("{path} is not empty and is not a roimae synth output; choose a new or empty folder")]
+    NotSynthOutput {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The output path is a file.
+    #[error("{path} exists and is not a folder; choose a folder for the cohort")]
+    OutputNotAFolder {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The synthetic cohort's settings are out of range.
+    #[error("invalid synthetic cohort: {0}")]
+    InvalidCohort(Box<DataError>),
+
     // --- dataset ingest ---
     /// The dataset root does not exist.
     #[error("{path}: no such folder; check the path")]

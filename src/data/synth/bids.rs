@@ -10,8 +10,9 @@ use super::config::SynthConfig;
 use super::model::CohortModel;
 use super::summary::SynthSummary;
 use crate::atlas::Atlas;
+use crate::data::DataError;
+use crate::fsutil::{DocError, FileError, create_dir, remove_file, write_plain};
 use crate::volume::write_volume;
-use anyhow::{Context, bail};
 use serde_json::json;
 use std::path::Path;
 
@@ -26,11 +27,11 @@ pub fn write_cohort_with_progress(
     cfg: &SynthConfig,
     out: &Path,
     progress: &mut dyn FnMut(usize, usize),
-) -> anyhow::Result<SynthSummary> {
+) -> Result<SynthSummary, DataError> {
     cfg.validate()
-        .map_err(|e| anyhow::anyhow!("invalid synthetic cohort: {e}"))?;
+        .map_err(|e| DataError::InvalidCohort(Box::new(e)))?;
     prepare_folder(out)?;
-    let atlas = Atlas::aal3().context("loading the built-in AAL3 atlas")?;
+    let atlas = Atlas::aal3()?;
     let model = CohortModel::new(cfg, &atlas);
     let mut files = FileLog::default();
 
@@ -44,7 +45,12 @@ pub fn write_cohort_with_progress(
         &(NON_BIDS_FILES.join("\n") + "\n"),
     )?;
     files.json(&out.join("participants.json"), &participants_dictionary())?;
-    files.json(&out.join("synth_config.json"), &serde_json::to_value(cfg)?)?;
+    let config = serde_json::to_value(cfg).map_err(|e| DocError::Encode {
+        path: out.join("synth_config.json"),
+        what: "synthetic cohort config",
+        reason: e.to_string(),
+    })?;
+    files.json(&out.join("synth_config.json"), &config)?;
     let mut truth = String::from("index\tname\themisphere\tgroup\teffect_size\n");
     let mut effect_names = Vec::new();
     for &id in &model.effect().regions {
@@ -66,7 +72,7 @@ pub fn write_cohort_with_progress(
         let subject = model.subject(index);
         let label = format!("sub-{}", subject.id);
         let func = out.join(&label).join("func");
-        std::fs::create_dir_all(&func).with_context(|| format!("creating {}", func.display()))?;
+        create_dir(&func)?;
         let stem = func.join(format!("{label}_task-rest_bold"));
         let nifti = stem.with_extension("nii.gz");
         write_volume(&subject.volume, &nifti)?;
@@ -108,20 +114,23 @@ struct FileLog {
 }
 
 impl FileLog {
-    fn text(&mut self, path: &Path, text: &str) -> anyhow::Result<()> {
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    fn text(&mut self, path: &Path, text: &str) -> Result<(), FileError> {
+        write_plain(path, text.as_bytes(), "cohort file")?;
         self.count += 1;
         self.bytes += text.len() as u64;
         Ok(())
     }
 
-    fn json(&mut self, path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
-        self.text(path, &(serde_json::to_string_pretty(value)? + "\n"))
+    fn json(&mut self, path: &Path, value: &serde_json::Value) -> Result<(), FileError> {
+        self.text(path, &format!("{value:#}\n"))
     }
 
-    fn existing(&mut self, path: &Path) -> anyhow::Result<()> {
-        let meta =
-            std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    fn existing(&mut self, path: &Path) -> Result<(), FileError> {
+        let meta = std::fs::metadata(path).map_err(|source| FileError::Read {
+            path: path.to_path_buf(),
+            what: "cohort file",
+            source,
+        })?;
         self.count += 1;
         self.bytes += meta.len();
         Ok(())
@@ -130,24 +139,29 @@ impl FileLog {
 
 /// Makes `out` ready: created when missing; an earlier synth output has its
 /// subject runs removed; any other non-empty folder is refused.
-fn prepare_folder(out: &Path) -> anyhow::Result<()> {
+fn prepare_folder(out: &Path) -> Result<(), DataError> {
     if !out.exists() {
-        return std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()));
+        return Ok(create_dir(out)?);
     }
     if !out.is_dir() {
-        bail!("{} exists and is not a folder", out.display());
+        return Err(DataError::OutputNotAFolder {
+            path: out.to_path_buf(),
+        });
     }
     let mut entries = std::fs::read_dir(out)
-        .with_context(|| format!("reading {}", out.display()))?
+        .map_err(|source| FileError::Read {
+            path: out.to_path_buf(),
+            what: "output folder",
+            source,
+        })?
         .peekable();
     if entries.peek().is_none() {
         return Ok(());
     }
     if !is_synth_output(out) {
-        bail!(
-            "{} is not empty and is not a roimae synth output; choose a new or empty folder",
-            out.display()
-        );
+        return Err(DataError::NotSynthOutput {
+            path: out.to_path_buf(),
+        });
     }
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -173,7 +187,7 @@ fn is_synth_output(dir: &Path) -> bool {
 
 /// Removes the files an earlier run wrote for subject folder `dir` (and
 /// interrupted partial writes), then the folders if they are left empty.
-fn remove_subject_runs(dir: &Path, label: &str) -> anyhow::Result<()> {
+fn remove_subject_runs(dir: &Path, label: &str) -> Result<(), FileError> {
     let func = dir.join("func");
     if let Ok(entries) = std::fs::read_dir(&func) {
         let ours = [
@@ -183,8 +197,7 @@ fn remove_subject_runs(dir: &Path, label: &str) -> anyhow::Result<()> {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if ours.contains(&name) || name.starts_with("roimae-partial-") {
-                std::fs::remove_file(entry.path())
-                    .with_context(|| format!("removing {}", entry.path().display()))?;
+                remove_file(&entry.path())?;
             }
         }
     }

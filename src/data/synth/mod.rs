@@ -38,6 +38,7 @@ pub use random::normal;
 pub use summary::SynthSummary;
 
 use crate::atlas::Atlas;
+use crate::data::DataError;
 use std::path::Path;
 
 /// Subject `index` (0-based) of the cohort `cfg`, in memory. Deterministic
@@ -52,6 +53,6 @@ pub fn generate_subject(cfg: &SynthConfig, atlas: &Atlas, index: usize) -> Synth
 /// Writes the cohort `cfg` as a BIDS dataset under `out` (created when
 /// missing). Refuses a non-empty folder that is not an earlier `roimae
 /// synth` output.
-pub fn write_cohort(cfg: &SynthConfig, out: &Path) -> anyhow::Result<SynthSummary> {
+pub fn write_cohort(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary, DataError> {
     write_cohort_with_progress(cfg, out, &mut |_, _| {})
 }
