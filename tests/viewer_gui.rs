@@ -426,6 +426,57 @@ fn the_dashboard_starts_a_run_with_the_clicked_regions_and_stops_it() {
 }
 
 #[test]
+fn the_attribution_page_reads_score_files_off_the_ui_thread() {
+    use roimae::gui::app::Mode;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("ig_regions.csv");
+    std::fs::write(
+        &csv,
+        "region,lobe,score,spread\nHippocampus_L,limbic,0.2,0.05\nPrecentral_R,frontal,0.5,0.1\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("x_regions.csv");
+    std::fs::write(&bad, "name,value\nHippocampus_L,1\n").unwrap();
+    let mut h = harness(Startup::default());
+    let wait = |h: &mut Harness<'static, ViewerApp>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while h.state().attribution.is_loading() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "reading did not finish"
+            );
+            h.step();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    {
+        let app = h.state_mut();
+        app.mode = Mode::Attribution;
+        app.attribution.open_in_background(csv, &app.state, || {});
+        assert!(
+            app.attribution.is_loading(),
+            "the read runs on a worker thread"
+        );
+    }
+    wait(&mut h);
+    let page = &h.state().attribution;
+    let a = page.attribution.as_ref().expect("the scores are shown");
+    assert_eq!(a.scores.len(), 2);
+    assert_eq!(a.top(1)[0].name, "Precentral_R");
+    assert!(page.voxels.is_none(), "no voxel map beside these scores");
+    {
+        let app = h.state_mut();
+        app.attribution.open_in_background(bad, &app.state, || {});
+    }
+    wait(&mut h);
+    let page = &h.state().attribution;
+    let notice = page.message.clone().expect("the failure is shown");
+    assert!(notice.is_error(), "{notice}");
+    assert!(notice.to_string().contains("x_regions.csv"), "{notice}");
+    assert!(page.attribution.is_some(), "the earlier scores stay");
+}
+
+#[test]
 fn the_attribution_page_ranks_regions_and_names_the_hovered_score() {
     use roimae::dashboard::attribution::Attribution;
     use roimae::gui::app::Mode;

@@ -5,7 +5,7 @@
 //! and score, and the method printed with the map. When a voxel map sits
 //! beside the scores (`ig_voxels.nii.gz` beside `ig_regions.csv`), the views
 //! can show it instead: signed values in a symmetric diverging map with the
-//! atlas outlines on top.
+//! atlas outlines on top. Files are read on a worker thread.
 
 use super::error::GuiError;
 use super::layers::{LabelLayer, ScalarLayer};
@@ -14,13 +14,15 @@ use super::slice_geometry::{Scene, ViewAxis, WorldBox};
 use super::slice_render::{Texels, TextureSource};
 use super::slice_view::{DrawLayers, layer_draw, wheel_delta};
 use super::state::{DisplaySettings, ViewerState};
+use crate::atlas::RegionTable;
 use crate::dashboard::attribution::Attribution;
 use crate::viewer::{ColorMap, robust_range};
-use crate::volume::read_volume;
+use crate::volume::{Volume, read_volume};
 use egui::{Align2, Color32, FontId, Rect, RichText, Sense};
 use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
 /// A voxel attribution map shown in a symmetric diverging colour map.
 pub struct VoxelMap {
@@ -78,6 +80,43 @@ pub struct AttributionPage {
     pub show_voxels: bool,
     /// Last status line.
     pub message: Option<Notice>,
+    /// Scores being read on a worker thread.
+    loading: Option<Receiver<Result<ScoreFiles, GuiError>>>,
+}
+
+/// What an attribution folder holds for one method, read from disk.
+pub struct ScoreFiles {
+    /// The region scores (`METHOD_regions.csv`).
+    pub attribution: Attribution,
+    /// The voxel map beside them (`METHOD_voxels.nii.gz`), named, if any.
+    pub voxels: Option<(String, Volume)>,
+}
+
+impl ScoreFiles {
+    /// Reads `METHOD_regions.csv` and, when present beside it,
+    /// `METHOD_voxels.nii.gz`; region names are checked against `table`.
+    pub fn read(csv: &Path, table: &RegionTable) -> Result<ScoreFiles, GuiError> {
+        let attribution = Attribution::read_csv(csv, table)?;
+        let stem = csv
+            .file_stem()
+            .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+        let voxel_path = csv.with_file_name(format!(
+            "{}_voxels.nii.gz",
+            stem.trim_end_matches("_regions")
+        ));
+        let voxels = if voxel_path.exists() {
+            let name = voxel_path
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+            Some((name, read_volume(&voxel_path)?))
+        } else {
+            None
+        };
+        Ok(ScoreFiles {
+            attribution,
+            voxels,
+        })
+    }
 }
 
 impl Default for AttributionPage {
@@ -93,32 +132,68 @@ impl Default for AttributionPage {
             voxels: None,
             show_voxels: false,
             message: None,
+            loading: None,
         }
     }
 }
 
 impl AttributionPage {
     /// Opens `METHOD_regions.csv` and, when present beside it,
-    /// `METHOD_voxels.nii.gz` (shown as a signed voxel map).
+    /// `METHOD_voxels.nii.gz` (shown as a signed voxel map), reading them
+    /// now (`roimae render`; the app reads them with
+    /// [`AttributionPage::open_in_background`]).
     pub fn open(&mut self, csv: &Path, viewer: &ViewerState) -> Result<(), GuiError> {
-        let a = Attribution::read_csv(csv, &viewer.labels.atlas.regions)?;
-        self.set(a, viewer);
-        let stem = csv
-            .file_stem()
-            .map_or(String::new(), |s| s.to_string_lossy().into_owned());
-        let voxel_path = csv.with_file_name(format!(
-            "{}_voxels.nii.gz",
-            stem.trim_end_matches("_regions")
-        ));
-        if voxel_path.exists() {
-            let volume = read_volume(&voxel_path)?;
-            let name = voxel_path
-                .file_name()
-                .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        let files = ScoreFiles::read(csv, &viewer.labels.atlas.regions)?;
+        self.show_files(files, viewer);
+        Ok(())
+    }
+
+    /// Starts reading `csv` (and its voxel map) on a worker thread; the
+    /// page shows them once read. `wake` repaints the app when done.
+    pub fn open_in_background(
+        &mut self,
+        csv: PathBuf,
+        viewer: &ViewerState,
+        wake: impl Fn() + Send + 'static,
+    ) {
+        let (tx, rx) = channel();
+        let atlas = viewer.labels.atlas.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(ScoreFiles::read(&csv, &atlas.regions));
+            wake();
+        });
+        self.loading = Some(rx);
+        self.message = None;
+    }
+
+    /// Whether scores are still being read.
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    /// Takes the worker's result once it is there.
+    pub fn poll(&mut self, viewer: &ViewerState) {
+        let Some(rx) = &self.loading else { return };
+        let result = match rx.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err(GuiError::ReaderStopped),
+        };
+        self.loading = None;
+        match result {
+            Ok(files) => self.show_files(files, viewer),
+            Err(e) => self.message = Some(Notice::failed(e)),
+        }
+    }
+
+    /// Shows what was read: the scores, and the voxel map when there is one.
+    fn show_files(&mut self, files: ScoreFiles, viewer: &ViewerState) {
+        self.set(files.attribution, viewer);
+        if let Some((name, volume)) = files.voxels {
             self.voxels = VoxelMap::new(&name, volume, viewer);
             self.show_voxels = self.voxels.is_some();
         }
-        Ok(())
+        self.message = None;
     }
 
     /// Shows `attribution` (replacing any earlier one and its voxel map).
@@ -161,6 +236,7 @@ impl AttributionPage {
 
     /// Draws the page.
     pub fn show(&mut self, ui: &mut egui::Ui, viewer: &ViewerState) {
+        self.poll(viewer);
         let mut threshold_changed = false;
         egui::Panel::left("attribution-chart")
             .resizable(true)
@@ -171,10 +247,11 @@ impl AttributionPage {
                         .add_filter("CSV", &["csv"])
                         .pick_file()
                 {
-                    match self.open(&path, viewer) {
-                        Ok(()) => self.message = None,
-                        Err(e) => self.message = Some(Notice::failed(e)),
-                    }
+                    let ctx = ui.ctx().clone();
+                    self.open_in_background(path, viewer, move || ctx.request_repaint());
+                }
+                if self.is_loading() {
+                    ui.spinner();
                 }
                 if let Some(m) = &self.message {
                     ui.label(m.rich_text());

@@ -26,6 +26,9 @@ pub enum GuiError {
         /// The volume's name.
         name: String,
     },
+    /// A worker thread reading files ended without an answer (a bug).
+    #[error("the file reader stopped unexpectedly; please report it")]
+    ReaderStopped,
     /// A reconstruction preview whose volumes differ in size (a bug in the
     /// trainer, shown rather than drawn wrongly).
     #[error("the preview's volumes differ in size")]
