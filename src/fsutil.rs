@@ -134,16 +134,6 @@ pub fn write_file(path: &Path, bytes: &[u8], what: &'static str) -> Result<(), F
     })
 }
 
-/// Writes `bytes` to `path` directly (not atomically: for files whose
-/// folder is being filled in one go); `what` names the content.
-pub fn write_plain(path: &Path, bytes: &[u8], what: &'static str) -> Result<(), FileError> {
-    std::fs::write(path, bytes).map_err(|source| FileError::Write {
-        path: path.to_path_buf(),
-        what,
-        source,
-    })
-}
-
 /// Removes a file.
 pub fn remove_file(path: &Path) -> Result<(), FileError> {
     std::fs::remove_file(path).map_err(|source| FileError::Remove {

@@ -59,9 +59,7 @@ impl PendingImport {
         let stem = file
             .file_stem()
             .map_or_else(|| "checkpoint".into(), |s| s.to_string_lossy().into_owned());
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let stamp = super::run_setup::unix_seconds();
         let run_dir = runs_root.join(format!("imported-{stem}-{stamp}"));
         std::thread::spawn(move || {
             let result = import_checkpoint(&file, &run_dir, None).map(|report| {

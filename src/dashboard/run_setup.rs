@@ -144,10 +144,16 @@ pub fn plan_run(req: &RunRequest) -> Result<RunConfig, RunSetupError> {
 
 /// A new run's folder under `runs_root`: `<preset>-<mode>-<unix seconds>`.
 pub fn new_run_dir(runs_root: &Path, config: &RunConfig, mode: MaskMode) -> PathBuf {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let stamp = unix_seconds();
     runs_root.join(format!("{}-{}-{stamp}", config.preset, mode.slug()))
+}
+
+/// Seconds since 1970 (0 on a clock before it): the stamp that keeps new
+/// run folders apart.
+pub fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// What resuming `run_dir` needs: the config saved there and the curve so

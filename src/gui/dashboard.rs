@@ -13,7 +13,7 @@ use crate::dashboard::run_setup::{self, MaskMode, RunRequest};
 use crate::dashboard::{
     RunCurves, RunStatus, Session, XAxis, format_duration, resident_bytes, smooth,
 };
-use crate::masking::{MaskLevel, MaskSpec};
+use crate::masking::MaskLevel;
 use crate::model::Preset;
 use crate::train::{DataConfig, DeviceChoice, RunConfig, TrainHandle};
 use egui::{Color32, RichText};
@@ -75,18 +75,6 @@ impl Default for Dashboard {
 }
 
 impl Dashboard {
-    /// The mask the run will use: the viewer's regions or another strategy.
-    pub fn mask_spec(&self, viewer: &ViewerState, level: MaskLevel) -> MaskSpec {
-        run_setup::mask_spec(
-            self.mask_mode,
-            self.ratio,
-            &viewer.selection,
-            &viewer.labels.atlas.regions,
-            level,
-            self.config.mask.seed,
-        )
-    }
-
     /// Builds the config from the panel and the viewer, and starts a run in
     /// a new folder under `runs_root`.
     pub fn start(&mut self, viewer: &ViewerState, level: MaskLevel, wake: Option<egui::Context>) {

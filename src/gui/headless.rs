@@ -25,12 +25,9 @@ pub fn start_cpu_training(
     d.config.max_steps = Some(max_steps.max(1));
     let level = app.level;
     app.dashboard.start(&app.state, level, None);
-    match app.dashboard.message.take() {
-        Some(m) if m.is_error() => Err(m),
-        other => {
-            app.dashboard.message = other;
-            Ok(())
-        }
+    match &app.dashboard.message {
+        Some(m) if m.is_error() => Err(m.clone()),
+        _ => Ok(()),
     }
 }
 

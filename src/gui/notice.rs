@@ -47,9 +47,3 @@ impl fmt::Display for Notice {
         }
     }
 }
-
-impl<E: std::error::Error + Send + Sync + 'static> From<E> for Notice {
-    fn from(e: E) -> Notice {
-        Notice::failed(e)
-    }
-}

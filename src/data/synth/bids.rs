@@ -11,7 +11,7 @@ use super::model::CohortModel;
 use super::summary::SynthSummary;
 use crate::atlas::Atlas;
 use crate::data::DataError;
-use crate::fsutil::{DocError, FileError, create_dir, remove_file, write_plain};
+use crate::fsutil::{DocError, FileError, create_dir, remove_file, write_file};
 use crate::volume::write_volume;
 use serde_json::json;
 use std::path::Path;
@@ -115,7 +115,7 @@ struct FileLog {
 
 impl FileLog {
     fn text(&mut self, path: &Path, text: &str) -> Result<(), FileError> {
-        write_plain(path, text.as_bytes(), "cohort file")?;
+        write_file(path, text.as_bytes(), "cohort file")?;
         self.count += 1;
         self.bytes += text.len() as u64;
         Ok(())
