@@ -20,7 +20,12 @@ fn atlas() -> &'static (Atlas, InputLabels) {
 
 fn masker(strategy: MaskStrategy, seed: u64) -> Masker {
     let (atlas, input) = atlas();
-    Masker::new(&MaskSpec { strategy, seed }, input, &atlas.regions, FRAMES).unwrap()
+    let spec = MaskSpec {
+        strategy,
+        seed,
+        time: Default::default(),
+    };
+    Masker::new(&spec, input, &atlas.regions, FRAMES).unwrap()
 }
 
 fn roi(lobes: &[Lobe], names: &[&str], partial: Option<f64>, level: MaskLevel) -> MaskStrategy {
@@ -151,6 +156,7 @@ fn lobes_combine_and_named_regions_resolve() {
     let bad = MaskSpec {
         strategy: roi(&[], &["Hippocampus"], None, MaskLevel::Token),
         seed: 0,
+        time: Default::default(),
     };
     let err = Masker::new(&bad, input, &atlas.regions, FRAMES)
         .unwrap_err()
@@ -224,6 +230,7 @@ names = ["Precentral_L"]
     let bad = MaskSpec {
         strategy: MaskStrategy::Random { ratio: 1.5 },
         seed: 0,
+        time: Default::default(),
     };
     assert!(bad.validate().unwrap_err().to_string().contains("(0, 1]"));
 }

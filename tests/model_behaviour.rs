@@ -114,7 +114,7 @@ fn masked_loss_has_its_closed_form() {
     let mask = BatchMask {
         tokens: Tensor::zeros([2, 16], &device),
         voxels: Some(Tensor::from_data(
-            TensorData::new(vox, [2, 6, 6, 6]),
+            TensorData::new(vox, [2, 6, 6, 6, 1]),
             &device,
         )),
         token: Default::default(),

@@ -25,7 +25,11 @@ fn limbic(level: MaskLevel) -> (Masker, Vec<bool>) {
         level,
     };
     let masker = Masker::new(
-        &MaskSpec { strategy, seed: 3 },
+        &MaskSpec {
+            strategy,
+            seed: 3,
+            time: Default::default(),
+        },
         &input,
         &atlas.regions,
         FRAMES,

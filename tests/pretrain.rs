@@ -204,6 +204,75 @@ fn small_run_learns_and_reports_validation_previews_and_checkpoints() {
         .filter(|(a, b)| a != b)
         .count();
     assert!(diff > 0 && diff < preview.original.data.len());
+    // The preview's mask marks exactly the voxels the masked input changed
+    // (a masked voxel could equal the fill by chance; the clip minimum is
+    // met at few voxels).
+    let fill = preview
+        .original
+        .data
+        .iter()
+        .copied()
+        .fold(f32::INFINITY, f32::min);
+    for i in 0..preview.original.data.len() {
+        if preview.is_masked(i) {
+            assert_eq!(preview.masked.data[i], fill, "voxel {i}");
+        } else {
+            assert_eq!(
+                preview.masked.data[i], preview.original.data[i],
+                "voxel {i}"
+            );
+        }
+    }
+
+    // Per-region validation losses: every region's lobe loss is the
+    // voxel-weighted mean of its regions' losses, and region_metrics.csv
+    // holds one row per region per validation with the event's values.
+    let atlas = roimae::atlas::Atlas::aal3().unwrap();
+    let (per_lobe, per_region) = events
+        .iter()
+        .find_map(|e| match e {
+            TrainEvent::Validation {
+                step: 20,
+                per_lobe,
+                per_region,
+                ..
+            } => Some((per_lobe.clone(), per_region.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert!(per_region.len() > 5, "{} regions", per_region.len());
+    for (lobe, value) in &per_lobe {
+        let (sum, n) = per_region
+            .iter()
+            .filter(|r| atlas.regions.get(r.id).unwrap().group.name() == lobe)
+            .fold((0.0, 0usize), |(s, n), r| {
+                (s + r.mse * r.voxels as f64, n + r.voxels)
+            });
+        assert!(n > 0, "{lobe}");
+        assert!(
+            (sum / n as f64 - value).abs() < 1e-9 * value.max(1.0),
+            "{lobe}"
+        );
+    }
+    let regions = std::fs::read_to_string(run_dir.join("region_metrics.csv")).unwrap();
+    let mut lines = regions.lines();
+    assert_eq!(
+        lines.next(),
+        Some("run,split,metric,step,epoch,region,lobe,voxels,value,wall_s")
+    );
+    let at_20: Vec<Vec<&str>> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[3] == "20")
+        .collect();
+    assert_eq!(at_20.len(), per_region.len());
+    for (row, r) in at_20.iter().zip(&per_region) {
+        let region = atlas.regions.get(r.id).unwrap();
+        assert_eq!(row[2], "masked_mse_region");
+        assert_eq!(row[5], region.name);
+        assert_eq!(row[6], region.group.name());
+        assert_eq!(row[7].parse::<usize>().unwrap(), r.voxels);
+        assert_eq!(row[8].parse::<f64>().unwrap(), r.mse);
+    }
 
     let metrics = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
     assert!(metrics.starts_with("run,split,metric,step,epoch,value,wall_s\n"));

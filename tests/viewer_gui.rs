@@ -647,3 +647,146 @@ fn a_neurostorm_checkpoint_opened_in_the_app_becomes_the_next_runs_starting_poin
     h.run();
     assert!(h.state().dashboard.init.is_none());
 }
+
+#[test]
+fn the_training_tab_paints_region_errors_live_and_composites_inside_the_mask() {
+    use roimae::gui::app::Mode;
+    use roimae::gui::recon_panel::ReconMode;
+    use roimae::train::{DataConfig, DeviceChoice};
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Startup {
+        regions: vec!["limbic".into()],
+        ..Default::default()
+    });
+    {
+        let app = h.state_mut();
+        app.mode = Mode::Training;
+        let d = &mut app.dashboard;
+        d.runs_root = runs.path().to_path_buf();
+        d.config.device = DeviceChoice::Cpu;
+        d.config.max_steps = Some(2);
+        d.config.val_every = 2;
+        d.config.preview_every = 2;
+        d.config.batch_size = 2;
+        if let DataConfig::Synthetic(s) = &mut d.config.data {
+            s.subjects = 4;
+            s.frames = 20;
+        }
+    }
+    h.run();
+    h.get_by_label("Start").click();
+    h.run();
+    let start = std::time::Instant::now();
+    while h.state().dashboard.region_map_step.is_none() || h.state().dashboard.recon.is_none() {
+        assert!(
+            start.elapsed().as_secs() < 240,
+            "no validation: {:?} {:?}",
+            h.state().dashboard.session.log,
+            h.state().dashboard.message
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        h.run();
+    }
+    // The live map holds the validation's per-region losses, named.
+    let d = &h.state().dashboard;
+    let (step, losses) = d.session.region_losses.clone().unwrap();
+    assert_eq!(d.region_map_step, Some(step));
+    let shown = d.region_map.attribution.as_ref().unwrap();
+    assert_eq!(shown.scores.len(), losses.len());
+    let hippo = region_id(&h, "Hippocampus_L");
+    let hippo_loss = losses
+        .iter()
+        .find(|l| l.id == hippo)
+        .expect("a masked limbic region");
+    // Hovering the hippocampus in the map's axial view names it and its error.
+    let world = interior_point(&h, "Hippocampus_L");
+    {
+        // Re-painting the map lays its views out through the viewer's crosshair.
+        let app = h.state_mut();
+        app.state.scene.set_crosshair(world);
+        app.dashboard.region_map_step = None;
+    }
+    h.run();
+    h.run();
+    let pos = h
+        .state()
+        .dashboard
+        .region_map
+        .screen_of(ViewAxis::Axial, world)
+        .unwrap();
+    h.event(Event::PointerMoved(pos));
+    h.run();
+    if let Some(path) = std::env::var_os("ROIMAE_SHOT") {
+        h.render().unwrap().save(path).unwrap();
+    }
+    h.get_by_label_contains(&format!(
+        "Hippocampus_L (limbic): score {}",
+        roimae::gui::attribution_page::fmt_score(hippo_loss.mse)
+    ));
+
+    // Composite (the default): the original outside the mask, the
+    // reconstruction inside; checked in values and in rendered pixels.
+    let recon = h.state().dashboard.recon.as_ref().unwrap();
+    assert_eq!(recon.mode, ReconMode::Composite);
+    assert!(recon.error_masked_only);
+    let grid = recon.reconstruction().grid;
+    let [nx, ny, nz] = grid.dims;
+    let k = nz / 2;
+    let centre = grid.world([nx / 2, ny / 2, k]);
+    h.state_mut()
+        .dashboard
+        .recon
+        .as_mut()
+        .unwrap()
+        .scene
+        .set_crosshair(centre);
+    h.run();
+    let recon = h.state().dashboard.recon.as_ref().unwrap();
+    let (mut outside, mut inside) = (None, None);
+    for j in 2..ny - 2 {
+        for i in 2..nx - 2 {
+            if i.abs_diff(nx / 2) < 2 || j.abs_diff(ny / 2) < 2 {
+                continue; // keep off the crosshair lines
+            }
+            let w = grid.world([i, j, k]);
+            let v = recon.values_at(w);
+            match recon.masked_at(w) {
+                Some(false) if v[0].is_some_and(|x| x > recon.display.range.0 + 0.3) => {
+                    outside = Some(w)
+                }
+                Some(true) => inside = Some(w),
+                _ => {}
+            }
+        }
+    }
+    let (outside, inside) = (
+        outside.expect("a visible voxel"),
+        inside.expect("a masked voxel"),
+    );
+    let v = recon.values_at(outside);
+    assert_eq!(v[2], v[0], "composite = original outside the mask");
+    assert_eq!(v[3], Some(0.0), "|error| is shown at masked voxels only");
+    let v = recon.values_at(inside);
+    let ijk = grid
+        .affine
+        .inverse()
+        .unwrap()
+        .apply(inside)
+        .map(|c| c.round() as usize);
+    let raw = recon
+        .reconstruction()
+        .value(ijk[0], ijk[1], ijk[2], recon.frame());
+    assert_eq!(v[2], raw, "composite = reconstruction inside the mask");
+    let (p_orig, p_comp) = (
+        recon.screen_of(0, outside).unwrap(),
+        recon.screen_of(2, outside).unwrap(),
+    );
+    let ppp = h.ctx.pixels_per_point();
+    let image = h.render().unwrap();
+    let px = |p: Pos2| *image.get_pixel((p.x * ppp) as u32, (p.y * ppp) as u32);
+    assert_eq!(
+        px(p_orig),
+        px(p_comp),
+        "same grey in both panels outside the mask"
+    );
+}

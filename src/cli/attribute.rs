@@ -1,5 +1,7 @@
 //! `roimae attribute --run RUN_DIR --method occlusion [--out DIR]`: region
 //! attribution of a pretrained model, written as CSV, JSON and a NIfTI map.
+//! The app's Attribution tab (Compute) calls the same library functions
+//! and writes the same files.
 
 use crate::eval::attribute_run::{AttributeOptions, attribute_run};
 use crate::eval::pretrained::CheckpointChoice;
@@ -13,6 +15,10 @@ use std::path::PathBuf;
 pub enum Method {
     /// ΔMSE of the reconstruction when a region is masked.
     Occlusion,
+    /// The region's own reconstruction error: masked MSE on its voxels
+    /// when it is masked on top of the base window mask (the same pass and
+    /// files as occlusion; prints `region_mse_regions.csv`).
+    RegionMse,
     /// Integrated gradients of the frozen-encoder classifier (head fitted
     /// as `roimae finetune` does), optionally SmoothGrad².
     Ig,
@@ -79,18 +85,22 @@ pub fn run(args: &AttributeArgs) -> anyhow::Result<()> {
         "baseline MSE (base window mask only) {:.4}",
         a.occlusion.baseline_mse
     );
+    let (column, regions, lobes) = match args.method {
+        Method::RegionMse => ("own MSE", &a.occlusion.region_mse, &a.occlusion.lobe_mse),
+        _ => ("ΔMSE", &a.occlusion.regions, &a.occlusion.lobes),
+    };
     println!(
         "{:<24} {:<12} {:>10} {:>10}",
-        "region", "lobe", "ΔMSE", "spread"
+        "region", "lobe", column, "spread"
     );
-    for r in a.occlusion.regions.iter().take(args.top) {
+    for r in regions.iter().take(args.top) {
         println!(
             "{:<24} {:<12} {:>10.4} {:>10.4}",
             r.name, r.lobe, r.score, r.spread
         );
     }
     println!("lobes:");
-    for r in &a.occlusion.lobes {
+    for r in lobes {
         println!("{:<24} {:>10.4} {:>10.4}", r.lobe, r.score, r.spread);
     }
     println!("wrote {}", out.display());

@@ -1,7 +1,8 @@
 //! `roimae render`: draws the viewer off screen (same layout, same slice
 //! shaders) and writes a PNG: for figures, the README picture and tests.
 
-use crate::gui::headless::{frames_while, start_cpu_training};
+use crate::gui::experiment_export::show_experiment;
+use crate::gui::headless::{frames_while, settled_frame, start_cpu_training};
 use crate::gui::offscreen::Offscreen;
 use crate::gui::{Startup, ViewerApp};
 use anyhow::bail;
@@ -130,18 +131,12 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         app.mode = crate::gui::app::Mode::Attribution;
     }
     if let Some(dir) = &args.experiment {
-        app.experiment.open_now(dir)?;
-        app.mode = crate::gui::app::Mode::Experiment;
+        show_experiment(&mut app, dir)?;
     }
     if let Some(steps) = args.training_steps {
         train_for(&mut off, &mut app, size, args.scale, steps)?;
     }
-    // egui lays out over two passes; the third is drawn.
-    let mut image = None;
-    for _ in 0..3 {
-        image = Some(off.frame(&mut app, size, args.scale, Vec::new())?);
-    }
-    let image = image.expect("three frames were rendered");
+    let image = settled_frame(&mut off, &mut app, size, args.scale)?;
     image.save_png(&args.out)?;
     println!(
         "wrote {} ({}x{} px) on {}",

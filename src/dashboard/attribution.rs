@@ -7,6 +7,7 @@
 
 use super::DashboardError;
 use crate::atlas::RegionTable;
+use crate::train::evaluate::RegionLoss;
 use crate::viewer::ColorMap;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -102,6 +103,31 @@ impl Attribution {
             description,
             scores,
         })
+    }
+
+    /// The masked MSE per region of one validation (`step`), as scores:
+    /// regions missing from `table` are left out; `spread` is 0 and
+    /// `tokens` holds the masked voxel-frames averaged.
+    pub fn from_region_losses(step: usize, losses: &[RegionLoss], table: &RegionTable) -> Self {
+        let mut scores: Vec<RegionScore> = losses
+            .iter()
+            .filter_map(|l| {
+                let region = table.get(l.id)?;
+                Some(RegionScore {
+                    id: l.id,
+                    name: region.name.clone(),
+                    lobe: region.group.name().to_string(),
+                    score: l.mse,
+                    spread: 0.0,
+                    tokens: l.voxels,
+                })
+            })
+            .collect();
+        scores.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Attribution {
+            description: format!("validation masked MSE per region at step {step}"),
+            scores,
+        }
     }
 
     /// The `n` regions with the largest |score|, largest first.
@@ -226,6 +252,41 @@ mod tests {
         let rows = a.label_colours(2, 0.0);
         assert_eq!(rows[1], ColorMap::RedBlue.sample(0.0));
         assert_eq!(rows[2], ColorMap::RedBlue.sample(0.75));
+    }
+
+    #[test]
+    fn region_losses_become_scores_named_from_the_table() {
+        let t = table();
+        let hippo = t.by_name("Hippocampus_L").unwrap().id;
+        let pre = t.by_name("Precentral_L").unwrap().id;
+        let losses = [
+            RegionLoss {
+                id: pre,
+                mse: 0.2,
+                voxels: 10,
+            },
+            RegionLoss {
+                id: hippo,
+                mse: 0.5,
+                voxels: 4,
+            },
+            RegionLoss {
+                id: 60000,
+                mse: 9.0,
+                voxels: 1,
+            },
+        ];
+        let a = Attribution::from_region_losses(7, &losses, &t);
+        let names: Vec<&str> = a.scores.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Hippocampus_L", "Precentral_L"],
+            "unknown ids dropped"
+        );
+        assert_eq!(a.scores[0].lobe, "limbic");
+        assert_eq!(a.scores[0].tokens, 4);
+        assert!(a.description.contains("step 7"));
+        assert_eq!(a.range(), (0.0, 0.5));
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! A finished experiment as the app shows it: `results.csv` read back and
 //! summarised per strategy for the paper's figure — validation masked MSE
 //! (x) against held-out test AUROC (y), mean ± sample sd over seeds — with
-//! the verdicts of `results.md`.
+//! the verdicts of `results.md`, the rows themselves (the table as
+//! `results.md` shows it) and each attributed run's lobe ranking
+//! (`exp_lobes.rs`). An experiment still running reads the same way: its
+//! `results.csv` grows run by run and `results.md` comes last.
 
 use super::DashboardError;
+use super::exp_lobes::{LobeRanking, read_lobe_rankings};
 use crate::eval::exp_table::strategies;
 use crate::eval::exp_table::{RESULTS_HEADER, ResultRow};
 use crate::eval::stats::{finite, mean_sd};
@@ -40,6 +44,11 @@ pub struct ExperimentView {
     pub points: Vec<StrategyPoint>,
     /// The verdict lines of `results.md` (without the leading `- `).
     pub verdicts: Vec<String>,
+    /// The rows of `results.csv` (one per strategy × seed, test
+    /// predictions not included).
+    pub rows: Vec<ResultRow>,
+    /// Each attributed run's lobes per score, in row order.
+    pub lobes: Vec<LobeRanking>,
 }
 
 fn parse_opt(cell: &str) -> Result<Option<f64>, ()> {
@@ -117,7 +126,8 @@ pub fn strategy_points(rows: &[ResultRow]) -> Vec<StrategyPoint> {
 }
 
 impl ExperimentView {
-    /// Reads `results.csv` and the verdicts of `results.md` in `dir`.
+    /// Reads `results.csv`, the verdicts of `results.md` and the runs'
+    /// lobe rankings in `dir`.
     pub fn open(dir: &Path) -> Result<ExperimentView, DashboardError> {
         let rows = read_results_csv(&dir.join("results.csv"))?;
         let verdicts = std::fs::read_to_string(dir.join("results.md"))
@@ -137,6 +147,8 @@ impl ExperimentView {
             folder: dir.display().to_string(),
             points: strategy_points(&rows),
             verdicts,
+            lobes: read_lobe_rankings(dir, &rows)?,
+            rows,
         })
     }
 }
@@ -168,6 +180,8 @@ mod tests {
         let roi = v.points[1].auroc.unwrap();
         assert!((roi.mean - 0.95).abs() < 1e-12);
         assert_eq!(v.verdicts, ["first verdict", "second"]);
+        assert_eq!(v.rows.len(), 4);
+        assert!(v.lobes.is_empty(), "no run folder, no lobe ranking");
         // A folder without results says what it expected.
         let empty = tempfile::tempdir().unwrap();
         let e = ExperimentView::open(empty.path()).unwrap_err().to_string();

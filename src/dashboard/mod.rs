@@ -3,11 +3,16 @@
 //! engine's events (progress, ETA, previews, log), and region attribution
 //! scores ranked and coloured for the brain map, and NeuroSTORM checkpoints
 //! imported as a run's starting point, and the run controller's decisions
-//! (mask, starting checkpoint, run folder, resume). `gui` draws them.
+//! (mask, starting checkpoint, run folder, resume), and the experiment
+//! grid builder's edits, progress and results (`exp_*`, `experiment`).
+//! `gui` draws them.
 
 pub mod attribution;
 pub mod curves;
 pub mod error;
+pub mod exp_grid;
+pub mod exp_lobes;
+pub mod exp_progress;
 pub mod experiment;
 pub mod init_source;
 pub mod run_setup;

@@ -92,7 +92,11 @@ pub fn mask_spec(
         MaskMode::Random => MaskStrategy::Random { ratio },
         MaskMode::Tube => MaskStrategy::Tube { ratio },
     };
-    MaskSpec { strategy, seed }
+    MaskSpec {
+        strategy,
+        seed,
+        time: Default::default(),
+    }
 }
 
 /// What the Training tab's set-up asks for.

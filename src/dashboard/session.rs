@@ -3,6 +3,7 @@
 //! latest reconstruction preview, checkpoints, the log and the last error.
 
 use super::curves::{Point, RunCurves};
+use crate::train::evaluate::RegionLoss;
 use crate::train::{Preview, TrainError, TrainEvent};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub struct Session {
     pub curves: RunCurves,
     /// The latest preview.
     pub preview: Option<Box<Preview>>,
+    /// The latest validation's masked MSE per atlas region, with its step.
+    pub region_losses: Option<(usize, Vec<RegionLoss>)>,
     /// Checkpoints written (step, path, best).
     pub checkpoints: Vec<(usize, PathBuf, bool)>,
     /// Log lines (most recent last, at most 500).
@@ -129,6 +132,7 @@ impl Session {
                 epoch,
                 loss,
                 per_lobe,
+                per_region,
                 wall_s,
             } => {
                 let p = |value| Point {
@@ -140,6 +144,9 @@ impl Session {
                 self.curves.push("val", "loss", p(loss));
                 for (lobe, v) in per_lobe {
                     self.curves.push("val", &format!("val_loss_{lobe}"), p(v));
+                }
+                if !per_region.is_empty() {
+                    self.region_losses = Some((step, per_region));
                 }
                 if loss.is_finite() && self.best_val.is_none_or(|b| loss < b) {
                     self.best_val = Some(loss);
@@ -255,6 +262,11 @@ mod tests {
             epoch: 0,
             loss: 0.5,
             per_lobe: vec![("limbic".into(), 0.7)],
+            per_region: vec![RegionLoss {
+                id: 41,
+                mse: 0.8,
+                voxels: 12,
+            }],
             wall_s: 2.0,
         });
         s.apply(TrainEvent::Validation {
@@ -262,6 +274,7 @@ mod tests {
             epoch: 0,
             loss: 0.6,
             per_lobe: vec![],
+            per_region: vec![],
             wall_s: 2.0,
         });
         assert_eq!(s.curves.name, "r1");

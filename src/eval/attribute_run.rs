@@ -7,9 +7,12 @@
 //! of each subject), shared with integrated gradients.
 
 use super::EvalError;
-use super::attribution::{MaeReconstructor, Occlusion, RegionScore, occlusion, region_map};
+use super::attribution::{
+    MaeReconstructor, Occlusion, RegionScore, masks_per_clip, occlusion, region_map,
+};
 use super::ft_data::Devices;
 use super::pretrained::{self, CheckpointChoice, PretrainedInfo};
+use super::progress::Progress;
 use crate::atlas::Atlas;
 use crate::masking::{MaskSpec, Masker};
 use crate::train::DeviceChoice;
@@ -30,6 +33,9 @@ pub struct AttributeOptions {
     pub device: DeviceChoice,
     /// Which checkpoint of the run.
     pub checkpoint: CheckpointChoice,
+    /// Progress in forward batches, and a cancel flag checked before each
+    /// (none by default).
+    pub progress: Progress,
 }
 
 impl Default for AttributeOptions {
@@ -39,6 +45,7 @@ impl Default for AttributeOptions {
             batch: 8,
             device: DeviceChoice::Auto,
             checkpoint: CheckpointChoice::Best,
+            progress: Progress::none(),
         }
     }
 }
@@ -61,7 +68,9 @@ impl RunAttribution {
     }
 }
 
-/// Region occlusion for the run in `run_dir` on its validation subjects.
+/// Region occlusion for the run in `run_dir` on its validation subjects;
+/// progress counts forward batches, and a cancel through `opts.progress`
+/// stops before the next one with [`EvalError::Cancelled`].
 pub fn attribute_run(
     run_dir: &Path,
     opts: &AttributeOptions,
@@ -102,10 +111,15 @@ pub fn attribute_run(
         clips.len(),
         subjects.len()
     ));
+    opts.progress.check()?;
+    let batch = opts.batch.max(1);
+    let per_clip = masks_per_clip(&data.labels, &atlas.regions).div_ceil(batch);
+    let counter = opts.progress.counter(clips.len() * per_clip);
     let recon = MaeReconstructor {
         model: &mae,
         device: plain,
-        batch: opts.batch,
+        batch,
+        counter: Some(&counter),
     };
     let occ = occlusion(
         &recon,

@@ -20,6 +20,7 @@
 //! `attribute_run.rs`.
 
 use super::EvalError;
+use super::progress::Counter;
 use super::stats::mean_spread;
 use crate::atlas::{InputLabels, Lobe, RegionTable, TokenMap};
 use crate::masking::ClipMask;
@@ -62,6 +63,8 @@ pub struct MaeReconstructor<'a> {
     pub device: Device,
     /// Masks per forward pass.
     pub batch: usize,
+    /// Counts forward passes, and is checked for cancellation before each.
+    pub counter: Option<&'a Counter<'a>>,
 }
 
 impl Reconstructor for MaeReconstructor<'_> {
@@ -70,6 +73,9 @@ impl Reconstructor for MaeReconstructor<'_> {
         let (n, frames) = (cfg.input, cfg.frames);
         let mut out = Vec::with_capacity(masks.len());
         for chunk in masks.chunks(self.batch.max(1)) {
+            if let Some(c) = self.counter {
+                c.check()?;
+            }
             let b = chunk.len();
             let data: Vec<f32> = (0..b).flat_map(|_| clip.iter().copied()).collect();
             let x = Tensor::<6>::from_data(
@@ -84,6 +90,9 @@ impl Reconstructor for MaeReconstructor<'_> {
                 .try_into_vec_as::<f32>()
                 .map_err(EvalError::device)?;
             out.extend(r.chunks(clip.len()).map(<[f32]>::to_vec));
+            if let Some(c) = self.counter {
+                c.tick();
+            }
         }
         Ok(out)
     }
@@ -153,6 +162,13 @@ fn targets(labels: &InputLabels, table: &RegionTable) -> (Vec<Target>, Vec<Targe
         })
         .collect();
     (regions, lobes)
+}
+
+/// Masks reconstructed per clip by [`occlusion`]: the base mask, then one
+/// per region and per lobe that owns tokens (what progress counts).
+pub fn masks_per_clip(labels: &InputLabels, table: &RegionTable) -> usize {
+    let (regions, lobes) = targets(labels, table);
+    1 + regions.len() + lobes.len()
 }
 
 /// Mean squared error over the voxels of `tokens` (flat token indices
@@ -411,5 +427,65 @@ mod tests {
         b[15] = 3.0;
         assert_eq!(token_mse(&a, &b, &[14, 15], 2, 1, 2), 5.0);
         assert_eq!(token_mse(&a, &b, &[0, 15], 2, 1, 2), 4.5);
+    }
+
+    #[test]
+    fn a_cancel_stops_the_reconstruction_before_the_next_forward_batch() {
+        use crate::eval::Progress;
+        use crate::masking::TokenGrid;
+        use crate::model::{MaskToken, ModelConfig};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let device = Device::flex();
+        let cfg = ModelConfig::tiny();
+        let mae = cfg.init(1, &device).unwrap();
+        let t = cfg.input / cfg.patch;
+        let grid = TokenGrid {
+            spatial: [t; 3],
+            frames: cfg.frames,
+        };
+        let mask = ClipMask {
+            grid,
+            patch: cfg.patch,
+            tokens: (0..grid.n_spatial() * cfg.frames)
+                .map(|i| i % 2 == 0)
+                .collect(),
+            voxels: None,
+            token: MaskToken::Window,
+        };
+        let masks = vec![mask; 3];
+        let clip = vec![0.5f32; cfg.input.pow(3) * cfg.frames];
+        // The report of the first batch asks to cancel (as the app's
+        // Cancel would while it runs).
+        let flag = Arc::new(AtomicBool::new(false));
+        let stop = flag.clone();
+        let progress = Progress::new(flag, move |done, _| {
+            if done >= 1 {
+                stop.store(true, Ordering::Relaxed);
+            }
+        });
+        let counter = progress.counter(3);
+        let recon = MaeReconstructor {
+            model: &mae,
+            device: device.clone(),
+            batch: 1,
+            counter: Some(&counter),
+        };
+        let r = recon.reconstruct(&clip, &masks);
+        assert!(matches!(r, Err(EvalError::Cancelled)), "{:?}", r.err());
+        assert_eq!(counter.done(), 1, "one batch ran, then it stopped");
+        // Never cancelled: every batch runs and is counted.
+        let none = Progress::none();
+        let counter = none.counter(2);
+        let recon = MaeReconstructor {
+            model: &mae,
+            device,
+            batch: 2,
+            counter: Some(&counter),
+        };
+        let out = recon.reconstruct(&clip, &masks).unwrap();
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|r| r.len() == clip.len()));
+        assert_eq!(counter.done(), 2);
     }
 }

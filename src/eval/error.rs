@@ -189,6 +189,10 @@ pub enum EvalError {
     /// The head fit kept no model (zero epochs).
     #[error("the head fit kept no model; set epochs to at least 1")]
     NoFittedHead,
+    /// The attribution was cancelled (the app's Cancel) before it ended;
+    /// nothing was written.
+    #[error("attribution cancelled before it finished; no result files were written")]
+    Cancelled,
     /// A line of a region-score CSV is malformed.
     #[error("{path}: line {line} is not {columns}")]
     CsvLine {
@@ -214,6 +218,19 @@ pub enum EvalError {
         run_dir: PathBuf,
         /// The training loop's error.
         source: std::sync::Arc<TrainError>,
+    },
+    /// The experiment was stopped on request (the app's Stop) before its
+    /// grid was done.
+    #[error(
+        "{out}: experiment stopped after {done} of {total} runs; results.csv there holds the finished runs"
+    )]
+    ExperimentStopped {
+        /// The experiment folder.
+        out: PathBuf,
+        /// Runs that finished.
+        done: usize,
+        /// Runs in the grid.
+        total: usize,
     },
     /// The inductive split let test subjects into pretraining (a bug).
     #[error(

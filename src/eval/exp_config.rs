@@ -502,6 +502,12 @@ impl ExperimentConfig {
     pub fn load(path: &Path) -> Result<ExperimentConfig, EvalError> {
         Ok(fsutil::load_toml(path, KIND, ExperimentConfig::validate)?)
     }
+
+    /// Writes the config as TOML (what [`ExperimentConfig::load`] and
+    /// `roimae experiment --config` read).
+    pub fn save(&self, path: &Path) -> Result<(), EvalError> {
+        Ok(fsutil::save_toml(path, self, KIND.what)?)
+    }
 }
 
 /// How `exp.toml` is named in errors and where its format is documented.
@@ -591,5 +597,10 @@ mask = { kind = "roi", regions = { names = ["Hippocampus_L"] } }
         };
         assert!(dup.validate().unwrap_err().to_string().contains("twice"));
         assert!(toml::from_str::<ExperimentConfig>("sedes = [1]").is_err());
+        // save writes what load reads.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exp.toml");
+        cfg.save(&path).unwrap();
+        assert_eq!(ExperimentConfig::load(&path).unwrap(), cfg);
     }
 }

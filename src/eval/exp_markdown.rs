@@ -45,6 +45,25 @@ pub fn summary_table(rows: &[ResultRow]) -> String {
     out
 }
 
+/// The temporal masking (`[mask] time`) of each strategy, one line:
+/// `all` (every frame) or the mode with its parameters.
+fn temporal_line(cfg: &ExperimentConfig) -> String {
+    let seed = cfg.seeds.first().copied().unwrap_or(0);
+    let each: Vec<String> = cfg
+        .all_strategies()
+        .iter()
+        .map(|s| {
+            let time = cfg.run_config(s, seed).mask.time;
+            if time.is_all() {
+                format!("{} `all` (every frame)", s.name)
+            } else {
+                format!("{} `{}` ({})", s.name, time.name(), time.describe())
+            }
+        })
+        .collect();
+    format!("Temporal masking: {}.\n\n", each.join("; "))
+}
+
 /// `results.md`: the summary table, the attribution ranking and verdicts.
 pub fn results_markdown(
     cfg: &ExperimentConfig,
@@ -77,6 +96,7 @@ pub fn results_markdown(
         },
         cfg.bootstrap
     );
+    md += &temporal_line(cfg);
     md += &summary_table(rows);
     for method in methods_of(rankings) {
         let _ = writeln!(

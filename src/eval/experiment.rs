@@ -10,13 +10,15 @@
 //! `finetune/` and `attribution/` inside), `experiment.toml`, the tables.
 //! This file is the orchestration; the rankings are `exp_rank.rs`, the
 //! verdicts `exp_verdict.rs`, the tables `exp_table.rs` (CSV) and
-//! `exp_markdown.rs` (`results.md`).
+//! `exp_markdown.rs` (`results.md`); progress events and the stop flag
+//! (the app's Stop) are `exp_progress.rs`.
 
 use super::EvalError;
 use super::attribute_run::{AttributeOptions, attribute_run};
 use super::attribution::RegionScore;
 use super::exp_config::{AttrMethod, AttributeWhich, ExperimentConfig, SplitProtocol, Strategy};
 use super::exp_markdown::results_markdown;
+use super::exp_progress::{ExperimentEvent, ExperimentHook, RunPhase};
 use super::exp_rank::RunRanking;
 use super::exp_table::{ResultRow, attribution_csv, results_csv};
 use super::exp_verdict::verdicts;
@@ -57,10 +59,7 @@ fn masked_fraction(run: &RunConfig, atlas: &Atlas) -> Result<f64, EvalError> {
         DataConfig::Cache { path } => ClipCache::open(path)?.manifest.config.grid.grid(),
     };
     let labels = atlas.input_labels(&grid, geometry);
-    let spec = MaskSpec {
-        strategy: run.mask.strategy.clone(),
-        seed: run.mask.seed,
-    };
+    let spec: MaskSpec = run.mask.clone();
     let masker = Masker::new(&spec, &labels, &atlas.regions, run.model()?.frames)?;
     let n = masker.grid().n_tokens() as f64;
     let draws = 64;
@@ -70,24 +69,39 @@ fn masked_fraction(run: &RunConfig, atlas: &Atlas) -> Result<f64, EvalError> {
         / draws as f64)
 }
 
-/// Pretrains `run` into `dir` in the foreground; the best (else last)
-/// validation masked MSE.
+/// Pretrains `run` (run `index` of the grid) into `dir` in the
+/// foreground, reporting its steps; the best (else last) validation masked
+/// MSE. A stop asked through `hook` stops the run gracefully (it
+/// checkpoints) and returns the MSE so far; the caller then ends.
 fn pretrain(
     run: RunConfig,
     dir: &Path,
-    log: &mut dyn FnMut(String),
+    index: usize,
+    hook: &mut ExperimentHook,
 ) -> Result<Option<f64>, EvalError> {
     let me = std::thread::current();
     let handle = TrainHandle::start(run, dir.to_path_buf(), false, move || me.unpark())?;
     let mut last_val = None;
     let mut best = None;
+    let mut total_steps = 0;
+    let mut stopping = false;
     loop {
+        if hook.stopped() && !stopping {
+            handle.stop();
+            stopping = true;
+        }
         let events = handle.poll();
         let done = events.is_empty() && !handle.is_running();
         for e in events {
             match e {
+                TrainEvent::Started { total_steps: n, .. } => total_steps = n,
+                TrainEvent::Step { step, .. } => hook.send(ExperimentEvent::PretrainStep {
+                    index,
+                    step,
+                    total_steps,
+                }),
                 TrainEvent::Validation { step, loss, .. } => {
-                    log(format!("  step {step}: val masked MSE {loss:.4}"));
+                    hook.log(format!("  step {step}: val masked MSE {loss:.4}"));
                     last_val = Some(loss);
                 }
                 TrainEvent::Finished { best_val, .. } => best = best_val,
@@ -129,6 +143,25 @@ pub fn run_experiment(
     out: &Path,
     log: &mut dyn FnMut(String),
 ) -> Result<ExperimentResult, EvalError> {
+    let mut on_event = |e: ExperimentEvent| {
+        if let ExperimentEvent::Log(line) = e {
+            log(line);
+        }
+    };
+    run_experiment_with(cfg, out, &mut ExperimentHook::new(None, &mut on_event))
+}
+
+/// [`run_experiment`] reporting typed events (each run's start, phase,
+/// pretraining steps and finished row) through `hook`. Once its stop flag
+/// is set the experiment ends between runs, or within one (pretraining
+/// stops gracefully, attribution is cancelled), with
+/// [`EvalError::ExperimentStopped`]; `results.csv` then holds the runs
+/// that finished.
+pub fn run_experiment_with(
+    cfg: &ExperimentConfig,
+    out: &Path,
+    hook: &mut ExperimentHook,
+) -> Result<ExperimentResult, EvalError> {
     let t0 = Instant::now();
     cfg.validate()?;
     fsutil::create_dir(&out.join("runs"))?;
@@ -147,15 +180,26 @@ pub fn run_experiment(
     };
     for &seed in &cfg.seeds {
         let ft = cfg.finetune_config(seed);
-        let excluded = excluded_subjects(cfg, &strategies[0], seed, &ft, log)?;
+        let excluded = excluded_subjects(cfg, &strategies[0], seed, &ft, &mut |l| hook.log(l))?;
         for s in &strategies {
-            grid.run_one(s, seed, &ft, &excluded, log)?;
+            grid.check_stop(hook)?;
+            match grid.run_one(s, seed, &ft, &excluded, hook) {
+                // Attribution cancelled by the stop flag.
+                Err(EvalError::Cancelled) if hook.stopped() => grid.check_stop(hook)?,
+                other => other?,
+            }
             // Keep partial results on disk as the grid goes.
             write(
                 &out.join("results.csv"),
                 &results_csv(&grid.rows),
                 "results table",
             )?;
+            let row = grid.rows.last().cloned().expect("run_one added a row");
+            hook.send(ExperimentEvent::RunFinished {
+                index: grid.rows.len(),
+                total: grid.total,
+                row,
+            });
         }
     }
     let Grid {
@@ -221,6 +265,18 @@ struct Grid<'a> {
 }
 
 impl Grid<'_> {
+    /// `Err(ExperimentStopped)` once the hook's stop flag is set.
+    fn check_stop(&self, hook: &ExperimentHook) -> Result<(), EvalError> {
+        if hook.stopped() {
+            return Err(EvalError::ExperimentStopped {
+                out: self.out.to_path_buf(),
+                done: self.rows.len(),
+                total: self.total,
+            });
+        }
+        Ok(())
+    }
+
     /// Pretrains, fine-tunes and (when asked) attributes strategy `s`
     /// under `seed`, adding its row and rankings.
     fn run_one(
@@ -229,15 +285,25 @@ impl Grid<'_> {
         seed: u64,
         ft: &FinetuneConfig,
         excluded: &[String],
-        log: &mut dyn FnMut(String),
+        hook: &mut ExperimentHook,
     ) -> Result<(), EvalError> {
         let cfg = self.cfg;
         let k = self.rows.len() + 1;
+        hook.send(ExperimentEvent::RunStarted {
+            index: k,
+            total: self.total,
+            strategy: s.name.clone(),
+            seed,
+        });
+        hook.send(ExperimentEvent::Phase {
+            index: k,
+            phase: RunPhase::Pretraining,
+        });
         let mut run = cfg.run_config(s, seed);
         run.exclude_subjects = excluded.to_vec();
         let fraction = masked_fraction(&run, self.atlas)?;
         let dir: PathBuf = self.out.join("runs").join(format!("{}-s{seed}", s.name));
-        log(format!(
+        hook.log(format!(
             "[{k}/{}] {} seed {seed}: {} (masks {:.1} % of tokens) → {}",
             self.total,
             s.name,
@@ -246,12 +312,17 @@ impl Grid<'_> {
             dir.display()
         ));
         let t = Instant::now();
-        let val = pretrain(run, &dir, log)?;
-        log(format!(
+        let val = pretrain(run, &dir, k, hook)?;
+        self.check_stop(hook)?;
+        hook.log(format!(
             "  pretrained in {:.1} s",
             t.elapsed().as_secs_f64()
         ));
-        let result = finetune(&dir, ft, None, &mut |l| log(format!("  {l}")))?;
+        hook.send(ExperimentEvent::Phase {
+            index: k,
+            phase: RunPhase::FineTuning,
+        });
+        let result = finetune(&dir, ft, None, &mut |l| hook.log(format!("  {l}")))?;
         write_finetune(&result, &dir.join("finetune"))?;
         if cfg.split == SplitProtocol::Inductive
             && result.evaluation.test_seen_in_pretraining != Some(0)
@@ -261,13 +332,17 @@ impl Grid<'_> {
                 description: result.evaluation.description.clone(),
             });
         }
-        self.rows
-            .push(result_row(s, seed, fraction, val, &result, log));
+        let row = result_row(s, seed, fraction, val, &result, &mut |l| hook.log(l));
         self.test_subjects = result.honest.report.subjects;
         self.classes = result.classes;
         if wants_attribution(cfg.attribute, s) {
+            hook.send(ExperimentEvent::Phase {
+                index: k,
+                phase: RunPhase::Attributing,
+            });
             for &method in &cfg.attribute_methods {
-                let lists = attribute(method, cfg, &dir, ft, log)?;
+                self.check_stop(hook)?;
+                let lists = attribute(method, cfg, &dir, ft, hook)?;
                 for (&score, (regions, lobes)) in method.scores().iter().zip(lists) {
                     self.rankings.push(RunRanking {
                         strategy: s.name.clone(),
@@ -279,6 +354,8 @@ impl Grid<'_> {
                 }
             }
         }
+        // The row last: a stopped run leaves none.
+        self.rows.push(row);
         Ok(())
     }
 }
@@ -322,16 +399,17 @@ fn attribute(
     cfg: &ExperimentConfig,
     dir: &Path,
     ft: &FinetuneConfig,
-    log: &mut dyn FnMut(String),
+    hook: &mut ExperimentHook,
 ) -> Result<Lists, EvalError> {
     match method {
         AttrMethod::Occlusion => {
             let opts = AttributeOptions {
                 device: cfg.pretrain.device,
                 checkpoint: cfg.checkpoint,
+                progress: hook.attribution_progress(),
                 ..AttributeOptions::default()
             };
-            let a = attribute_run(dir, &opts, &mut |l| log(format!("  {l}")))?;
+            let a = attribute_run(dir, &opts, &mut |l| hook.log(format!("  {l}")))?;
             write_occlusion_outputs(&a.occlusion, &a.map, &dir.join("attribution"))?;
             let o = a.occlusion;
             Ok(vec![(o.regions, o.lobes), (o.region_mse, o.lobe_mse)])
@@ -344,12 +422,13 @@ fn attribute(
                 samples: cfg.ig.samples,
                 noise: cfg.ig.noise,
                 finetune: ft.clone(),
+                progress: hook.attribution_progress(),
                 ..IgOptions::default()
             };
-            let r = ig_attribute_run(dir, &opts, &mut |l| log(format!("  ig: {l}")))?;
+            let r = ig_attribute_run(dir, &opts, &mut |l| hook.log(format!("  ig: {l}")))?;
             write_ig_outputs(&r, &dir.join("attribution"))?;
             if r.completeness_error.is_finite() {
-                log(format!(
+                hook.log(format!(
                     "  ig completeness error {:.3}",
                     r.completeness_error
                 ));

@@ -16,6 +16,7 @@ use super::head::{Scaling, train_head_on_features};
 use super::ig_regions::{LobeOf, RegionStat, region_stats, summarise};
 use super::integrated_gradients::{Explained, Noise, integrated_gradients, smooth_grad_squared};
 use super::pretrained::{self, PretrainedInfo};
+use super::progress::{Counter, Progress};
 use crate::atlas::{Atlas, InputLabels, TokenMap};
 use crate::model::ClassifierHead;
 use crate::volume::{Affine, Grid, Volume, VolumeMeta};
@@ -40,6 +41,9 @@ pub struct IgOptions {
     pub class: usize,
     /// How the head is fitted (as `roimae finetune`; must be frozen).
     pub finetune: FinetuneConfig,
+    /// Progress in gradient passes (one per clip, or one per noise sample),
+    /// and a cancel flag checked before each (none by default).
+    pub progress: Progress,
 }
 
 impl Default for IgOptions {
@@ -51,6 +55,7 @@ impl Default for IgOptions {
             clips_per_subject: 1,
             class: 1,
             finetune: FinetuneConfig::default(),
+            progress: Progress::none(),
         }
     }
 }
@@ -156,11 +161,14 @@ fn clip_attribution(
     clip: &[f32],
     opts: &IgOptions,
     rng: &mut ChaCha8Rng,
+    counter: &Counter,
 ) -> Result<(Vec<f32>, Vec<f32>, Option<f64>), EvalError> {
     let lo = clip.iter().copied().fold(f32::INFINITY, f32::min);
     let hi = clip.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     if opts.samples == 0 {
+        counter.check()?;
         let (a, delta) = integrated_gradients(explained, clip, lo, opts.steps)?;
+        counter.tick();
         let total: f64 = a.iter().map(|&x| x as f64).sum();
         let completeness = (delta.abs() > 1e-9).then(|| (total - delta).abs() / delta.abs());
         Ok((a.clone(), a, completeness))
@@ -170,7 +178,8 @@ fn clip_attribution(
             sd: (opts.noise * (hi - lo) as f64).max(1e-6),
             rng,
         };
-        let (acc, mean) = smooth_grad_squared(explained, clip, lo, opts.steps, noise)?;
+        let (acc, mean) =
+            smooth_grad_squared(explained, clip, lo, opts.steps, noise, Some(counter))?;
         Ok((acc, mean, None))
     }
 }
@@ -256,7 +265,9 @@ impl Sums {
     }
 }
 
-/// Integrated gradients of the classifier fitted on the run in `run_dir`.
+/// Integrated gradients of the classifier fitted on the run in `run_dir`;
+/// progress counts gradient passes, and a cancel through `opts.progress`
+/// stops before the next one with [`EvalError::Cancelled`].
 pub fn ig_attribute_run(
     run_dir: &Path,
     opts: &IgOptions,
@@ -266,7 +277,9 @@ pub fn ig_attribute_run(
         return Err(EvalError::IgNeedsFrozen);
     }
     let prepared = prepare(run_dir, &opts.finetune, log)?;
+    opts.progress.check()?;
     let target = fitted_target(run_dir, &prepared, opts, log)?;
+    opts.progress.check()?;
     let labelled = &prepared.labelled;
     let (ad, shape) = (&prepared.devices.ad, prepared.shape);
     // The encoder on the autodiff device.
@@ -287,10 +300,13 @@ pub fn ig_attribute_run(
     let source = labelled.data.source.as_ref();
     let mut sums = Sums::new(shape);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.finetune.seed);
-    for i in clips_per_subject(pool, |i| subjects[i].as_str(), opts.clips_per_subject) {
+    let chosen = clips_per_subject(pool, |i| subjects[i].as_str(), opts.clips_per_subject);
+    let counter = opts.progress.counter(chosen.len() * opts.samples.max(1));
+    for i in chosen {
         let mut clip = Vec::new();
         source.read(i, &mut clip);
-        let (attr, signed, completeness) = clip_attribution(&explained, &clip, opts, &mut rng)?;
+        let (attr, signed, completeness) =
+            clip_attribution(&explained, &clip, opts, &mut rng, &counter)?;
         sums.completeness.extend(completeness);
         sums.add(
             subjects[i].clone(),

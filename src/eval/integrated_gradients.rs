@@ -12,6 +12,7 @@
 
 use super::EvalError;
 use super::features::{ClipShape, mean_token};
+use super::progress::Counter;
 use crate::data::synth::normal;
 use crate::model::ScanImpl;
 use crate::model::encoder::Encoder;
@@ -95,23 +96,31 @@ pub fn integrated_gradients(
 
 /// SmoothGrad² of one clip: IG of `samples` copies with Gaussian noise of
 /// SD `sd` added. Returns the mean squared IG (what is ranked) and the mean
-/// IG (the signed map).
+/// IG (the signed map). `counter`, when given, is ticked after each sample
+/// and checked for cancellation before it.
 pub fn smooth_grad_squared(
     explained: &Explained,
     clip: &[f32],
     baseline: f32,
     steps: usize,
     noise: Noise<'_>,
+    counter: Option<&Counter>,
 ) -> Result<(Vec<f32>, Vec<f32>), EvalError> {
     let samples = noise.samples;
     let mut acc = vec![0.0f32; clip.len()];
     let mut mean = vec![0.0f32; clip.len()];
     for _ in 0..samples {
+        if let Some(c) = counter {
+            c.check()?;
+        }
         let noisy: Vec<f32> = clip
             .iter()
             .map(|&v| v + (noise.sd * normal(noise.rng)) as f32)
             .collect();
         let (a, _) = integrated_gradients(explained, &noisy, baseline, steps)?;
+        if let Some(c) = counter {
+            c.tick();
+        }
         for ((s, m), x) in acc.iter_mut().zip(mean.iter_mut()).zip(a) {
             *s += x * x / samples as f32;
             *m += x / samples as f32;

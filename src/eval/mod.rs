@@ -11,9 +11,11 @@
 //! - scores: `metrics`, `paired`, `stats` (the one mean ± sd);
 //! - attribution: `attribution` (occlusion), `attribute_run` (of a run),
 //!   `integrated_gradients` (the maths), `ig_regions`, `ig_run`,
-//!   `region_files` (every attribution file);
+//!   `region_files` (every attribution file), `progress` (progress and
+//!   cancel of a long attribution);
 //! - experiment: `experiment` (orchestration), `exp_rank`, `exp_verdict`,
-//!   `exp_table` (CSV), `exp_markdown` (`results.md`);
+//!   `exp_table` (CSV), `exp_markdown` (`results.md`), `exp_progress`
+//!   (events and stop of a running experiment);
 //! - `error`: [`EvalError`].
 
 pub mod attribute_run;
@@ -21,6 +23,7 @@ pub mod attribution;
 pub mod error;
 pub mod exp_config;
 pub mod exp_markdown;
+pub mod exp_progress;
 pub mod exp_rank;
 pub mod exp_table;
 pub mod exp_verdict;
@@ -38,6 +41,7 @@ pub mod integrated_gradients;
 pub mod metrics;
 pub mod paired;
 pub mod pretrained;
+pub mod progress;
 pub mod region_files;
 pub mod site_out;
 pub mod stats;
@@ -46,7 +50,8 @@ pub use attribute_run::{AttributeOptions, RunAttribution, attribute_run};
 pub use attribution::{Occlusion, RegionScore};
 pub use error::EvalError;
 pub use exp_config::ExperimentConfig;
-pub use experiment::{ExperimentResult, run_experiment};
+pub use experiment::{ExperimentResult, run_experiment, run_experiment_with};
 pub use finetune::{FinetuneResult, ProtocolResult, finetune};
 pub use ft_config::FinetuneConfig;
 pub use metrics::{ClassificationReport, SubjectPrediction};
+pub use progress::Progress;

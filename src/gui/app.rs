@@ -254,13 +254,16 @@ impl ViewerApp {
         }
         self.dashboard.poll();
         if self.mode == Mode::Attribution {
+            self.attribution
+                .set_run_dir(self.dashboard.session.run_dir.clone());
             self.attribution.show(ui, &self.state);
             return;
         }
         if self.mode == Mode::Experiment {
-            self.experiment.show(ui);
+            self.experiment.show(ui, &self.state, self.level);
             return;
         }
+        self.experiment.poll();
         egui::Panel::bottom("time")
             .resizable(true)
             .default_size(210.0)
@@ -326,10 +329,15 @@ impl ViewerApp {
                 Mode::Attribution,
                 RichText::new("Attribution").strong(),
             );
+            let experiment = if self.experiment.is_running() {
+                "Experiment (running)"
+            } else {
+                "Experiment"
+            };
             ui.selectable_value(
                 &mut self.mode,
                 Mode::Experiment,
-                RichText::new("Experiment").strong(),
+                RichText::new(experiment).strong(),
             );
             ui.separator();
             ui.menu_button("File", |ui| {

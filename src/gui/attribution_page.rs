@@ -5,8 +5,13 @@
 //! and score, and the method printed with the map. When a voxel map sits
 //! beside the scores (`ig_voxels.nii.gz` beside `ig_regions.csv`), the views
 //! can show it instead: signed values in a symmetric diverging map with the
-//! atlas outlines on top. Files are read on a worker thread.
+//! atlas outlines on top. Files are read on a worker thread. The side
+//! panel also computes scores of a run folder in the app (Compute:
+//! `attribution_compute.rs`, drawn by `attribution_controls.rs`), written
+//! where `roimae attribute` writes them.
 
+use super::attribution_compute::AttributionCompute;
+use super::attribution_controls::compute_controls;
 use super::error::GuiError;
 use super::layers::{LabelLayer, ScalarLayer};
 use super::notice::Notice;
@@ -82,6 +87,8 @@ pub struct AttributionPage {
     pub message: Option<Notice>,
     /// Scores being read on a worker thread.
     loading: Option<Receiver<Result<ScoreFiles, GuiError>>>,
+    /// Compute: the run folder, method and the worker.
+    pub compute: AttributionCompute,
 }
 
 /// What an attribution folder holds for one method, read from disk.
@@ -133,6 +140,7 @@ impl Default for AttributionPage {
             show_voxels: false,
             message: None,
             loading: None,
+            compute: AttributionCompute::default(),
         }
     }
 }
@@ -164,6 +172,26 @@ impl AttributionPage {
         });
         self.loading = Some(rx);
         self.message = None;
+    }
+
+    /// The Training tab's current (or last) run folder, the one Compute
+    /// works on; saved scores in it are opened. A folder chosen with
+    /// "Choose run folder…" stays until the Training tab starts another run.
+    pub fn set_run_dir(&mut self, dir: Option<PathBuf>) {
+        self.compute.set_training_run(dir);
+    }
+
+    /// Takes what Compute has done: computed scores are shown, and saved
+    /// scores of a newly picked run folder start reading in the background.
+    pub fn poll_compute(&mut self, viewer: &ViewerState, wake: impl Fn() + Send + 'static) {
+        if let Some(files) = self.compute.poll() {
+            // Newer than anything still being read.
+            self.loading = None;
+            self.show_files(files, viewer);
+        }
+        if let Some(csv) = self.compute.take_open_request() {
+            self.open_in_background(csv, viewer, wake);
+        }
     }
 
     /// Whether scores are still being read.
@@ -237,11 +265,20 @@ impl AttributionPage {
     /// Draws the page.
     pub fn show(&mut self, ui: &mut egui::Ui, viewer: &ViewerState) {
         self.poll(viewer);
+        let ctx = ui.ctx().clone();
+        self.poll_compute(viewer, move || ctx.request_repaint());
+        if self.compute.is_running() || self.is_loading() {
+            // Progress arrives from the worker; keep drawing it.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(250));
+        }
         let mut threshold_changed = false;
         egui::Panel::left("attribution-chart")
             .resizable(true)
             .default_size(420.0)
             .show(ui, |ui| {
+                compute_controls(ui, &mut self.compute, &viewer.labels.atlas);
+                ui.separator();
                 if ui.button("Open region scores (CSV)…").clicked()
                     && let Some(path) = rfd::FileDialog::new()
                         .add_filter("CSV", &["csv"])
@@ -258,7 +295,7 @@ impl AttributionPage {
                 }
                 let Some(a) = &self.attribution else {
                     ui.label(
-                        "Run `roimae attribute --run RUN_DIR --out DIR` and open its CSV here.",
+                        "Compute the scores of a run above, or open a CSV written by `roimae attribute --run RUN_DIR`.",
                     );
                     return;
                 };
@@ -287,7 +324,9 @@ impl AttributionPage {
         egui::CentralPanel::no_frame().show(ui, |ui| self.maps(ui, viewer));
     }
 
-    fn maps(&mut self, ui: &mut egui::Ui, viewer: &ViewerState) {
+    /// Draws the three map views and the legend into the ui's max rect
+    /// (the Training tab's live region-error map uses it too).
+    pub fn maps(&mut self, ui: &mut egui::Ui, viewer: &ViewerState) {
         let (Some(a), Some(labels)) = (&self.attribution, &self.labels) else {
             return;
         };
@@ -454,7 +493,10 @@ struct Legend<'a> {
 impl Legend<'_> {
     fn show(&self, ui: &mut egui::Ui, cell: Rect, viewer: &ViewerState) {
         let a = self.attribution;
-        let bar = Rect::from_min_size(cell.min + egui::vec2(10.0, 12.0), egui::vec2(300.0, 14.0));
+        let bar = Rect::from_min_size(
+            cell.min + egui::vec2(10.0, 12.0),
+            egui::vec2((cell.width() - 20.0).clamp(80.0, 300.0), 14.0),
+        );
         let map = if self.voxels.is_some() {
             ColorMap::RedBlue
         } else {
@@ -523,12 +565,18 @@ impl Legend<'_> {
             .and_then(|id| {
                 let r = viewer.labels.atlas.regions.get(id)?;
                 Some(match self.attribution.score_of(id) {
-                    Some(s) => format!(
+                    Some(s) if s.spread > 0.0 => format!(
                         "{} ({}): score {} ± {}",
                         r.name,
                         r.group.name(),
                         fmt_score(s.score),
                         fmt_score(s.spread)
+                    ),
+                    Some(s) => format!(
+                        "{} ({}): score {}",
+                        r.name,
+                        r.group.name(),
+                        fmt_score(s.score)
                     ),
                     None => format!("{} ({}): not scored", r.name, r.group.name()),
                 })

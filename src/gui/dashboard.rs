@@ -1,13 +1,16 @@
 //! The training dashboard: the run set-up (the viewer's region selection
 //! plus a masking mode and a preset become the run config), Start / Stop /
 //! Abort, progress with ETA and throughput, live loss curves with de-biased
-//! smoothing, per-lobe validation loss, overlays of earlier runs, CSV
-//! export, the reconstruction panels and the log. Training runs on the
+//! smoothing, per-lobe validation loss, the live brain map of the masked
+//! MSE per region (painted as the Attribution page paints scores), overlays
+//! of earlier runs, CSV export, the reconstruction panels and the log. Training runs on the
 //! engine's worker thread; this only polls its events.
 
+use super::attribution_page::AttributionPage;
 use super::notice::Notice;
 use super::recon_panel::ReconView;
 use super::state::ViewerState;
+use crate::dashboard::attribution::Attribution;
 use crate::dashboard::init_source::{InitSource, PendingImport};
 use crate::dashboard::run_setup::{self, MaskMode, RunRequest};
 use crate::dashboard::{
@@ -51,6 +54,10 @@ pub struct Dashboard {
     pub init: Option<(InitSource, usize)>,
     /// An import still running.
     pub pending_import: Option<PendingImport>,
+    /// The live map of the latest validation's masked MSE per region.
+    pub region_map: AttributionPage,
+    /// The validation step the map shows.
+    pub region_map_step: Option<usize>,
 }
 
 impl Default for Dashboard {
@@ -70,6 +77,8 @@ impl Default for Dashboard {
             message: None,
             init: None,
             pending_import: None,
+            region_map: AttributionPage::default(),
+            region_map_step: None,
         }
     }
 }
@@ -210,6 +219,7 @@ impl Dashboard {
     /// Draws the dashboard.
     pub fn show(&mut self, ui: &mut egui::Ui, viewer: &ViewerState, level: MaskLevel) {
         self.poll();
+        self.refresh_region_map(viewer);
         egui::Panel::left("run-setup")
             .resizable(true)
             .default_size(320.0)
@@ -236,7 +246,23 @@ impl Dashboard {
                     ui.label("Reconstructions of a validation clip appear here during training.");
                 }
             });
-        egui::CentralPanel::default_margins().show(ui, |ui| self.plots(ui));
+        egui::CentralPanel::default_margins().show(ui, |ui| self.plots(ui, viewer));
+    }
+
+    /// Paints the latest validation's per-region masked MSE when it is new.
+    fn refresh_region_map(&mut self, viewer: &ViewerState) {
+        let Some((step, losses)) = &self.session.region_losses else {
+            if self.region_map_step.take().is_some() {
+                self.region_map = AttributionPage::default();
+            }
+            return;
+        };
+        if self.region_map_step == Some(*step) {
+            return;
+        }
+        let a = Attribution::from_region_losses(*step, losses, &viewer.labels.atlas.regions);
+        self.region_map.set(a, viewer);
+        self.region_map_step = Some(*step);
     }
 
     fn setup(&mut self, ui: &mut egui::Ui, viewer: &ViewerState, level: MaskLevel) {
@@ -480,7 +506,7 @@ impl Dashboard {
             });
     }
 
-    fn plots(&mut self, ui: &mut egui::Ui) {
+    fn plots(&mut self, ui: &mut egui::Ui, viewer: &ViewerState) {
         ui.horizontal(|ui| {
             ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.99).text("smoothing"));
             ui.checkbox(&mut self.log_y, "log y");
@@ -523,7 +549,8 @@ impl Dashboard {
         } else {
             "masked MSE"
         };
-        ui.columns(2, |cols| {
+        let region_map = &mut self.region_map;
+        ui.columns(3, |cols| {
             Plot::new("loss")
                 .legend(Legend::default())
                 .height(height)
@@ -581,6 +608,18 @@ impl Dashboard {
                         }
                     }
                 });
+            let ui = &mut cols[2];
+            if region_map.attribution.is_none() {
+                ui.label("The masked MSE of every masked region appears here at each validation.");
+                return;
+            }
+            let rect = egui::Rect::from_min_size(
+                ui.cursor().min,
+                egui::vec2(ui.available_width(), height),
+            );
+            ui.allocate_rect(rect, egui::Sense::hover());
+            let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect));
+            region_map.maps(&mut child, viewer);
         });
     }
 }

@@ -1,8 +1,10 @@
 //! Typed errors of the desktop app and its headless renderer: volumes that
-//! cannot be shown, previews that disagree, the GPU and the window. Each
-//! message is one line that says what to do.
+//! cannot be shown, previews that disagree, attribution computed in the
+//! app, the GPU and the window. Each message is one line that says what to
+//! do.
 
 use crate::dashboard::DashboardError;
+use crate::eval::EvalError;
 use crate::viewer::ViewerError;
 use crate::volume::VolumeError;
 use std::path::PathBuf;
@@ -20,6 +22,9 @@ pub enum GuiError {
     /// A dashboard file (curves, scores, experiment) could not be read.
     #[error(transparent)]
     Dashboard(#[from] DashboardError),
+    /// Attribution computed in the app failed (or was cancelled).
+    #[error(transparent)]
+    Eval(#[from] EvalError),
     /// A volume whose voxel-to-world affine has no inverse.
     #[error("{name}: the voxel-to-world affine is singular; cannot display it")]
     SingularAffine {
@@ -29,6 +34,10 @@ pub enum GuiError {
     /// A worker thread reading files ended without an answer (a bug).
     #[error("the file reader stopped unexpectedly; please report it")]
     ReaderStopped,
+    /// The attribution worker thread ended without an answer (a crash in
+    /// the model code or a bug).
+    #[error("the attribution worker stopped unexpectedly; see the terminal and please report it")]
+    ComputeStopped,
     /// A reconstruction preview whose volumes differ in size (a bug in the
     /// trainer, shown rather than drawn wrongly).
     #[error("the preview's volumes differ in size")]

@@ -1,7 +1,7 @@
 //! Driving the app without a window, shared by `roimae render
 //! --training-steps` and the viewer benchmark: start the Training tab's
-//! demo run on the CPU with the viewer's regions, and draw frames off screen
-//! until a condition holds.
+//! demo run on the CPU with the viewer's regions, draw frames off screen
+//! until a condition holds, and the settled frame that is written.
 
 use super::app::{Mode, ViewerApp};
 use super::error::GuiError;
@@ -51,4 +51,17 @@ pub fn frames_while(
         std::thread::sleep(pause);
     }
     Ok(true)
+}
+
+/// The frame of `app` once its layout has settled: egui lays out over two
+/// passes, the third is drawn (what `roimae render` writes).
+pub fn settled_frame(
+    off: &mut Offscreen,
+    app: &mut ViewerApp,
+    size: [u32; 2],
+    scale: f32,
+) -> Result<super::offscreen::RgbaImage, GuiError> {
+    off.frame(app, size, scale, Vec::new())?;
+    off.frame(app, size, scale, Vec::new())?;
+    off.frame(app, size, scale, Vec::new())
 }

@@ -6,15 +6,21 @@
 //! widgets only draw and forward input.
 
 pub mod app;
+pub mod attribution_compute;
+pub mod attribution_controls;
 pub mod attribution_page;
 pub mod bench;
 pub mod dashboard;
 pub mod error;
+pub mod experiment_export;
+pub mod experiment_grid;
 pub mod experiment_page;
+pub mod experiment_run;
 pub mod headless;
 pub mod keys;
 pub mod layers;
 pub mod location_bar;
+pub mod mask_outline;
 pub mod notice;
 pub mod offscreen;
 pub mod recon_panel;

@@ -95,8 +95,7 @@ impl Offscreen {
         scale: f32,
         events: Vec<egui::Event>,
     ) -> Result<RgbaImage, GuiError> {
-        let input = raw_input(size, events);
-        self.ctx.set_pixels_per_point(scale);
+        let input = raw_input(size, scale, events);
         let output = self.ctx.run_ui(input, |ui| app.show(ui));
         self.render(output, true)
     }
@@ -110,8 +109,7 @@ impl Offscreen {
         events: Vec<egui::Event>,
     ) -> Result<(Duration, Duration), GuiError> {
         let start = std::time::Instant::now();
-        let input = raw_input(size, events);
-        self.ctx.set_pixels_per_point(1.0);
+        let input = raw_input(size, 1.0, events);
         let output = self.ctx.run_ui(input, |ui| app.show(ui));
         let ui = start.elapsed();
         self.render(output, false)?;
@@ -273,14 +271,23 @@ fn frame_error(e: impl std::fmt::Display) -> GuiError {
     }
 }
 
-/// One frame's input: a screen of `size` points and `events`.
-fn raw_input(size: [u32; 2], events: Vec<egui::Event>) -> egui::RawInput {
-    egui::RawInput {
+/// One frame's input: a screen of `size` points at `scale` pixels per
+/// point, and `events`. The scale is the display's (native) one, not a zoom:
+/// egui applies a zoom change a pass late and meanwhile sizes the screen
+/// from the previous pass (on the first pass, a default of 10 000 points).
+fn raw_input(size: [u32; 2], scale: f32, events: Vec<egui::Event>) -> egui::RawInput {
+    let mut input = egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(
             egui::Pos2::ZERO,
             egui::vec2(size[0] as f32, size[1] as f32),
         )),
         events,
         ..Default::default()
-    }
+    };
+    input
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .native_pixels_per_point = Some(scale);
+    input
 }

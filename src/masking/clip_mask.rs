@@ -52,9 +52,11 @@ pub struct ClipMask {
     pub patch: usize,
     /// Per token (index [`TokenGrid::index`]): replaced by the mask token.
     pub tokens: Vec<bool>,
-    /// Voxel-level masks: the input voxels (row-major, `input³`, same every
-    /// frame) that are filled and scored. `None` at token level, where the
-    /// masked tokens' patches are scored.
+    /// Voxel-level masks: the input voxels that are filled and scored,
+    /// row-major `input³` when every frame has the same ones (`time =
+    /// "all"`), else row-major `input³ × frames` with t fastest (the
+    /// clip's own layout): read it through [`ClipMask::voxel_masked`].
+    /// `None` at token level, where the masked tokens' patches are scored.
     pub voxels: Option<Vec<bool>>,
     /// The learned token that replaces the masked tokens (from the strategy).
     pub token: crate::model::MaskToken,
@@ -71,17 +73,34 @@ impl ClipMask {
         match &self.voxels {
             Some(mask) => {
                 let n = self.grid.spatial[0] * self.patch;
-                mask[(u * n + v) * n + w]
+                let i = (u * n + v) * n + w;
+                if self.voxels_vary_in_time() {
+                    mask[i * self.grid.frames + t]
+                } else {
+                    mask[i]
+                }
             }
             None => self.token_masked(u / self.patch, v / self.patch, w / self.patch, t),
         }
     }
 
-    /// Whether every frame has the same mask.
+    /// Whether the voxel-level mask differs between frames (it is stored
+    /// per frame, `input³ × frames`); `false` at token level.
+    pub fn voxels_vary_in_time(&self) -> bool {
+        let n = self.grid.spatial[0] * self.patch;
+        self.voxels.as_ref().is_some_and(|m| m.len() != n * n * n)
+    }
+
+    /// Whether every frame has the same mask (tokens and, at voxel level,
+    /// voxels).
     pub fn is_tube(&self) -> bool {
-        self.tokens
-            .chunks(self.grid.frames)
-            .all(|frames| frames.iter().all(|&m| m == frames[0]))
+        let same = |frames: &[bool]| frames.iter().all(|&m| m == frames[0]);
+        self.tokens.chunks(self.grid.frames).all(same)
+            && (!self.voxels_vary_in_time()
+                || self
+                    .voxels
+                    .as_ref()
+                    .is_some_and(|m| m.chunks(self.grid.frames).all(same)))
     }
 
     /// Token and voxel counts.
@@ -93,6 +112,7 @@ impl ClipMask {
             .filter(|frames| frames.iter().any(|&m| m))
             .count();
         let voxels = match &self.voxels {
+            Some(mask) if self.voxels_vary_in_time() => mask.iter().filter(|&&m| m).count(),
             Some(mask) => mask.iter().filter(|&&m| m).count() * self.grid.frames,
             None => tokens * self.patch.pow(3),
         };

@@ -36,6 +36,31 @@ pub enum MaskError {
         "atlas masking: no atlas region owns a token on this grid; use a grid that overlaps the brain or another mask strategy"
     )]
     NoAtlasRegion,
+    /// A block-temporal mask with a zero block length.
+    #[error(
+        "time block length must be at least 1 frame, got 0; give `length` in frames (NeuroSTORM's windows are 4)"
+    )]
+    BlockLength,
+    /// A temporal mode on random token masking, which already draws frames.
+    #[error(
+        "time = \"{mode}\" does not apply to random token masking, which already draws every frame on its own; use time = \"all\", or a tube, window, atlas or roi strategy"
+    )]
+    TimeOnRandom {
+        /// The temporal mode given (`random` or `block`).
+        mode: &'static str,
+    },
+    /// A window whose t size competes with a temporal mode for the frames.
+    #[error(
+        "window t size {t} conflicts with time = \"{mode}\": under a temporal mode each spatial window spans the clip and [mask.time] picks its frames; set the window's t to {allowed}"
+    )]
+    WindowTime {
+        /// The window's t size given.
+        t: usize,
+        /// The temporal mode given.
+        mode: &'static str,
+        /// The t sizes accepted, in words.
+        allowed: String,
+    },
 }
 
 /// How an unknown region's message ends: close names, or where to look.

@@ -1,5 +1,8 @@
 //! Draws clip masks from a [`MaskSpec`]: deterministic for a (seed, clip)
-//! pair, with region targets resolved once against the atlas.
+//! pair, with region targets resolved once against the atlas. The spatial
+//! draw comes first; a temporal mode ([`super::MaskTime`]) then draws the
+//! frames of each masked unit (spatial token, region patch at voxel level,
+//! spatial window), in ascending unit order, from the same stream.
 
 use super::clip_mask::{ClipMask, TokenGrid};
 use super::error::MaskError;
@@ -103,6 +106,7 @@ impl Masker {
         let mut rng = ChaCha8Rng::seed_from_u64(self.spec.seed);
         rng.set_stream(clip);
         let g = self.grid;
+        let time = self.spec.time;
         let mut tokens = vec![false; g.n_tokens()];
         let mut voxels = None;
         let amount = |ratio: f64, n: usize| ((ratio * n as f64).round() as usize).min(n);
@@ -129,10 +133,24 @@ impl Masker {
             }
             MaskStrategy::Window { ratio, window } => {
                 let dims = [g.spatial[0], g.spatial[1], g.spatial[2], g.frames];
-                let w: Vec<usize> = (0..4).map(|d| window[d].min(dims[d])).collect();
+                let mut w: Vec<usize> = (0..4).map(|d| window[d].min(dims[d])).collect();
+                if !time.is_all() {
+                    // Spatial windows spanning the clip, as `window = [x, y,
+                    // z, frames]` would draw them; their frames come below.
+                    w[3] = dims[3];
+                }
                 let counts: Vec<usize> = (0..4).map(|d| dims[d].div_ceil(w[d])).collect();
                 let n_windows: usize = counts.iter().product();
-                for win in sample(&mut rng, n_windows, amount(*ratio, n_windows)) {
+                let mut drawn = sample(&mut rng, n_windows, amount(*ratio, n_windows)).into_vec();
+                if !time.is_all() {
+                    drawn.sort_unstable();
+                }
+                for win in drawn {
+                    let frames = if time.is_all() {
+                        None
+                    } else {
+                        Some(time.draw(&mut rng, g.frames))
+                    };
                     let wx = win / (counts[1] * counts[2] * counts[3]);
                     let wy = win / (counts[2] * counts[3]) % counts[1];
                     let wz = win / counts[3] % counts[2];
@@ -141,7 +159,8 @@ impl Masker {
                         for y in wy * w[1]..((wy + 1) * w[1]).min(dims[1]) {
                             for z in wz * w[2]..((wz + 1) * w[2]).min(dims[2]) {
                                 for t in wt * w[3]..((wt + 1) * w[3]).min(dims[3]) {
-                                    tokens[g.index(x, y, z, t)] = true;
+                                    tokens[g.index(x, y, z, t)] =
+                                        frames.as_ref().is_none_or(|f| f[t]);
                                 }
                             }
                         }
@@ -156,7 +175,7 @@ impl Masker {
                     MaskLevel::Token => &roi.tokens,
                     MaskLevel::Voxel => &roi.voxel_tokens,
                 };
-                let chosen: Vec<usize> = match partial {
+                let mut chosen: Vec<usize> = match partial {
                     Some(f) => sample(&mut rng, pool.len(), amount(*f, pool.len()))
                         .into_iter()
                         .map(|i| pool[i])
@@ -169,12 +188,31 @@ impl Masker {
                             tokens[s * g.frames..(s + 1) * g.frames].fill(true);
                         }
                     }
+                    MaskLevel::Voxel if !time.is_all() => {
+                        chosen.sort_unstable();
+                        voxels = Some(self.voxels_over_time(&roi.voxels, &chosen, &mut rng));
+                    }
                     MaskLevel::Voxel => {
                         voxels = Some(match partial {
                             None => roi.voxels.clone(),
                             Some(_) => self.voxels_in_tokens(&roi.voxels, &chosen),
                         });
                     }
+                }
+            }
+        }
+        // Tube, atlas and token-level ROI masks are tubes so far: each
+        // masked spatial token now keeps only its drawn frames.
+        let tubes = match &self.spec.strategy {
+            MaskStrategy::Tube { .. } | MaskStrategy::Atlas { .. } => true,
+            MaskStrategy::Roi { level, .. } => *level == MaskLevel::Token,
+            MaskStrategy::Random { .. } | MaskStrategy::Window { .. } => false,
+        };
+        if tubes && !time.is_all() {
+            for s in 0..g.n_spatial() {
+                if tokens[s * g.frames] {
+                    let frames = time.draw(&mut rng, g.frames);
+                    tokens[s * g.frames..(s + 1) * g.frames].copy_from_slice(&frames);
                 }
             }
         }
@@ -185,6 +223,37 @@ impl Masker {
             voxels,
             token: self.spec.strategy.mask_token(),
         }
+    }
+
+    /// `region` restricted to the patches of the given spatial tokens
+    /// (ascending), each at the frames drawn for it: row-major `input³ ×
+    /// frames`, t fastest.
+    fn voxels_over_time(
+        &self,
+        region: &[bool],
+        chosen: &[usize],
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<bool> {
+        let p = self.patch;
+        let f = self.grid.frames;
+        let [_, ny, nz] = self.grid.spatial;
+        let n = self.grid.spatial[0] * p;
+        let mut out = vec![false; region.len() * f];
+        for &s in chosen {
+            let frames = self.spec.time.draw(rng, f);
+            let (x, y, z) = (s / (ny * nz), s / nz % ny, s % nz);
+            for u in x * p..(x + 1) * p {
+                for v in y * p..(y + 1) * p {
+                    for w in z * p..(z + 1) * p {
+                        let i = (u * n + v) * n + w;
+                        if region[i] {
+                            out[i * f..(i + 1) * f].copy_from_slice(&frames);
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// `region` restricted to the patches of the given spatial tokens.

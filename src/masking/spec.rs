@@ -1,8 +1,9 @@
 //! What to mask, as stored in a run's config (TOML): the strategy, its
-//! ratio or regions, the level (token or voxel) and the seed; its
-//! validation and region lookup fail with a [`MaskError`].
+//! ratio or regions, the level (token or voxel), the temporal mode and the
+//! seed; its validation and region lookup fail with a [`MaskError`].
 
 use super::error::MaskError;
+use super::time::MaskTime;
 use crate::atlas::{Lobe, RegionTable};
 use crate::model::MaskToken;
 use serde::{Deserialize, Serialize};
@@ -125,7 +126,8 @@ impl RegionSelection {
     }
 }
 
-/// A masking strategy with its seed: everything needed to reproduce masks.
+/// A masking strategy with its temporal mode and seed: everything needed
+/// to reproduce masks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MaskSpec {
     /// The strategy.
@@ -134,6 +136,12 @@ pub struct MaskSpec {
     /// Seed of the mask draws; clip `n` of a run always gets the same mask.
     #[serde(default)]
     pub seed: u64,
+    /// Which frames of each masked unit are masked (`time`, default
+    /// `"all"`, then not written). It applies to tube, atlas, roi (token
+    /// or voxel level, partial or not) and window masking; random token
+    /// masking already draws per frame and refuses it. See [`MaskTime`].
+    #[serde(default, skip_serializing_if = "MaskTime::is_all")]
+    pub time: MaskTime,
 }
 
 impl Default for MaskSpec {
@@ -145,6 +153,7 @@ impl Default for MaskSpec {
                 window: default_window(),
             },
             seed: 0,
+            time: MaskTime::All,
         }
     }
 }
@@ -163,8 +172,34 @@ impl MaskStrategy {
 }
 
 impl MaskSpec {
-    /// Checks ratios are in (0, 1] and windows are non-empty.
+    /// Checks ratios are in (0, 1], windows are non-empty and the temporal
+    /// mode is valid and fits the strategy (not random token masking; a
+    /// window's t size 1, or the block length under `block`).
     pub fn validate(&self) -> Result<(), MaskError> {
+        self.time.validate()?;
+        match (&self.strategy, self.time) {
+            (_, MaskTime::All) => {}
+            (MaskStrategy::Random { .. }, time) => {
+                return Err(MaskError::TimeOnRandom { mode: time.name() });
+            }
+            (MaskStrategy::Window { window, .. }, time) => {
+                let length = match time {
+                    MaskTime::Block { length, .. } => Some(length),
+                    _ => None,
+                };
+                if window[3] != 1 && Some(window[3]) != length {
+                    return Err(MaskError::WindowTime {
+                        t: window[3],
+                        mode: time.name(),
+                        allowed: match length {
+                            Some(l) => format!("1 or the block length {l}"),
+                            None => "1".to_string(),
+                        },
+                    });
+                }
+            }
+            _ => {}
+        }
         let check = |field: &'static str, value: f64| {
             if value > 0.0 && value <= 1.0 {
                 Ok(())
@@ -188,8 +223,20 @@ impl MaskSpec {
         }
     }
 
-    /// A short human description, e.g. `roi (token level): limbic`.
+    /// A short human description, e.g. `roi (token level): limbic`, with
+    /// the temporal mode appended when it is not `all` (e.g. `tube, ratio
+    /// 0.5; time: 4-frame blocks, ratio 0.5`).
     pub fn describe(&self) -> String {
+        let spatial = self.describe_spatial();
+        if self.time.is_all() {
+            spatial
+        } else {
+            format!("{spatial}; time: {}", self.time.describe())
+        }
+    }
+
+    /// The strategy's description alone.
+    fn describe_spatial(&self) -> String {
         match &self.strategy {
             MaskStrategy::Random { ratio } => format!("random tokens, ratio {ratio}"),
             MaskStrategy::Window { ratio, window } => format!("window {window:?}, ratio {ratio}"),

@@ -52,9 +52,11 @@ pub struct BatchMask {
     /// `[B, N]` 1 where the token is replaced by the mask token (token order
     /// x, y, z, t with t fastest).
     pub tokens: Tensor<2>,
-    /// `[B, X, Y, Z]` 1 where the input voxel is filled and scored (voxel
-    /// level, same every frame); `None` at token level.
-    pub voxels: Option<Tensor<4>>,
+    /// `[B, X, Y, Z, T']` 1 where the input voxel is filled and scored
+    /// (voxel level): `T' = 1` when every frame of every clip has the same
+    /// voxels (broadcast over the frames), else `T' = T`; `None` at token
+    /// level.
+    pub voxels: Option<Tensor<5>>,
     /// Which learned token replaces the masked tokens.
     pub token: MaskToken,
 }
@@ -69,20 +71,28 @@ impl BatchMask {
             .flat_map(|m| m.tokens.iter().map(|&v| f32::from(u8::from(v))))
             .collect();
         let tokens = Tensor::from_data(TensorData::new(tokens, [b, n]), device);
-        let voxels = masks[0].voxels.as_ref().map(|first| {
+        let voxels = masks[0].voxels.as_ref().map(|_| {
             let [sx, sy, sz] = masks[0].grid.spatial.map(|s| s * masks[0].patch);
-            debug_assert_eq!(first.len(), sx * sy * sz);
-            let values: Vec<f32> = masks
-                .iter()
-                .flat_map(|m| {
-                    m.voxels
-                        .as_ref()
-                        .expect("all clips of a batch share one masking level")
-                        .iter()
-                        .map(|&v| f32::from(u8::from(v)))
-                })
-                .collect();
-            Tensor::from_data(TensorData::new(values, [b, sx, sy, sz]), device)
+            let frames = masks[0].grid.frames;
+            // Per frame only when some clip's voxels vary over time.
+            let per_frame = masks.iter().any(ClipMask::voxels_vary_in_time);
+            let tv = if per_frame { frames } else { 1 };
+            let mut values: Vec<f32> = Vec::with_capacity(b * sx * sy * sz * tv);
+            for m in masks {
+                let v = m
+                    .voxels
+                    .as_ref()
+                    .expect("all clips of a batch share one masking level");
+                debug_assert_eq!(v.len() % (sx * sy * sz), 0);
+                let as_f32 = |&x: &bool| f32::from(u8::from(x));
+                if !per_frame || m.voxels_vary_in_time() {
+                    values.extend(v.iter().map(as_f32));
+                } else {
+                    // A shared mask in a per-frame batch: repeat each voxel.
+                    values.extend(v.iter().flat_map(|x| std::iter::repeat_n(as_f32(x), tv)));
+                }
+            }
+            Tensor::from_data(TensorData::new(values, [b, sx, sy, sz, tv]), device)
         });
         Self {
             tokens,
@@ -103,10 +113,12 @@ pub fn masked_mse(pred: Tensor<6>, target: Tensor<6>, mask: &BatchMask, patch: u
     match &mask.voxels {
         Some(voxels) => {
             let [b, _, x, y, z, t] = target.dims();
-            let weight = voxels.clone().reshape([b, 1, x, y, z, 1]);
+            let tv = voxels.dims()[4];
+            let weight = voxels.clone().reshape([b, 1, x, y, z, tv]);
             let sq = (pred - target).square();
             let total = (sq * weight.clone()).sum();
-            total / (weight.sum() * (t as f32)).clamp_min(1.0)
+            // A shared mask (T' = 1) counts once per frame.
+            total / (weight.sum() * ((t / tv) as f32)).clamp_min(1.0)
         }
         None => {
             let b = target.dims()[0];

@@ -219,14 +219,16 @@ pub fn window_position_index(grid: [usize; 4], window: [usize; 4]) -> Vec<i64> {
     out
 }
 
-/// Replaces voxels where `v` `[B, X, Y, Z]` is 1 by each clip's minimum.
-fn fill_voxels(x: Tensor<6>, v: Tensor<4>) -> Tensor<6> {
+/// Replaces voxels where `v` `[B, X, Y, Z, T']` (T' = 1: every frame) is 1
+/// by each clip's minimum.
+fn fill_voxels(x: Tensor<6>, v: Tensor<5>) -> Tensor<6> {
     let [b, _, gx, gy, gz, _] = x.dims();
     let fill = x
         .clone()
         .reshape([b as i32, -1])
         .min_dim(1)
         .reshape([b, 1, 1, 1, 1, 1]);
-    let v = v.reshape([b, 1, gx, gy, gz, 1]);
+    let tv = v.dims()[4];
+    let v = v.reshape([b, 1, gx, gy, gz, tv]);
     x * (v.clone().neg() + 1.0) + fill * v
 }

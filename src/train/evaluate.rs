@@ -1,6 +1,6 @@
 //! Validation and previews: the masked MSE over the validation clips, split
-//! by AAL3 lobe on the host, and a validation clip's input, masked input and
-//! reconstruction as world-placed volumes. A device failure is a
+//! by AAL3 lobe and by AAL3 region on the host, and a validation clip's
+//! input, masked input, reconstruction and mask as world-placed volumes. A device failure is a
 //! [`TrainError::Device`] saying whether validation or a preview ran.
 
 use super::data::TrainData;
@@ -11,6 +11,7 @@ use crate::masking::{ClipMask, Masker};
 use crate::model::{BatchMask, Mae, ScanImpl};
 use crate::volume::{Grid, Volume, VolumeMeta};
 use burn::prelude::*;
+use std::collections::BTreeMap;
 
 /// The mask id of validation clip `clip` (fixed for the whole run, apart
 /// from the training ids).
@@ -25,6 +26,20 @@ pub struct ValResult {
     pub loss: f64,
     /// The same restricted to each lobe's voxels.
     pub per_lobe: Vec<(String, f64)>,
+    /// The same restricted to each region's voxels (regions with any
+    /// masked voxel, by label id).
+    pub per_region: Vec<RegionLoss>,
+}
+
+/// The masked MSE inside one atlas region.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegionLoss {
+    /// The region's label id.
+    pub id: u16,
+    /// Masked MSE over the region's masked voxels (all validation clips).
+    pub mse: f64,
+    /// How many masked voxel-frames it averages.
+    pub voxels: usize,
 }
 
 /// Lobe index (into [`Lobe::ALL`]) of every input voxel, if labelled.
@@ -82,6 +97,7 @@ pub fn validate(
     let n = data.geometry.input;
     let mut total = (0.0f64, 0usize);
     let mut per = vec![(0.0f64, 0usize); Lobe::ALL.len()];
+    let mut regions: BTreeMap<u16, (f64, usize)> = BTreeMap::new();
     for chunk in data.val.chunks(batch.max(1)) {
         let masks: Vec<ClipMask> = chunk.iter().map(|&c| masker.mask(val_mask_id(c))).collect();
         let (values, recon) =
@@ -109,6 +125,12 @@ pub fn validate(
                                 per[l as usize].0 += e;
                                 per[l as usize].1 += 1;
                             }
+                            let label = data.labels.labels[cube];
+                            if label != 0 {
+                                let r = regions.entry(label).or_default();
+                                r.0 += e;
+                                r.1 += 1;
+                            }
                         }
                     }
                 }
@@ -122,6 +144,14 @@ pub fn validate(
             .zip(&per)
             .filter(|(_, (_, count))| *count > 0)
             .map(|(l, (sum, count))| (l.name().to_string(), sum / *count as f64))
+            .collect(),
+        per_region: regions
+            .into_iter()
+            .map(|(id, (sum, voxels))| RegionLoss {
+                id,
+                mse: sum / voxels as f64,
+                voxels,
+            })
             .collect(),
     })
 }
@@ -184,5 +214,6 @@ pub fn preview(
             }
         }),
         reconstruction: to_volume(&|i, _, _, _, _| recon[i]),
+        mask: to_volume(&|_, u, v, w, t| f32::from(u8::from(mask.voxel_masked(u, v, w, t)))),
     })
 }

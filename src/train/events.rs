@@ -3,6 +3,7 @@
 //! dashboard).
 
 use super::error::TrainError;
+use super::evaluate::RegionLoss;
 use crate::volume::Volume;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +58,9 @@ pub enum TrainEvent {
         loss: f64,
         /// Masked MSE restricted to each lobe's voxels (lobes with any masked voxel).
         per_lobe: Vec<(String, f64)>,
+        /// Masked MSE restricted to each region's voxels (regions with any
+        /// masked voxel).
+        per_region: Vec<RegionLoss>,
         /// Wall time.
         wall_s: f64,
     },
@@ -101,4 +105,13 @@ pub struct Preview {
     pub masked: Volume,
     /// The model's reconstruction.
     pub reconstruction: Volume,
+    /// Where the loss is: 1 at masked voxels, 0 elsewhere (every frame).
+    pub mask: Volume,
+}
+
+impl Preview {
+    /// Whether voxel `i` (index into the volumes' data) is masked.
+    pub fn is_masked(&self, i: usize) -> bool {
+        self.mask.data.get(i).is_some_and(|&m| m > 0.5)
+    }
 }

@@ -1,6 +1,9 @@
 //! The run folder's text files: `metrics.csv` (tidy rows: run, split,
-//! metric, step, epoch, value, wall_s) and `log.txt`. Failing to open them
-//! is a [`FileError`] naming the file.
+//! metric, step, epoch, value, wall_s), `region_metrics.csv` (the same
+//! tidy rows with the atlas region, its lobe and how many masked
+//! voxel-frames the value averages: metric `masked_mse_region` at every
+//! validation) and `log.txt`. Failing to open them is a [`FileError`]
+//! naming the file.
 
 use super::error::TrainError;
 use crate::fsutil::{self, FileError};
@@ -11,11 +14,60 @@ use std::path::Path;
 /// The header of `metrics.csv`.
 pub const METRICS_HEADER: &str = "run,split,metric,step,epoch,value,wall_s";
 
+/// The header of `region_metrics.csv`.
+pub const REGION_METRICS_HEADER: &str =
+    "run,split,metric,step,epoch,region,lobe,voxels,value,wall_s";
+
 /// Appends metric rows and log lines to a run folder.
 pub struct RunFiles {
     run: String,
     metrics: File,
+    regions: File,
     log: File,
+}
+
+/// One row of `region_metrics.csv` before the run name and wall time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionMetric<'a> {
+    /// `val`.
+    pub split: &'a str,
+    /// e.g. `masked_mse_region`.
+    pub metric: &'a str,
+    /// Steps done.
+    pub step: usize,
+    /// Epoch.
+    pub epoch: usize,
+    /// Atlas region name.
+    pub region: &'a str,
+    /// Its lobe.
+    pub lobe: &'a str,
+    /// Masked voxel-frames averaged.
+    pub voxels: usize,
+    /// Value.
+    pub value: f64,
+}
+
+/// Rewrites the tidy CSV at `path` with `header`, keeping (on a resume,
+/// `keep_until` set) the rows whose step (4th column) is at most that step,
+/// and returns it open for appending.
+fn reopen_tidy(
+    path: &Path,
+    header: &str,
+    keep_until: Option<usize>,
+    what: &'static str,
+) -> Result<File, TrainError> {
+    let mut kept = vec![header.to_string()];
+    if let (Some(until), Ok(f)) = (keep_until, File::open(path)) {
+        for line in BufReader::new(f).lines().skip(1).map_while(Result::ok) {
+            let step = line.split(',').nth(3).and_then(|s| s.parse::<usize>().ok());
+            if step.is_some_and(|s| s <= until) {
+                kept.push(line);
+            }
+        }
+    }
+    let mut file = File::create(path).map_err(write_error(path, what))?;
+    writeln!(file, "{}", kept.join("\n")).map_err(write_error(path, what))?;
+    Ok(file)
 }
 
 impl RunFiles {
@@ -23,19 +75,18 @@ impl RunFiles {
     /// resume), metric rows after that step are dropped first so the
     /// resumed run does not repeat them.
     pub fn open(dir: &Path, keep_until: Option<usize>) -> Result<RunFiles, TrainError> {
-        let metrics_path = dir.join("metrics.csv");
-        let mut kept = vec![METRICS_HEADER.to_string()];
-        if let (Some(until), Ok(f)) = (keep_until, File::open(&metrics_path)) {
-            for line in BufReader::new(f).lines().skip(1).map_while(Result::ok) {
-                let step = line.split(',').nth(3).and_then(|s| s.parse::<usize>().ok());
-                if step.is_some_and(|s| s <= until) {
-                    kept.push(line);
-                }
-            }
-        }
-        let mut metrics =
-            File::create(&metrics_path).map_err(write_error(&metrics_path, "metrics"))?;
-        writeln!(metrics, "{}", kept.join("\n")).map_err(write_error(&metrics_path, "metrics"))?;
+        let metrics = reopen_tidy(
+            &dir.join("metrics.csv"),
+            METRICS_HEADER,
+            keep_until,
+            "metrics",
+        )?;
+        let regions = reopen_tidy(
+            &dir.join("region_metrics.csv"),
+            REGION_METRICS_HEADER,
+            keep_until,
+            "region metrics",
+        )?;
         let log_path = dir.join("log.txt");
         let log = OpenOptions::new()
             .create(true)
@@ -45,7 +96,12 @@ impl RunFiles {
         let run = dir
             .file_name()
             .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
-        Ok(RunFiles { run, metrics, log })
+        Ok(RunFiles {
+            run,
+            metrics,
+            regions,
+            log,
+        })
     }
 
     /// Appends one metric row.
@@ -65,6 +121,23 @@ impl RunFiles {
         );
     }
 
+    /// Appends one row to `region_metrics.csv`.
+    pub fn region_metric(&mut self, row: &RegionMetric<'_>, wall_s: f64) {
+        let _ = writeln!(
+            self.regions,
+            "{},{},{},{},{},{},{},{},{},{wall_s:.3}",
+            self.run,
+            row.split,
+            row.metric,
+            row.step,
+            row.epoch,
+            row.region,
+            row.lobe,
+            row.voxels,
+            row.value
+        );
+    }
+
     /// Appends a line to `log.txt`.
     pub fn log(&mut self, line: &str) {
         let _ = writeln!(self.log, "{line}");
@@ -73,6 +146,7 @@ impl RunFiles {
     /// Flushes both files.
     pub fn flush(&mut self) {
         let _ = self.metrics.flush();
+        let _ = self.regions.flush();
         let _ = self.log.flush();
     }
 }

@@ -15,10 +15,10 @@ use super::error::{DeviceFailure, TrainError};
 use super::evaluate;
 use super::events::TrainEvent;
 use super::prefetch::{BatchPlan, Prefetcher, ReadyBatch};
-use super::run_dir::RunFiles;
+use super::run_dir::{RegionMetric, RunFiles};
 use super::step;
 use super::subject_split::PretrainingSplit;
-use crate::atlas::Atlas;
+use crate::atlas::{Atlas, RegionTable};
 use crate::masking::Masker;
 use crate::model::{BatchMask, Mae};
 use burn::module::{Module, ModuleVisitor, Param};
@@ -150,6 +150,8 @@ struct RunContext {
     masker: Arc<Masker>,
     /// The lobe of every input voxel (for per-lobe validation losses).
     lobes: Vec<Option<u8>>,
+    /// The atlas's regions (names of the per-region validation losses).
+    regions: RegionTable,
     /// Frames per clip.
     frames: usize,
     steps_per_epoch: usize,
@@ -188,6 +190,7 @@ impl RunContext {
             device_name: picked.name,
             masker: Arc::new(masker),
             lobes,
+            regions: atlas.regions.clone(),
             frames,
             steps_per_epoch,
             total,
@@ -557,6 +560,22 @@ fn validate_and_checkpoint(
                     wall_s,
                 );
             }
+            for r in &v.per_region {
+                let Some(region) = ctx.regions.get(r.id) else {
+                    continue;
+                };
+                let row = RegionMetric {
+                    split: "val",
+                    metric: "masked_mse_region",
+                    step,
+                    epoch,
+                    region: &region.name,
+                    lobe: region.group.name(),
+                    voxels: r.voxels,
+                    value: r.mse,
+                };
+                f.region_metric(&row, wall_s);
+            }
             f.flush();
         }
         best = p.state.best_val.is_none_or(|(b, _)| v.loss < b);
@@ -569,6 +588,7 @@ fn validate_and_checkpoint(
             epoch,
             loss: v.loss,
             per_lobe: v.per_lobe,
+            per_region: v.per_region,
             wall_s,
         });
     }

@@ -148,6 +148,7 @@ impl MaskSelection {
                 level,
             },
             seed,
+            time: Default::default(),
         }
     }
 }
