@@ -336,6 +336,34 @@ fn resumed_run_matches_an_uninterrupted_one_and_stop_checkpoints() {
             .count(),
         12
     );
+    // region_metrics.csv too: the resumed run's per-region rows are the
+    // uninterrupted run's (same steps, regions and voxel counts, each once).
+    let region_rows = |run: &str| -> Vec<(String, String, String, f64)> {
+        let text =
+            std::fs::read_to_string(dir.path().join(run).join("region_metrics.csv")).unwrap();
+        let mut rows: Vec<_> = text
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (
+                    f[3].to_string(),
+                    f[5].to_string(),
+                    f[7].to_string(),
+                    f[8].parse().unwrap(),
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        rows
+    };
+    let (rows_a, rows_b) = (region_rows("a"), region_rows("b"));
+    assert!(rows_a.iter().any(|r| r.0 == "12"), "validated at the end");
+    assert_eq!(rows_a.len(), rows_b.len());
+    for (x, y) in rows_a.iter().zip(&rows_b) {
+        assert_eq!((&x.0, &x.1, &x.2), (&y.0, &y.1, &y.2));
+        assert!((x.3 - y.3).abs() < 1e-4 * x.3.max(1.0), "{x:?} vs {y:?}");
+    }
 }
 
 #[test]
