@@ -714,3 +714,61 @@ fn results_md_names_the_temporal_mode_of_each_strategy() {
         );
     }
 }
+
+#[test]
+fn results_md_names_each_strategys_own_temporal_mode() {
+    use roimae::eval::ExperimentConfig;
+    use roimae::eval::exp_config::{Grid, Strategy, time_suffix};
+    use roimae::eval::exp_markdown::results_markdown;
+    let mut cfg = ExperimentConfig {
+        grid: Grid {
+            lobes: vec![Lobe::Limbic],
+            ..Grid::default()
+        },
+        ..ExperimentConfig::demo()
+    };
+    let limbic = cfg.all_strategies()[0].clone();
+    cfg.strategies.push(Strategy {
+        name: format!("roi-limbic{}", time_suffix(BLOCK, MaskTime::All)),
+        time: Some(BLOCK),
+        ..limbic
+    });
+    cfg.strategies.push(Strategy {
+        name: "tube-trand50".into(),
+        mask: MaskStrategy::Tube { ratio: 0.5 },
+        time: Some(RANDOM),
+    });
+    cfg.validate().unwrap();
+    let md = results_markdown(&cfg, &[], &[], &[], 10);
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("Temporal masking: "))
+        .expect("a temporal masking line");
+    assert_eq!(
+        line,
+        "Temporal masking: roi-limbic `all` (every frame); roi-limbic-tblock4 `block` \
+         (4-frame blocks, ratio 0.5); tube-trand50 `random` (random frames, ratio 0.5)."
+    );
+}
+
+#[test]
+fn the_training_tab_carries_its_temporal_mode_or_says_why_not() {
+    use roimae::dashboard::run_setup::{MaskMode, TimeKind, TimeSetup};
+    use roimae::gui::{Startup, ViewerApp};
+    let mut app = ViewerApp::new(&Startup::default(), None, None).unwrap();
+    let d = &mut app.dashboard;
+    d.mask_mode = MaskMode::Random;
+    d.time = TimeSetup {
+        kind: TimeKind::Block,
+        ..TimeSetup::default()
+    };
+    let runs = tempfile::tempdir().unwrap();
+    d.runs_root = runs.path().to_path_buf();
+    d.start(&app.state, MaskLevel::Token, None);
+    let d = &app.dashboard;
+    assert!(d.handle.is_none(), "no run starts");
+    let msg = d.message.as_ref().expect("a notice");
+    assert!(msg.is_error(), "{msg}");
+    assert!(msg.to_string().contains("random token masking"), "{msg}");
+    assert_eq!(std::fs::read_dir(runs.path()).unwrap().count(), 0);
+}

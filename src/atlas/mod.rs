@@ -1,19 +1,23 @@
-//! The AAL3 atlas: its region table, its label volume, resampling onto any
-//! data grid, the token-level view the model sees, and the per-region /
-//! per-lobe report behind `roimae atlas`. Knows nothing of burn or egui.
-//! A region table that cannot be parsed is an [`AtlasError`].
+//! The atlases: the built-in AAL3 (grouped by 7 lobes) and Schaefer
+//! 100 × 7, and user atlases loaded and validated from a label NIfTI + table
+//! ([`user`]); their region tables and groups, label volumes, resampling onto
+//! any data grid, the token-level view the model sees, and the per-region /
+//! per-group report behind `roimae atlas`. Knows nothing of burn or egui.
+//! A table or atlas file that cannot be used is an [`AtlasError`].
 
 pub mod error;
 pub mod labels;
 pub mod regions;
 pub mod report;
 pub mod tokens;
+pub mod user;
 
 pub use error::AtlasError;
 pub use labels::LabelMap;
 pub use regions::{Hemisphere, Lobe, Region, RegionTable};
 pub use report::AtlasReport;
 pub use tokens::{InputLabels, TokenGeometry, TokenMap};
+pub use user::{AtlasLoadOptions, AtlasValidation};
 
 use crate::assets;
 use crate::volume::{Grid, VolumeError, read_volume_from_bytes};

@@ -75,14 +75,25 @@ pub struct Region {
     pub name: String,
     /// Its side.
     pub hemisphere: Hemisphere,
-    /// Its lobe group.
+    /// Its AAL3 lobe. Meaningful only when the table is grouped by lobes
+    /// ([`RegionTable::is_lobe_grouped`], the built-in AAL3); for any other
+    /// atlas it is a placeholder (`Lobe::Frontal`) that
+    /// [`RegionTable::in_group`] never matches: use `group_name` there.
     pub group: Lobe,
+    /// The atlas's own group of the region: the lobe's name for AAL3, the
+    /// table's group column or a name-derived group (Schaefer `LH_Vis`) for
+    /// a user atlas, `all` when the atlas has no grouping.
+    pub group_name: String,
 }
 
 /// All regions of an atlas, keyed by label id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegionTable {
     regions: BTreeMap<u16, Region>,
+    /// Group names in display order.
+    groups: Vec<String>,
+    /// Whether `Region::group` holds real AAL3 lobes.
+    lobes: bool,
 }
 
 impl RegionTable {
@@ -136,12 +147,74 @@ impl RegionTable {
                 name: at(cn).to_string(),
                 hemisphere,
                 group,
+                group_name: group.name().to_string(),
             };
             if regions.insert(id, region).is_some() {
                 return Err(AtlasError::DuplicateId { line, id });
             }
         }
-        Ok(RegionTable { regions })
+        Ok(RegionTable {
+            regions,
+            groups: Lobe::ALL.map(|l| l.name().to_string()).to_vec(),
+            lobes: true,
+        })
+    }
+
+    /// A table of user-atlas regions grouped by `group_name`, in the order
+    /// the groups first appear in label order. When every group name is a
+    /// lobe name the regions' `group` is set from it and the table counts
+    /// as lobe-grouped.
+    pub(crate) fn from_named(regions: Vec<Region>) -> RegionTable {
+        let lobes = regions
+            .iter()
+            .all(|r| Lobe::from_name(&r.group_name).is_some());
+        let mut map = BTreeMap::new();
+        for mut r in regions {
+            if lobes {
+                r.group = Lobe::from_name(&r.group_name).expect("checked above");
+                r.group_name = r.group.name().to_string();
+            }
+            map.insert(r.id, r);
+        }
+        let groups = if lobes {
+            Lobe::ALL
+                .into_iter()
+                .filter(|l| map.values().any(|r: &Region| r.group == *l))
+                .map(|l| l.name().to_string())
+                .collect()
+        } else {
+            let mut g: Vec<String> = Vec::new();
+            for r in map.values() {
+                if !g.contains(&r.group_name) {
+                    g.push(r.group_name.clone());
+                }
+            }
+            g
+        };
+        RegionTable {
+            regions: map,
+            groups,
+            lobes,
+        }
+    }
+
+    /// The atlas's group names in display order (the 7 lobes for AAL3).
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// Whether the regions are grouped by the AAL3 lobes (so `Region::group`
+    /// and [`RegionTable::in_group`] are meaningful).
+    pub fn is_lobe_grouped(&self) -> bool {
+        self.lobes
+    }
+
+    /// The regions of the group called `name` (case-insensitive), in label
+    /// order.
+    pub fn in_named_group<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Region> + 'a {
+        self.regions
+            .values()
+            .filter(move |r| r.group_name.eq_ignore_ascii_case(name))
     }
 
     /// Number of regions.
@@ -171,9 +244,13 @@ impl RegionTable {
         self.regions.values()
     }
 
-    /// The regions of one lobe group, in label order.
+    /// The regions of one lobe group, in label order; none for an atlas
+    /// that is not grouped by lobes.
     pub fn in_group(&self, group: Lobe) -> impl Iterator<Item = &Region> {
-        self.regions.values().filter(move |r| r.group == group)
+        let lobes = self.lobes;
+        self.regions
+            .values()
+            .filter(move |r| lobes && r.group == group)
     }
 }
 

@@ -16,8 +16,12 @@ pub struct RegionRow {
     pub name: String,
     /// `L`, `R` or `M`.
     pub hemisphere: super::Hemisphere,
-    /// Lobe group.
+    /// Lobe group (AAL3; a placeholder for atlases not grouped by lobes).
+    #[serde(skip)]
     pub group: Lobe,
+    /// The atlas's group name (the lobe's name for AAL3).
+    #[serde(rename = "group")]
+    pub group_name: String,
     /// Voxels on the grid.
     pub voxels: usize,
     /// Tokens whose majority label it is.
@@ -39,6 +43,21 @@ pub struct GroupRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Groups(pub Vec<(Lobe, GroupRow)>);
 
+/// The atlas's own group totals in display order (the lobes for AAL3),
+/// serialised as an object keyed by group name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedGroups(pub Vec<(String, GroupRow)>);
+
+impl Serialize for NamedGroups {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, row) in &self.0 {
+            map.serialize_entry(name, row)?;
+        }
+        map.end()
+    }
+}
+
 impl Serialize for Groups {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
@@ -58,8 +77,13 @@ pub struct AtlasReport {
     pub grid_voxel_mm: [f64; 3],
     /// Every region of the table, in label order.
     pub regions: Vec<RegionRow>,
-    /// Lobe totals.
+    /// Lobe totals (empty for an atlas not grouped by lobes).
+    #[serde(skip)]
     pub groups: Groups,
+    /// Totals of the atlas's groups (the lobes for AAL3), in JSON as
+    /// `groups`.
+    #[serde(rename = "groups")]
+    pub group_totals: NamedGroups,
     /// Names of regions present on the grid but owning no token.
     pub lost_at_token_level: Vec<String>,
     /// Names of regions with no voxel at all on the grid.
@@ -86,31 +110,40 @@ impl AtlasReport {
                 name: r.name.clone(),
                 hemisphere: r.hemisphere,
                 group: r.group,
+                group_name: r.group_name.clone(),
                 voxels: voxel_counts.get(&r.id).copied().unwrap_or(0),
                 tokens: token_counts.get(&r.id).copied().unwrap_or(0),
             })
             .collect();
         let labelled_voxels: usize = regions.iter().map(|r| r.voxels).sum();
-        let groups = Lobe::ALL
+        let totals = |keep: &dyn Fn(&RegionRow) -> bool| {
+            let rows = regions.iter().filter(|r| keep(r));
+            let voxels: usize = rows.clone().map(|r| r.voxels).sum();
+            let tokens: usize = rows.map(|r| r.tokens).sum();
+            let percent = if labelled_voxels == 0 {
+                0.0
+            } else {
+                100.0 * voxels as f64 / labelled_voxels as f64
+            };
+            GroupRow {
+                voxels,
+                percent,
+                tokens,
+            }
+        };
+        let groups = if atlas.regions.is_lobe_grouped() {
+            Lobe::ALL
+                .iter()
+                .map(|&lobe| (lobe, totals(&|r| r.group == lobe)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let group_totals = atlas
+            .regions
+            .groups()
             .iter()
-            .map(|&lobe| {
-                let rows = regions.iter().filter(|r| r.group == lobe);
-                let voxels: usize = rows.clone().map(|r| r.voxels).sum();
-                let tokens: usize = rows.map(|r| r.tokens).sum();
-                let percent = if labelled_voxels == 0 {
-                    0.0
-                } else {
-                    100.0 * voxels as f64 / labelled_voxels as f64
-                };
-                (
-                    lobe,
-                    GroupRow {
-                        voxels,
-                        percent,
-                        tokens,
-                    },
-                )
-            })
+            .map(|g| (g.clone(), totals(&|r| r.group_name == *g)))
             .collect();
         let names = |keep: fn(&RegionRow) -> bool| {
             regions
@@ -132,6 +165,7 @@ impl AtlasReport {
                 labels.left_right_check(&atlas.regions)
             },
             groups: Groups(groups),
+            group_totals: NamedGroups(group_totals),
             regions,
             labelled_voxels,
         }

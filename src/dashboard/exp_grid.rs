@@ -1,16 +1,16 @@
 //! The Experiment tab's grid builder as edits of an [`ExperimentConfig`]
 //! (the very type `roimae experiment --config` reads), free of any GUI
 //! toolkit: add random / window / tube at a ratio, a lobe or a lobe
-//! combination as ROI (whole or partial), the viewer's checked regions;
-//! remove a strategy; seeds, steps, data and the starting checkpoint; and
+//! combination as ROI (whole or partial), the viewer's checked regions,
+//! each at a temporal mode (`time`); remove a strategy; seeds, steps, data and the starting checkpoint; and
 //! the new, never reused, folder an experiment runs in.
 
 use super::init_source::InitSource;
 use crate::atlas::Lobe;
 use crate::eval::EvalError;
-use crate::eval::exp_config::{ExperimentConfig, Strategy};
+use crate::eval::exp_config::{ExperimentConfig, Strategy, time_suffix};
 use crate::fsutil::FileError;
-use crate::masking::{MaskLevel, MaskStrategy, RegionSelection};
+use crate::masking::{MaskLevel, MaskStrategy, MaskTime, RegionSelection};
 use crate::train::{DataConfig, SyntheticData};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -19,7 +19,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum GridEditError {
     /// A strategy of the same name is in the grid.
-    #[error("strategy '{name}' is already in the grid; remove it first or change the ratio")]
+    #[error(
+        "strategy '{name}' is already in the grid; remove it first or change the ratio or the time"
+    )]
     Duplicate {
         /// Its name.
         name: String,
@@ -84,14 +86,27 @@ fn has(cfg: &ExperimentConfig, name: &str) -> bool {
     cfg.all_strategies().iter().any(|s| s.name == name)
 }
 
-/// Checks `mask` against the pretraining config (as `validate` does).
-fn check_mask(cfg: &ExperimentConfig, name: &str, mask: &MaskStrategy) -> Result<(), EvalError> {
+/// Checks `mask` at `time` (None: the pretraining config's) against the
+/// pretraining config (as `validate` does).
+fn check_mask(
+    cfg: &ExperimentConfig,
+    name: &str,
+    mask: &MaskStrategy,
+    time: Option<MaskTime>,
+) -> Result<(), EvalError> {
     let mut run = cfg.pretrain.clone();
     run.mask.strategy = mask.clone();
+    run.mask.time = time.unwrap_or(cfg.pretrain.mask.time);
     run.validate().map_err(|e| EvalError::StrategyRun {
         strategy: name.to_string(),
         cause: Box::new(e),
     })
+}
+
+/// The strategy's own `time`: None (inherit) when `time` is the
+/// pretraining config's.
+fn own_time(cfg: &ExperimentConfig, time: MaskTime) -> Option<MaskTime> {
+    (time != cfg.pretrain.mask.time).then_some(time)
 }
 
 /// Adds an explicit strategy after checking its name and mask.
@@ -99,49 +114,74 @@ fn push(
     cfg: &mut ExperimentConfig,
     name: String,
     mask: MaskStrategy,
+    time: Option<MaskTime>,
 ) -> Result<String, GridEditError> {
     if has(cfg, &name) {
         return Err(GridEditError::Duplicate { name });
     }
-    check_mask(cfg, &name, &mask)?;
+    check_mask(cfg, &name, &mask, time)?;
     cfg.strategies.push(Strategy {
         name: name.clone(),
         mask,
+        time,
     });
     Ok(name)
 }
 
-/// Adds `kind` at `ratio`; the strategy's name. The first random and
-/// window go into `[grid]` (`random`, `window`); the first tube is the
-/// strategy `tube`; more of a kind at other ratios are strategies
-/// `<kind>-r<percent>`.
+/// Adds `kind` at `ratio`, masking at `time`; the strategy's name. The
+/// first random and window go into `[grid]` (`random`, `window`); the
+/// first tube is the strategy `tube`; more of a kind at other ratios are
+/// strategies `<kind>-r<percent>`. At a `time` other than the pretraining
+/// config's the strategy is explicit, with its `time` and the name's
+/// [`time_suffix`] (`tube-tblock4`). Under a temporal mode other than
+/// `all` a window spans one frame (4x4x4x1 tokens: the temporal mode picks
+/// its frames), and random tokens are refused (they draw every frame on
+/// their own).
 pub fn add_ratio(
     cfg: &mut ExperimentConfig,
     kind: RatioKind,
     ratio: f64,
+    time: MaskTime,
 ) -> Result<String, GridEditError> {
     let bare = kind.name();
-    let mask = kind.mask(ratio);
-    if has(cfg, bare) {
-        return push(cfg, format!("{bare}-r{}", percent(ratio)), mask);
+    let own = own_time(cfg, time);
+    let mut mask = kind.mask(ratio);
+    if let MaskStrategy::Window { window, .. } = &mut mask
+        && !time.is_all()
+    {
+        window[3] = 1;
     }
-    check_mask(cfg, bare, &mask)?;
+    let tail = time_suffix(time, cfg.pretrain.mask.time);
+    let name = format!("{bare}{tail}");
+    if has(cfg, &name) {
+        let name = format!("{bare}-r{}{tail}", percent(ratio));
+        return push(cfg, name, mask, own);
+    }
+    // `[grid]` holds the reference forms at the inherited time.
+    let shorthand = own.is_none() && mask == kind.mask(ratio);
+    if !shorthand || kind == RatioKind::Tube {
+        return push(cfg, name, mask, own);
+    }
+    check_mask(cfg, bare, &mask, None)?;
     match kind {
         RatioKind::Random => cfg.grid.random = Some(ratio),
         RatioKind::Window => cfg.grid.window = Some(ratio),
-        RatioKind::Tube => return push(cfg, bare.to_string(), mask),
+        RatioKind::Tube => unreachable!("tubes are explicit strategies"),
     }
     Ok(bare.to_string())
 }
 
-/// Adds ROI masking of `lobes` (token level): one lobe goes into
-/// `[grid] lobes` (`roi-<lobe>`), several into `[grid] combinations`
+/// Adds ROI masking of `lobes` (token level) at `time`: one lobe goes
+/// into `[grid] lobes` (`roi-<lobe>`), several into `[grid] combinations`
 /// (`roi-<a>+<b>`); with `partial` (a fraction of their tokens) it is the
-/// strategy `roi-<lobes>-p<percent>`.
+/// strategy `roi-<lobes>-p<percent>`. At a `time` other than the
+/// pretraining config's it is an explicit strategy with that `time` and
+/// the name's [`time_suffix`] (`roi-limbic-tblock4`).
 pub fn add_lobes(
     cfg: &mut ExperimentConfig,
     lobes: &[Lobe],
     partial: Option<f64>,
+    time: MaskTime,
 ) -> Result<String, GridEditError> {
     if lobes.is_empty() {
         return Err(GridEditError::NoLobes);
@@ -155,14 +195,19 @@ pub fn add_lobes(
         level: MaskLevel::Token,
     };
     let names = lobe_names(lobes);
+    let own = own_time(cfg, time);
+    let tail = time_suffix(time, cfg.pretrain.mask.time);
     if let Some(p) = partial {
-        return push(cfg, format!("roi-{names}-p{}", percent(p)), mask);
+        return push(cfg, format!("roi-{names}-p{}{tail}", percent(p)), mask, own);
     }
-    let name = format!("roi-{names}");
+    let name = format!("roi-{names}{tail}");
+    if own.is_some() {
+        return push(cfg, name, mask, own);
+    }
     if has(cfg, &name) {
         return Err(GridEditError::Duplicate { name });
     }
-    check_mask(cfg, &name, &mask)?;
+    check_mask(cfg, &name, &mask, None)?;
     match lobes {
         [one] => cfg.grid.lobes.push(*one),
         _ => cfg.grid.combinations.push(lobes.to_vec()),
@@ -171,19 +216,22 @@ pub fn add_lobes(
 }
 
 /// Adds ROI masking of the regions checked in the viewer (`selection`, as
-/// the Training tab builds its run) at `level`: the strategy
+/// the Training tab builds its run) at `level` and `time`: the strategy
 /// `roi-selection` (`-2`, `-3`, … for later ones, `-p<percent>` when
-/// partial).
+/// partial, then the [`time_suffix`] at a `time` other than the
+/// pretraining config's).
 pub fn add_regions(
     cfg: &mut ExperimentConfig,
     selection: RegionSelection,
     partial: Option<f64>,
     level: MaskLevel,
+    time: MaskTime,
 ) -> Result<String, GridEditError> {
     if selection.lobes.is_empty() && selection.names.is_empty() {
         return Err(GridEditError::NoRegions);
     }
-    let tail = partial.map_or(String::new(), |p| format!("-p{}", percent(p)));
+    let tail = partial.map_or(String::new(), |p| format!("-p{}", percent(p)))
+        + &time_suffix(time, cfg.pretrain.mask.time);
     let name = (1..)
         .map(|k| match k {
             1 => format!("roi-selection{tail}"),
@@ -196,7 +244,8 @@ pub fn add_regions(
         partial,
         level,
     };
-    push(cfg, name, mask)
+    let own = own_time(cfg, time);
+    push(cfg, name, mask, own)
 }
 
 /// Removes the strategy `name`; false when the grid has none of that
@@ -334,6 +383,8 @@ mod tests {
     use super::*;
     use crate::eval::exp_config::Grid;
 
+    const ALL: MaskTime = MaskTime::All;
+
     fn empty() -> ExperimentConfig {
         ExperimentConfig {
             grid: Grid::default(),
@@ -349,33 +400,39 @@ mod tests {
     fn clicks_build_the_grid_and_removal_undoes_each() {
         let mut cfg = empty();
         assert_eq!(
-            add_ratio(&mut cfg, RatioKind::Random, 0.5).unwrap(),
+            add_ratio(&mut cfg, RatioKind::Random, 0.5, ALL).unwrap(),
             "random"
         );
         assert_eq!(cfg.grid.random, Some(0.5));
         assert_eq!(
-            add_ratio(&mut cfg, RatioKind::Random, 0.75).unwrap(),
+            add_ratio(&mut cfg, RatioKind::Random, 0.75, ALL).unwrap(),
             "random-r75"
         );
         assert!(matches!(
-            add_ratio(&mut cfg, RatioKind::Random, 0.75),
+            add_ratio(&mut cfg, RatioKind::Random, 0.75, ALL),
             Err(GridEditError::Duplicate { .. })
         ));
-        add_ratio(&mut cfg, RatioKind::Tube, 0.5).unwrap();
-        add_lobes(&mut cfg, &[Lobe::Limbic], None).unwrap();
-        add_lobes(&mut cfg, &[Lobe::Limbic, Lobe::Cerebellum], None).unwrap();
-        add_lobes(&mut cfg, &[Lobe::Occipital], Some(0.5)).unwrap();
+        add_ratio(&mut cfg, RatioKind::Tube, 0.5, ALL).unwrap();
+        add_lobes(&mut cfg, &[Lobe::Limbic], None, ALL).unwrap();
+        add_lobes(&mut cfg, &[Lobe::Limbic, Lobe::Cerebellum], None, ALL).unwrap();
+        add_lobes(&mut cfg, &[Lobe::Occipital], Some(0.5), ALL).unwrap();
         let sel = RegionSelection {
             lobes: Vec::new(),
             names: vec!["Hippocampus_L".into()],
         };
-        add_regions(&mut cfg, sel.clone(), None, MaskLevel::Token).unwrap();
+        add_regions(&mut cfg, sel.clone(), None, MaskLevel::Token, ALL).unwrap();
         assert_eq!(
-            add_regions(&mut cfg, sel, None, MaskLevel::Voxel).unwrap(),
+            add_regions(&mut cfg, sel, None, MaskLevel::Voxel, ALL).unwrap(),
             "roi-selection-2"
         );
         assert!(matches!(
-            add_regions(&mut cfg, RegionSelection::default(), None, MaskLevel::Token),
+            add_regions(
+                &mut cfg,
+                RegionSelection::default(),
+                None,
+                MaskLevel::Token,
+                ALL
+            ),
             Err(GridEditError::NoRegions)
         ));
         assert_eq!(
@@ -393,7 +450,7 @@ mod tests {
         );
         cfg.validate().unwrap();
         // A bad ratio is refused with the strategy's name.
-        let e = add_ratio(&mut cfg, RatioKind::Window, 7.0)
+        let e = add_ratio(&mut cfg, RatioKind::Window, 7.0, ALL)
             .unwrap_err()
             .to_string();
         assert!(e.contains("window"), "{e}");
@@ -402,6 +459,109 @@ mod tests {
             assert!(remove(&mut cfg, &n), "{n}");
         }
         assert!(names(&cfg).is_empty() && !remove(&mut cfg, "random"));
+    }
+
+    #[test]
+    fn a_time_choice_adds_the_same_strategy_in_another_temporal_mode() {
+        let block4 = MaskTime::Block {
+            length: 4,
+            ratio: 0.5,
+        };
+        let random = MaskTime::Random { ratio: 0.5 };
+        let mut cfg = empty();
+        let limbic = [Lobe::Limbic];
+        assert_eq!(
+            add_lobes(&mut cfg, &limbic, None, ALL).unwrap(),
+            "roi-limbic"
+        );
+        assert_eq!(
+            add_lobes(&mut cfg, &limbic, None, block4).unwrap(),
+            "roi-limbic-tblock4"
+        );
+        assert!(matches!(
+            add_lobes(&mut cfg, &limbic, None, block4),
+            Err(GridEditError::Duplicate { .. })
+        ));
+        assert_eq!(
+            add_lobes(&mut cfg, &limbic, Some(0.5), random).unwrap(),
+            "roi-limbic-p50-trand50"
+        );
+        assert_eq!(
+            add_ratio(&mut cfg, RatioKind::Tube, 0.5, block4).unwrap(),
+            "tube-tblock4"
+        );
+        assert_eq!(
+            add_ratio(&mut cfg, RatioKind::Tube, 0.25, block4).unwrap(),
+            "tube-r25-tblock4"
+        );
+        assert_eq!(
+            add_ratio(&mut cfg, RatioKind::Window, 0.5, random).unwrap(),
+            "window-trand50"
+        );
+        let sel = RegionSelection {
+            lobes: Vec::new(),
+            names: vec!["Hippocampus_L".into()],
+        };
+        assert_eq!(
+            add_regions(&mut cfg, sel, None, MaskLevel::Voxel, block4).unwrap(),
+            "roi-selection-tblock4"
+        );
+        // Random tokens draw their own frames: refused, with the reason.
+        let e = add_ratio(&mut cfg, RatioKind::Random, 0.5, block4)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("random token masking"), "{e}");
+        assert_eq!(cfg.grid.random, None);
+        cfg.validate().unwrap();
+        let time = |name: &str| {
+            let s = cfg.all_strategies().into_iter().find(|s| s.name == name);
+            cfg.run_config(&s.unwrap(), 0).mask
+        };
+        assert_eq!(time("roi-limbic").time, ALL);
+        assert_eq!(time("roi-limbic-tblock4").time, block4);
+        assert_eq!(
+            time("roi-limbic-tblock4").strategy,
+            time("roi-limbic").strategy
+        );
+        assert_eq!(time("roi-limbic-p50-trand50").time, random);
+        assert_eq!(
+            time("window-trand50").strategy,
+            MaskStrategy::Window {
+                ratio: 0.5,
+                window: [4, 4, 4, 1]
+            }
+        );
+        // The grid shorthand stays at the inherited time.
+        assert_eq!(cfg.grid.lobes, [Lobe::Limbic]);
+        assert!(cfg.strategies.iter().all(|s| s.time.is_some()));
+        assert!(remove(&mut cfg, "roi-limbic-tblock4"));
+        assert!(has(&cfg, "roi-limbic") && !has(&cfg, "roi-limbic-tblock4"));
+
+        // Under a pretraining config masking in blocks, blocks inherit and
+        // every frame is the explicit choice.
+        let mut cfg = empty();
+        cfg.pretrain.mask.time = block4;
+        assert_eq!(
+            add_lobes(&mut cfg, &limbic, None, block4).unwrap(),
+            "roi-limbic"
+        );
+        assert_eq!(cfg.grid.lobes, [Lobe::Limbic]);
+        assert_eq!(
+            add_lobes(&mut cfg, &limbic, None, ALL).unwrap(),
+            "roi-limbic-tall"
+        );
+        assert_eq!(
+            add_ratio(&mut cfg, RatioKind::Window, 0.5, block4).unwrap(),
+            "window"
+        );
+        assert_eq!(time_of(&cfg, "window").time, block4);
+        assert_eq!(time_of(&cfg, "roi-limbic-tall").time, ALL);
+        cfg.validate().unwrap();
+    }
+
+    fn time_of(cfg: &ExperimentConfig, name: &str) -> crate::masking::MaskSpec {
+        let s = cfg.all_strategies().into_iter().find(|s| s.name == name);
+        cfg.run_config(&s.unwrap(), 0).mask
     }
 
     #[test]
@@ -447,10 +607,7 @@ mod tests {
         };
         start_from(&mut cfg, Some(&wider));
         assert_eq!(cfg.pretrain.model, Some(model));
-        let random = Strategy {
-            name: "random".into(),
-            mask: MaskStrategy::Random { ratio: 0.5 },
-        };
+        let random = Strategy::new("random", MaskStrategy::Random { ratio: 0.5 });
         // Every run of the grid starts there.
         assert_eq!(cfg.run_config(&random, 0).init_from, cfg.pretrain.init_from);
         start_from(&mut cfg, None);

@@ -6,7 +6,7 @@
 use super::curves::RunCurves;
 use super::init_source::InitSource;
 use crate::atlas::RegionTable;
-use crate::masking::{MaskLevel, MaskSpec, MaskStrategy};
+use crate::masking::{MaskError, MaskLevel, MaskSpec, MaskStrategy, MaskTime};
 use crate::train::{RunConfig, TrainError};
 use crate::viewer::MaskSelection;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ impl MaskMode {
     pub fn label(self) -> &'static str {
         match self {
             MaskMode::Regions => "regions selected in the viewer",
-            MaskMode::Window => "window (4x4x4x4 tokens)",
+            MaskMode::Window => "window (4x4x4x4 tokens; 4x4x4x1 with a temporal mode)",
             MaskMode::Random => "random tokens",
             MaskMode::Tube => "tube",
         }
@@ -51,6 +51,88 @@ impl MaskMode {
             MaskMode::Window => "window",
             MaskMode::Random => "random",
             MaskMode::Tube => "tube",
+        }
+    }
+}
+
+/// The temporal mode picked on a tab (the Training tab's set-up, the
+/// Experiment tab's next strategies), in menu order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeKind {
+    /// Every frame (`time = "all"`, the default).
+    All,
+    /// Random frames of each masked unit.
+    Random,
+    /// Aligned blocks of frames of each masked unit.
+    Block,
+}
+
+impl TimeKind {
+    /// Every kind, in menu order.
+    pub const ALL: [TimeKind; 3] = [TimeKind::All, TimeKind::Random, TimeKind::Block];
+
+    /// The menu label.
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeKind::All => "every frame",
+            TimeKind::Random => "random frames",
+            TimeKind::Block => "blocks of frames",
+        }
+    }
+}
+
+/// A tab's temporal-mode inputs: the kind and the ratio and block length
+/// its widgets keep (kept while another kind is picked).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeSetup {
+    /// The mode.
+    pub kind: TimeKind,
+    /// Fraction of the frames (random) or blocks (block) masked.
+    pub ratio: f64,
+    /// Block length in frames.
+    pub length: usize,
+}
+
+impl Default for TimeSetup {
+    /// Every frame; 0.5 and 4-frame blocks (NeuroSTORM's windows) once
+    /// another mode is picked.
+    fn default() -> Self {
+        TimeSetup {
+            kind: TimeKind::All,
+            ratio: 0.5,
+            length: 4,
+        }
+    }
+}
+
+impl TimeSetup {
+    /// The `[mask] time` these inputs stand for.
+    pub fn mask_time(&self) -> MaskTime {
+        match self.kind {
+            TimeKind::All => MaskTime::All,
+            TimeKind::Random => MaskTime::Random { ratio: self.ratio },
+            TimeKind::Block => MaskTime::Block {
+                length: self.length,
+                ratio: self.ratio,
+            },
+        }
+    }
+
+    /// The inputs showing `time` (the others at their defaults).
+    pub fn from_mask_time(time: MaskTime) -> TimeSetup {
+        let d = TimeSetup::default();
+        match time {
+            MaskTime::All => d,
+            MaskTime::Random { ratio } => TimeSetup {
+                kind: TimeKind::Random,
+                ratio,
+                ..d
+            },
+            MaskTime::Block { length, ratio } => TimeSetup {
+                kind: TimeKind::Block,
+                ratio,
+                length,
+            },
         }
     }
 }
@@ -71,10 +153,17 @@ pub enum RunSetupError {
         /// The preset it needs.
         preset: String,
     },
+    /// The mask as set up is refused (e.g. a temporal mode with random
+    /// token masking).
+    #[error(transparent)]
+    Mask(#[from] MaskError),
 }
 
 /// The mask a new run uses: the selected regions (mode `Regions`) or a
-/// ratio strategy, with the config's mask seed.
+/// ratio strategy, with the config's mask seed and the temporal mode
+/// `time`. Under a temporal mode a window is 4x4x4 tokens by one frame
+/// (`[mask] time` picks its frames); random token masking takes `time`
+/// as given, which [`MaskSpec::validate`] refuses unless it is `all`.
 pub fn mask_spec(
     mode: MaskMode,
     ratio: f64,
@@ -82,12 +171,21 @@ pub fn mask_spec(
     table: &RegionTable,
     level: MaskLevel,
     seed: u64,
+    time: MaskTime,
 ) -> MaskSpec {
     let strategy = match mode {
-        MaskMode::Regions => return selection.to_mask_spec(table, level, None, seed),
+        MaskMode::Regions => {
+            let mut spec = selection.to_mask_spec(table, level, None, seed);
+            spec.time = time;
+            return spec;
+        }
         MaskMode::Window => MaskStrategy::Window {
             ratio,
-            window: [4, 4, 4, 4],
+            window: if time.is_all() {
+                [4, 4, 4, 4]
+            } else {
+                [4, 4, 4, 1]
+            },
         },
         MaskMode::Random => MaskStrategy::Random { ratio },
         MaskMode::Tube => MaskStrategy::Tube { ratio },
@@ -95,7 +193,7 @@ pub fn mask_spec(
     MaskSpec {
         strategy,
         seed,
-        time: Default::default(),
+        time,
     }
 }
 
@@ -107,6 +205,8 @@ pub struct RunRequest<'a> {
     pub mode: MaskMode,
     /// The ratio of the non-region modes.
     pub ratio: f64,
+    /// Which frames of each masked unit are masked (`[mask] time`).
+    pub time: MaskTime,
     /// The viewer's selection and the atlas table it refers to.
     pub selection: &'a MaskSelection,
     /// The atlas's region table.
@@ -117,9 +217,11 @@ pub struct RunRequest<'a> {
     pub init: Option<&'a InitSource>,
 }
 
-/// The config of a new run built from a request: its mask, and its start
-/// from an imported checkpoint (with the model override the checkpoint
-/// needs when it differs from the preset's model).
+/// The config of a new run built from a request: its mask (with its
+/// temporal mode, checked: random token masking with a temporal mode other
+/// than `all` is [`RunSetupError::Mask`]), and its start from an imported
+/// checkpoint (with the model override the checkpoint needs when it
+/// differs from the preset's model).
 pub fn plan_run(req: &RunRequest) -> Result<RunConfig, RunSetupError> {
     if req.mode == MaskMode::Regions && req.selection.is_empty() {
         return Err(RunSetupError::NoRegions);
@@ -132,7 +234,9 @@ pub fn plan_run(req: &RunRequest) -> Result<RunConfig, RunSetupError> {
         req.table,
         req.level,
         config.mask.seed,
+        req.time,
     );
+    config.mask.validate()?;
     if let Some(init) = req.init {
         if config.preset != init.preset {
             return Err(RunSetupError::PresetMismatch {
@@ -183,6 +287,7 @@ mod tests {
             config,
             mode,
             ratio: 0.3,
+            time: MaskTime::All,
             selection,
             table,
             level: MaskLevel::Token,
@@ -212,6 +317,96 @@ mod tests {
             panic!("expected ROI masking, got {:?}", run.mask.strategy);
         };
         assert_eq!(regions.names, vec!["Precentral_L".to_string()]);
+    }
+
+    #[test]
+    fn the_temporal_mode_reaches_the_planned_config() {
+        let atlas = Atlas::aal3().unwrap();
+        let config = RunConfig::demo();
+        let sel = MaskSelection::from_names(&["Precentral_L"], &atlas.regions).unwrap();
+        let block = TimeSetup {
+            kind: TimeKind::Block,
+            ratio: 0.25,
+            length: 4,
+        };
+        assert_eq!(
+            block.mask_time(),
+            MaskTime::Block {
+                length: 4,
+                ratio: 0.25
+            }
+        );
+        assert_eq!(TimeSetup::from_mask_time(block.mask_time()), block);
+        let random = TimeSetup {
+            kind: TimeKind::Random,
+            ..block
+        };
+        assert_eq!(random.mask_time(), MaskTime::Random { ratio: 0.25 });
+        assert_eq!(TimeSetup::default().mask_time(), MaskTime::All);
+        for (mode, sel) in [
+            (MaskMode::Regions, &sel),
+            (MaskMode::Tube, &sel),
+            (MaskMode::Window, &sel),
+        ] {
+            for time in [block.mask_time(), random.mask_time(), MaskTime::All] {
+                let req = RunRequest {
+                    time,
+                    ..request(&config, mode, sel, &atlas.regions)
+                };
+                let run = plan_run(&req).unwrap();
+                assert_eq!(run.mask.time, time, "{mode:?}");
+                assert_eq!(run.mask.seed, config.mask.seed);
+                // What config.toml holds reads back with the same mode.
+                let back: RunConfig = toml::from_str(&toml::to_string(&run).unwrap()).unwrap();
+                assert_eq!(back.mask, run.mask, "{mode:?} {time:?}");
+                if mode == MaskMode::Window {
+                    let MaskStrategy::Window { window, .. } = run.mask.strategy else {
+                        panic!("{:?}", run.mask.strategy);
+                    };
+                    let t = if time.is_all() { 4 } else { 1 };
+                    assert_eq!(window, [4, 4, 4, t]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_tokens_with_a_temporal_mode_is_a_typed_error() {
+        let atlas = Atlas::aal3().unwrap();
+        let config = RunConfig::demo();
+        let none = MaskSelection::default();
+        for (time, name) in [
+            (MaskTime::Random { ratio: 0.5 }, "random"),
+            (
+                MaskTime::Block {
+                    length: 4,
+                    ratio: 0.5,
+                },
+                "block",
+            ),
+        ] {
+            let req = RunRequest {
+                time,
+                ..request(&config, MaskMode::Random, &none, &atlas.regions)
+            };
+            let err = plan_run(&req).unwrap_err();
+            assert!(
+                matches!(err, RunSetupError::Mask(MaskError::TimeOnRandom { mode }) if mode == name),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("random token masking"), "{err}");
+        }
+        // A bad ratio is refused the same way.
+        let req = RunRequest {
+            time: MaskTime::Random { ratio: 0.0 },
+            ..request(&config, MaskMode::Tube, &none, &atlas.regions)
+        };
+        assert!(matches!(
+            plan_run(&req),
+            Err(RunSetupError::Mask(MaskError::OutOfRange { .. }))
+        ));
+        let req = request(&config, MaskMode::Random, &none, &atlas.regions);
+        assert_eq!(plan_run(&req).unwrap().mask.time, MaskTime::All);
     }
 
     #[test]

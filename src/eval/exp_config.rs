@@ -9,7 +9,7 @@ use super::ft_config::FinetuneConfig;
 use super::pretrained::CheckpointChoice;
 use crate::atlas::Lobe;
 use crate::fsutil::{self, DocKind};
-use crate::masking::{MaskLevel, MaskStrategy, RegionSelection};
+use crate::masking::{MaskLevel, MaskStrategy, MaskTime, RegionSelection};
 use crate::train::{DataConfig, OptimConfig, RunConfig, SyntheticData};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -22,6 +22,42 @@ pub struct Strategy {
     pub name: String,
     /// What is masked (the `[mask]` table of a run config, without seed).
     pub mask: MaskStrategy,
+    /// Which frames of each masked unit are masked (`time = "all"`,
+    /// `{ mode = "random", ratio = 0.5 }` or `{ mode = "block", length = 4,
+    /// ratio = 0.5 }`, as `[mask] time`); absent: the pretraining config's
+    /// `[mask] time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<MaskTime>,
+}
+
+impl Strategy {
+    /// A strategy that inherits the pretraining config's temporal mode.
+    pub fn new(name: impl Into<String>, mask: MaskStrategy) -> Strategy {
+        Strategy {
+            name: name.into(),
+            mask,
+            time: None,
+        }
+    }
+}
+
+/// The name suffix of a strategy masking at `time` in a grid whose
+/// pretraining config masks at `base`: none when they are the same (the
+/// strategy inherits), else `-tall` (every frame), `-trand<percent>`
+/// (random frames) or `-tblock<length>` (blocks at ratio 0.5;
+/// `-tblock<length>r<percent>` at another ratio), so one grid can hold
+/// `roi-limbic` and `roi-limbic-tblock4`.
+pub fn time_suffix(time: MaskTime, base: MaskTime) -> String {
+    if time == base {
+        return String::new();
+    }
+    let pct = |r: f64| format!("{}", (r * 100.0).round());
+    match time {
+        MaskTime::All => "-tall".to_string(),
+        MaskTime::Random { ratio } => format!("-trand{}", pct(ratio)),
+        MaskTime::Block { length, ratio } if ratio == 0.5 => format!("-tblock{length}"),
+        MaskTime::Block { length, ratio } => format!("-tblock{length}r{}", pct(ratio)),
+    }
 }
 
 /// Shorthand for the paper's grid.
@@ -320,31 +356,28 @@ impl ExperimentConfig {
         let g = &self.grid;
         let mut out = Vec::new();
         if let Some(ratio) = g.random {
-            out.push(Strategy {
-                name: "random".into(),
-                mask: MaskStrategy::Random { ratio },
-            });
+            out.push(Strategy::new("random", MaskStrategy::Random { ratio }));
         }
         if let Some(ratio) = g.window {
-            out.push(Strategy {
-                name: "window".into(),
-                mask: MaskStrategy::Window {
+            out.push(Strategy::new(
+                "window",
+                MaskStrategy::Window {
                     ratio,
                     window: [4, 4, 4, 4],
                 },
-            });
+            ));
         }
         for &lobe in &g.lobes {
-            out.push(Strategy {
-                name: format!("roi-{}", lobe.name()),
-                mask: roi(&[lobe], None),
-            });
+            out.push(Strategy::new(
+                format!("roi-{}", lobe.name()),
+                roi(&[lobe], None),
+            ));
         }
         for combo in &g.combinations {
-            out.push(Strategy {
-                name: format!("roi-{}", lobe_names(combo)),
-                mask: roi(combo, None),
-            });
+            out.push(Strategy::new(
+                format!("roi-{}", lobe_names(combo)),
+                roi(combo, None),
+            ));
         }
         if let Some(p) = g.partial {
             let sets: Vec<Vec<Lobe>> = if g.combinations.is_empty() {
@@ -353,10 +386,10 @@ impl ExperimentConfig {
                 g.combinations.clone()
             };
             for set in sets {
-                out.push(Strategy {
-                    name: format!("roi-{}-p{}", lobe_names(&set), (p * 100.0).round()),
-                    mask: roi(&set, Some(p)),
-                });
+                out.push(Strategy::new(
+                    format!("roi-{}-p{}", lobe_names(&set), (p * 100.0).round()),
+                    roi(&set, Some(p)),
+                ));
             }
         }
         out.extend(self.strategies.iter().cloned());
@@ -452,6 +485,7 @@ impl ExperimentConfig {
             }
             let mut run = self.pretrain.clone();
             run.mask.strategy = s.mask.clone();
+            run.mask.time = self.strategy_time(s);
             run.validate().map_err(|e| EvalError::StrategyRun {
                 strategy: s.name.clone(),
                 cause: Box::new(e),
@@ -460,11 +494,19 @@ impl ExperimentConfig {
         Ok(())
     }
 
+    /// The temporal mode `strategy` masks at: its own `time`, else the
+    /// pretraining config's `[mask] time`.
+    pub fn strategy_time(&self, strategy: &Strategy) -> MaskTime {
+        strategy.time.unwrap_or(self.pretrain.mask.time)
+    }
+
     /// The run config of `strategy` under `seed` (before the inductive
-    /// split adds its `exclude_subjects`).
+    /// split adds its `exclude_subjects`): the pretraining config with the
+    /// strategy's mask and temporal mode.
     pub fn run_config(&self, strategy: &Strategy, seed: u64) -> RunConfig {
         let mut run = self.pretrain.clone();
         run.mask.strategy = strategy.mask.clone();
+        run.mask.time = self.strategy_time(strategy);
         run.mask.seed = seed;
         run.seed = seed;
         run
@@ -602,5 +644,150 @@ mask = { kind = "roi", regions = { names = ["Hippocampus_L"] } }
         let path = dir.path().join("exp.toml");
         cfg.save(&path).unwrap();
         assert_eq!(ExperimentConfig::load(&path).unwrap(), cfg);
+    }
+
+    const BLOCK4: MaskTime = MaskTime::Block {
+        length: 4,
+        ratio: 0.5,
+    };
+
+    #[test]
+    fn a_strategy_carries_its_own_temporal_mode_through_toml() {
+        let text = r#"
+seeds = [0, 1]
+[grid]
+lobes = ["limbic"]
+[[strategies]]
+name = "roi-limbic-tblock4"
+mask = { kind = "roi", regions = { lobes = ["limbic"] } }
+time = { mode = "block", length = 4, ratio = 0.5 }
+[[strategies]]
+name = "tube-trand25"
+mask = { kind = "tube", ratio = 0.5 }
+time = { mode = "random", ratio = 0.25 }
+"#;
+        let cfg: ExperimentConfig = toml::from_str(text).unwrap();
+        cfg.validate().unwrap();
+        let all = cfg.all_strategies();
+        let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["roi-limbic", "roi-limbic-tblock4", "tube-trand25"]);
+        // The same ROI at every frame (inherited) and in 4-frame blocks.
+        assert_eq!(all[0].mask, all[1].mask);
+        let times: Vec<MaskTime> = all.iter().map(|s| cfg.run_config(s, 1).mask.time).collect();
+        assert_eq!(
+            times,
+            [MaskTime::All, BLOCK4, MaskTime::Random { ratio: 0.25 }]
+        );
+        assert_eq!(
+            (all[0].time, all[1].time),
+            (None, Some(BLOCK4)),
+            "the grid's strategy inherits"
+        );
+        // save writes each strategy's own time and load reads it back.
+        let saved = toml::to_string(&cfg).unwrap();
+        assert_eq!(saved.matches("mode = \"block\"").count(), 1, "{saved}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exp.toml");
+        cfg.save(&path).unwrap();
+        assert_eq!(ExperimentConfig::load(&path).unwrap(), cfg);
+        // A strategy's time in the `[strategies.time]` table form too.
+        let table = text.replace(
+            "time = { mode = \"random\", ratio = 0.25 }",
+            "[strategies.time]\nmode = \"random\"\nratio = 0.25",
+        );
+        assert_eq!(toml::from_str::<ExperimentConfig>(&table).unwrap(), cfg);
+    }
+
+    #[test]
+    fn strategies_without_a_time_inherit_the_pretraining_one() {
+        // An experiment config from before temporal modes.
+        let text = r#"
+seeds = [3]
+[[strategies]]
+name = "hippo"
+mask = { kind = "roi", regions = { names = ["Hippocampus_L"] } }
+"#;
+        let mut cfg: ExperimentConfig = toml::from_str(text).unwrap();
+        cfg.validate().unwrap();
+        let hippo = cfg.strategies[0].clone();
+        assert_eq!(hippo.time, None);
+        assert_eq!(cfg.run_config(&hippo, 3).mask.time, MaskTime::All);
+        assert!(!toml::to_string(&cfg).unwrap().contains("[strategies.time]"));
+        cfg.pretrain.mask.time = BLOCK4;
+        assert_eq!(cfg.run_config(&hippo, 3).mask.time, BLOCK4);
+        // An explicit "all" overrides the pretraining config's mode.
+        let every = Strategy {
+            time: Some(MaskTime::All),
+            ..hippo.clone()
+        };
+        assert_eq!(cfg.run_config(&every, 3).mask.time, MaskTime::All);
+        assert_eq!(cfg.run_config(&every, 3).mask.strategy, hippo.mask);
+    }
+
+    #[test]
+    fn one_grid_compares_a_strategy_in_two_temporal_modes() {
+        let mut cfg = ExperimentConfig {
+            grid: Grid {
+                lobes: vec![Lobe::Limbic],
+                ..Grid::default()
+            },
+            ..ExperimentConfig::demo()
+        };
+        let base = cfg.pretrain.mask.time;
+        let limbic = cfg.all_strategies()[0].clone();
+        let blocked = Strategy {
+            name: format!("{}{}", limbic.name, time_suffix(BLOCK4, base)),
+            time: Some(BLOCK4),
+            ..limbic.clone()
+        };
+        assert_eq!(blocked.name, "roi-limbic-tblock4");
+        cfg.strategies.push(blocked.clone());
+        cfg.validate().unwrap();
+        assert_eq!(cfg.run_config(&limbic, 0).mask.time, MaskTime::All);
+        assert_eq!(cfg.run_config(&blocked, 0).mask.time, BLOCK4);
+        assert!(
+            cfg.run_config(&blocked, 0)
+                .mask
+                .describe()
+                .ends_with("time: 4-frame blocks, ratio 0.5")
+        );
+        // The same name twice is refused, whatever the times.
+        let mut twice = cfg.clone();
+        twice.strategies.push(Strategy {
+            name: "roi-limbic".into(),
+            ..blocked.clone()
+        });
+        let e = twice.validate().unwrap_err().to_string();
+        assert!(e.contains("'roi-limbic' appears twice"), "{e}");
+        // A strategy's time is checked against its mask.
+        let mut random = cfg.clone();
+        random.strategies.push(Strategy {
+            name: "random-tblock4".into(),
+            mask: MaskStrategy::Random { ratio: 0.5 },
+            time: Some(BLOCK4),
+        });
+        let e = random.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("random-tblock4") && e.contains("random token masking"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn time_suffixes_name_the_mode_unless_inherited() {
+        let all = MaskTime::All;
+        assert_eq!(time_suffix(all, all), "");
+        assert_eq!(time_suffix(BLOCK4, BLOCK4), "");
+        assert_eq!(time_suffix(BLOCK4, all), "-tblock4");
+        let quarter = MaskTime::Block {
+            length: 2,
+            ratio: 0.25,
+        };
+        assert_eq!(time_suffix(quarter, all), "-tblock2r25");
+        assert_eq!(
+            time_suffix(MaskTime::Random { ratio: 0.5 }, all),
+            "-trand50"
+        );
+        assert_eq!(time_suffix(all, BLOCK4), "-tall");
     }
 }

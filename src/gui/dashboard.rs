@@ -12,7 +12,7 @@ use super::recon_panel::ReconView;
 use super::state::ViewerState;
 use crate::dashboard::attribution::Attribution;
 use crate::dashboard::init_source::{InitSource, PendingImport};
-use crate::dashboard::run_setup::{self, MaskMode, RunRequest};
+use crate::dashboard::run_setup::{self, MaskMode, RunRequest, TimeKind, TimeSetup};
 use crate::dashboard::{
     RunCurves, RunStatus, Session, XAxis, format_duration, resident_bytes, smooth,
 };
@@ -31,6 +31,8 @@ pub struct Dashboard {
     pub mask_mode: MaskMode,
     /// Ratio of the non-region modes.
     pub ratio: f64,
+    /// The temporal mode (`[mask] time`) of the next run.
+    pub time: TimeSetup,
     /// Parent folder of new run folders.
     pub runs_root: PathBuf,
     /// The engine, while a run is going.
@@ -66,6 +68,7 @@ impl Default for Dashboard {
             config: RunConfig::demo(),
             mask_mode: MaskMode::Regions,
             ratio: 0.5,
+            time: TimeSetup::default(),
             runs_root: PathBuf::from("runs"),
             handle: None,
             session: Session::default(),
@@ -94,6 +97,7 @@ impl Dashboard {
             config: &self.config,
             mode: self.mask_mode,
             ratio: self.ratio,
+            time: self.time.mask_time(),
             selection: &viewer.selection,
             table: &viewer.labels.atlas.regions,
             level,
@@ -308,7 +312,11 @@ impl Dashboard {
                 .selected_text(self.mask_mode.label())
                 .show_ui(ui, |ui| {
                     for m in MaskMode::ALL {
-                        ui.selectable_value(&mut self.mask_mode, m, m.label());
+                        let picked = ui.selectable_value(&mut self.mask_mode, m, m.label());
+                        // Random tokens draw every frame on their own.
+                        if picked.changed() && m == MaskMode::Random {
+                            self.time.kind = TimeKind::All;
+                        }
                     }
                 });
             if self.mask_mode == MaskMode::Regions {
@@ -330,6 +338,15 @@ impl Dashboard {
                 ui.label(RichText::new(text).color(colour));
             } else {
                 ui.add(egui::Slider::new(&mut self.ratio, 0.05..=0.95).text("ratio"));
+            }
+            let random = self.mask_mode == MaskMode::Random;
+            time_controls(ui, "run-time", &mut self.time, !random);
+            if random {
+                ui.label(
+                    RichText::new("random tokens draw their own frames: every frame")
+                        .small()
+                        .color(Color32::GRAY),
+                );
             }
             let mut synthetic = matches!(self.config.data, DataConfig::Synthetic(_));
             ui.horizontal(|ui| {
@@ -631,4 +648,44 @@ fn repaint(ctx: Option<egui::Context>) -> impl Fn() + Send + 'static {
             ctx.request_repaint();
         }
     }
+}
+
+/// The temporal-mode control shared by the Training tab and the
+/// Experiment tab: a combo "time: every frame / random frames / blocks of
+/// frames" and, for the last two, the ratio and the block length; greyed
+/// out when `enabled` is false.
+pub(crate) fn time_controls(ui: &mut egui::Ui, id: &str, time: &mut TimeSetup, enabled: bool) {
+    ui.add_enabled_ui(enabled, |ui| {
+        ui.horizontal(|ui| {
+            egui::ComboBox::new(id, "time")
+                .selected_text(time.kind.label())
+                .show_ui(ui, |ui| {
+                    for k in TimeKind::ALL {
+                        ui.selectable_value(&mut time.kind, k, k.label());
+                    }
+                });
+            if time.kind != TimeKind::All {
+                let what = if time.kind == TimeKind::Block {
+                    "of the blocks"
+                } else {
+                    "of the frames"
+                };
+                ui.add(
+                    egui::DragValue::new(&mut time.ratio)
+                        .range(0.05..=1.0)
+                        .speed(0.01)
+                        .prefix("ratio ")
+                        .suffix(format!(" {what}")),
+                );
+            }
+            if time.kind == TimeKind::Block {
+                ui.add(
+                    egui::DragValue::new(&mut time.length)
+                        .range(1..=64)
+                        .prefix("block ")
+                        .suffix(" frames"),
+                );
+            }
+        });
+    });
 }

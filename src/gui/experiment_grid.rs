@@ -1,7 +1,7 @@
 //! The Experiment tab's grid builder panel: the strategies of the grid
 //! (each removable), buttons that add random / window / tube at a ratio,
 //! each AAL3 lobe, a combination of ticked lobes and the regions checked in
-//! the viewer (whole or partial), the seeds, steps, device, data, starting
+//! the viewer (whole or partial), each at the temporal mode picked, the seeds, steps, device, data, starting
 //! checkpoint and attribution, and Save / Load TOML. The grid is an
 //! [`ExperimentConfig`], the type `roimae experiment --config` reads; the
 //! edits themselves are `dashboard::exp_grid`.
@@ -11,6 +11,7 @@ use super::state::ViewerState;
 use crate::atlas::Lobe;
 use crate::dashboard::exp_grid::{self, RatioKind};
 use crate::dashboard::init_source::PendingImport;
+use crate::dashboard::run_setup::TimeSetup;
 use crate::eval::EvalError;
 use crate::eval::exp_config::{AttrMethod, AttributeWhich, ExperimentConfig, Grid};
 use crate::masking::MaskLevel;
@@ -31,6 +32,9 @@ pub struct GridBuilder {
     pub partial_on: bool,
     /// Their fraction of the selected tokens.
     pub partial: f64,
+    /// The temporal mode of the strategies added next (at the pretraining
+    /// config's own `[mask] time` they inherit it).
+    pub time: TimeSetup,
     /// Lobes ticked for the next combination, in [`Lobe::ALL`] order.
     pub combination: [bool; 7],
     /// The last edit's result.
@@ -53,6 +57,7 @@ impl Default for GridBuilder {
             ratio: 0.5,
             partial_on: false,
             partial: 0.5,
+            time: TimeSetup::default(),
             combination: [false; 7],
             message: None,
             start_label: None,
@@ -70,6 +75,7 @@ impl GridBuilder {
     /// Reads a grid from TOML (checked as `experiment --config` checks it).
     pub fn load(&mut self, path: &Path) -> Result<(), EvalError> {
         self.config = ExperimentConfig::load(path)?;
+        self.time = TimeSetup::from_mask_time(self.config.pretrain.mask.time);
         self.start_label = self
             .config
             .pretrain
@@ -152,6 +158,7 @@ impl GridBuilder {
                     ui.label(RichText::new(&s.name).strong());
                     let spec = crate::masking::MaskSpec {
                         strategy: s.mask.clone(),
+                        time: self.config.strategy_time(s),
                         ..crate::masking::MaskSpec::default()
                     };
                     ui.label(RichText::new(spec.describe()).small());
@@ -172,10 +179,12 @@ impl GridBuilder {
         ui.horizontal(|ui| {
             ui.add(egui::Slider::new(&mut self.ratio, 0.05..=0.95).text("ratio"));
         });
+        super::dashboard::time_controls(ui, "grid-time", &mut self.time, true);
+        let time = self.time.mask_time();
         ui.horizontal(|ui| {
             for kind in RatioKind::ALL {
                 if ui.button(format!("+ {}", kind.name())).clicked() {
-                    let r = exp_grid::add_ratio(&mut self.config, kind, self.ratio);
+                    let r = exp_grid::add_ratio(&mut self.config, kind, self.ratio, time);
                     self.edited(r);
                 }
             }
@@ -200,7 +209,7 @@ impl GridBuilder {
             for (k, lobe) in Lobe::ALL.into_iter().enumerate() {
                 if ui.button(format!("+ {}", lobe.name())).clicked() {
                     let partial = self.partial();
-                    let r = exp_grid::add_lobes(&mut self.config, &[lobe], partial);
+                    let r = exp_grid::add_lobes(&mut self.config, &[lobe], partial, time);
                     self.edited(r);
                 }
                 ui.checkbox(&mut self.combination[k], lobe.name());
@@ -219,7 +228,7 @@ impl GridBuilder {
             .clicked()
         {
             let partial = self.partial();
-            let r = exp_grid::add_lobes(&mut self.config, &picked, partial);
+            let r = exp_grid::add_lobes(&mut self.config, &picked, partial, time);
             self.edited(r);
             self.combination = [false; 7];
         }
@@ -232,7 +241,7 @@ impl GridBuilder {
                 .selection
                 .to_region_selection(&viewer.labels.atlas.regions);
             let partial = self.partial();
-            let r = exp_grid::add_regions(&mut self.config, sel, partial, level);
+            let r = exp_grid::add_regions(&mut self.config, sel, partial, level, time);
             self.edited(r);
         }
     }
